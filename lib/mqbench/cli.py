@@ -1,0 +1,109 @@
+"""``mqbench`` command line: run notebooks or a grid, build a report, serve an embedded Milvus."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from . import report, results, runner
+from .overrides import OverrideError
+from .server import TOKEN_ENV, EmbeddedMilvus, MilvusServerError, check_mq
+
+USER_ERRORS = (runner.GridError, results.RunDirError, OverrideError, MilvusServerError, ValueError)
+
+
+def cmd_run(args) -> int:
+    params = runner.parse_cli_params(args.param)
+    if bool(args.grid) == bool(args.notebook):
+        raise runner.GridError("give either a notebook or --grid FILE")
+    if args.grid:
+        if params:
+            raise runner.GridError("-p applies to a single notebook; put grid parameters in the grid file")
+        grid, cells = runner.load_grid(args.grid)
+        manifest_fields = {"mode": "grid", "grid_file": str(args.grid), "grid": grid}
+    else:
+        if "run_dir" in params:
+            raise runner.GridError("run_dir is set by mqbench run; use --run-dir")
+        cells = runner.single_cell(args.notebook, params)
+        manifest_fields = {"mode": "single", "notebook": str(args.notebook), "parameters": params}
+    run_dir = results.create_run_dir(args.run_dir)
+    results.write_manifest(run_dir, cells=[{"notebook": c.name, "params": c.params} for c in cells],
+                           **manifest_fields)
+    print(f"run folder: {run_dir} ({len(cells)} notebook executions)", file=sys.stderr)
+    failures = runner.execute(cells, run_dir)
+    if args.report:
+        print(f"report: {report.build(run_dir)}", file=sys.stderr)
+    if failures:
+        print(f"{len(failures)} of {len(cells)} executions failed; see {run_dir / results.FAILURES}",
+              file=sys.stderr)
+    print(run_dir)
+    return 1 if failures else 0
+
+
+def cmd_report(args) -> int:
+    print(report.build(args.run_dir))
+    return 0
+
+
+def cmd_server(args) -> int:
+    check_mq(args.mq)
+    base = Path(args.dir) if args.dir else results.results_root() / "servers" / results.new_run_id()
+    server = EmbeddedMilvus(args.mq, base, args.override)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with server:
+        print(f"Milvus {args.mq} is up (pid {server.pid}, folder {base}).\n"
+              f"Connect from a notebook: set uri = \"{server.uri}\" and mq = \"{args.mq}\", and before starting\n"
+              f"JupyterLab export {TOKEN_ENV}='{server.connection.token}'\n"
+              f"(the root password is random for this server and is not written anywhere). Ctrl-C stops it.",
+              flush=True)
+        try:
+            while not stop.wait(1.0):
+                if not server.running:
+                    print(f"milvus exited unexpectedly; log tail:\n{server.log_tail()}", file=sys.stderr)
+                    return 1
+        except KeyboardInterrupt:
+            pass
+    print(f"stopped ({server.stop_method})", file=sys.stderr)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mqbench", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="execute one notebook or a grid with papermill into a new run folder")
+    run.add_argument("notebook", nargs="?", help="a notebook under notebooks/")
+    run.add_argument("--grid", help="a grid YAML file (data/grids/default.yaml)")
+    run.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                     help="notebook parameter (value parsed as YAML); repeatable")
+    run.add_argument("--run-dir", help="the run folder to create (default results/<run-id>)")
+    run.add_argument("--report", action="store_true", help="build report.html at the end")
+    run.set_defaults(func=cmd_run)
+
+    rep = sub.add_parser("report", help="render a run folder's results to report.html (no re-execution)")
+    rep.add_argument("run_dir")
+    rep.set_defaults(func=cmd_report)
+
+    srv = sub.add_parser("server", help="start an embedded Milvus for interactive work; Ctrl-C stops it")
+    srv.add_argument("--mq", required=True, help="rocksmq or natsmq")
+    srv.add_argument("--dir", help="server folder (default results/servers/<id>)")
+    srv.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
+                     help="a dotted milvus.yaml override, e.g. natsmq.server.retention.maxAge=60; repeatable")
+    srv.set_defaults(func=cmd_server)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except USER_ERRORS as exc:
+        print(f"mqbench: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

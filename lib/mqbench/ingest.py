@@ -1,0 +1,75 @@
+"""Loading a collection: create, batched insert, flush, build an index, load."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from pymilvus import DataType
+from tqdm import tqdm
+
+ID_FIELD, VECTOR_FIELD = "id", "vector"
+
+
+class IngestError(RuntimeError):
+    """The collection or the data do not fit together, or a load phase failed."""
+
+
+def create_collection(client, name: str, dim: int, metric: str, shards: int = 1) -> None:
+    """A fresh collection ``name`` (id INT64 primary key, vector FLOAT_VECTOR(dim)); drops an old one."""
+    if client.has_collection(name):
+        client.drop_collection(name)
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field(ID_FIELD, DataType.INT64, is_primary=True)
+    schema.add_field(VECTOR_FIELD, DataType.FLOAT_VECTOR, dim=dim)
+    client.create_collection(name, schema=schema, shards_num=shards, consistency_level="Bounded")
+
+
+def collection_dim(client, name: str) -> int:
+    for f in client.describe_collection(name)["fields"]:
+        if f["name"] == VECTOR_FIELD:
+            return int(f["params"]["dim"])
+    raise IngestError(f"collection {name!r} has no field {VECTOR_FIELD!r}")
+
+
+def insert(client, name: str, vectors: np.ndarray, batch_rows: int = 5000, first_id: int = 0,
+           progress: bool = True) -> int:
+    """Insert ``vectors`` with ids ``first_id..``, ``batch_rows`` per request; returns rows inserted."""
+    dim = collection_dim(client, name)
+    if vectors.ndim != 2 or vectors.shape[1] != dim:
+        raise IngestError(f"dimension mismatch: collection {name!r} has dim {dim}, data has shape {vectors.shape}")
+    if batch_rows < 1:
+        raise IngestError(f"batch_rows must be >= 1, got {batch_rows}")
+    done = 0
+    with tqdm(total=len(vectors), unit="rows", desc=f"insert {name}", disable=not progress,
+              mininterval=1.0) as bar:
+        for start in range(0, len(vectors), batch_rows):
+            block = np.asarray(vectors[start:start + batch_rows], dtype=np.float32)
+            ids = range(first_id + start, first_id + start + len(block))
+            rows = [{ID_FIELD: i, VECTOR_FIELD: v} for i, v in zip(ids, block)]
+            result = client.insert(name, rows)
+            count = int(result["insert_count"])
+            if count != len(block):
+                raise IngestError(f"insert into {name!r} acknowledged {count} of {len(block)} rows at id {ids[0]}")
+            done += count
+            bar.update(count)
+    return done
+
+
+def build_index(client, name: str, metric: str, index_type: str, params: dict,
+                timeout_s: float = 3600) -> None:
+    """Create the vector index and wait until every row is indexed."""
+    index_params = client.prepare_index_params()
+    index_params.add_index(field_name=VECTOR_FIELD, index_type=index_type, metric_type=metric,
+                           params=dict(params))
+    client.create_index(name, index_params)
+    index_name = client.list_indexes(name)[0]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        info = client.describe_index(name, index_name)
+        if info.get("state") == "Failed":
+            raise IngestError(f"index build on {name!r} failed: {info.get('index_state_fail_reason')}")
+        if info.get("pending_index_rows", 0) == 0 and info.get("indexed_rows") == info.get("total_rows"):
+            return
+        if time.monotonic() > deadline:
+            raise IngestError(f"index build on {name!r} not finished after {timeout_s:.0f} s: {info}")
+        time.sleep(0.5)

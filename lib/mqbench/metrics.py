@@ -1,0 +1,45 @@
+"""Metric registry (name, unit, better direction) and the one place percentiles are computed."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    label: str
+    unit: str
+    better: str  # "lower" or "higher"
+
+
+METRICS: dict[str, Metric] = {m.name: m for m in [
+    Metric("latency_avg_ms", "mean latency", "ms", "lower"),
+    Metric("latency_p50_ms", "p50 latency", "ms", "lower"),
+    Metric("latency_p95_ms", "p95 latency", "ms", "lower"),
+    Metric("latency_p99_ms", "p99 latency", "ms", "lower"),
+    Metric("latency_max_ms", "max latency", "ms", "lower"),
+    Metric("rps", "requests per second", "1/s", "higher"),
+    Metric("recall_at_k", "recall@k", "", "higher"),
+    Metric("duration_s", "phase duration", "s", "lower"),
+    Metric("rows_per_s", "rows per second", "rows/s", "higher"),
+    Metric("server_cpu_s", "server CPU time", "s", "lower"),
+    Metric("server_rss_peak_mb", "server peak RSS", "MiB", "lower"),
+    Metric("mq_storage_bytes", "MQ bytes on disk", "B", "lower"),
+    Metric("client_cpu_s", "client CPU time", "s", "lower"),
+    Metric("client_cpu_share", "client share of host CPU", "", "lower"),
+]}
+
+PERCENTILES = {"latency_p50_ms": 50, "latency_p95_ms": 95, "latency_p99_ms": 99}
+
+
+def latency_stats(latency_ns) -> dict[str, float]:
+    """Mean, p50/p95/p99 and max in ms from pooled raw latencies (ns)."""
+    lat = np.asarray(latency_ns, dtype=np.float64) / 1e6
+    if lat.size == 0:
+        return {"latency_avg_ms": np.nan, "latency_max_ms": np.nan, **{k: np.nan for k in PERCENTILES}}
+    stats = {"latency_avg_ms": float(lat.mean()), "latency_max_ms": float(lat.max())}
+    values = np.percentile(lat, list(PERCENTILES.values()))
+    stats.update({name: float(v) for name, v in zip(PERCENTILES, values)})
+    return stats

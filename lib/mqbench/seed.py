@@ -1,0 +1,23 @@
+"""The seed study's published numbers (Milvus blog, 2023-11-24), transcribed in ``data/seed_tables.csv``."""
+from __future__ import annotations
+
+import pandas as pd
+
+from .results import PROJECT_ROOT
+
+SEED_CSV = PROJECT_ROOT / "data" / "seed_tables.csv"
+SEED_PLATFORM = "Apple M1 Pro, 16 GB (as stated in the seed post)"
+
+# Seed "Table 2" metric -> (our op, our phase, our summary column)
+TABLE2 = {
+    "search_latency_avg": ("search", "serial", "latency_avg_ms"),
+    "search_rps": ("search", "concurrent", "rps"),
+    "query_latency_avg": ("query", "serial", "latency_avg_ms"),
+    "query_rps": ("query", "concurrent", "rps"),
+}
+
+
+def seed_table(table: str) -> pd.DataFrame:
+    """Rows of one seed table: ``pubsub`` (Table 1) or ``integration`` (Table 2)."""
+    df = pd.read_csv(SEED_CSV)
+    return df[df["table"] == table].reset_index(drop=True)

@@ -1,0 +1,341 @@
+"""Milvus servers: an embedded Milvus 2.3.5 per run folder, or an external one by URI.
+
+The embedded server is the real standalone binary shipped in the ``milvus`` wheel.
+mqbench writes its ``milvus.yaml`` (free ports, MQ, overrides, authentication on),
+starts it in its own process group with a parent-death signal, proves the MQ
+from the server log and stops it (terminate, grace period, kill).
+"""
+from __future__ import annotations
+
+import atexit
+import ctypes
+import fcntl
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .overrides import get_dotted, parse_overrides, set_dotted
+
+MQS = ("rocksmq", "natsmq")
+MILVUS_VERSION = "2.3.5"
+DEFAULT_ROOT_PASSWORD = "Milvus"
+TOKEN_ENV = "MQBENCH_TOKEN"
+_MQ_LINE = re.compile(r'\["try to init mq"\].*\[mqType=(\w+)\]')
+_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)(?:\(\w+\))?\s*(?::\s*([^}]*?))?\s*\}\}")
+_LIVE: set["EmbeddedMilvus"] = set()
+
+
+class MilvusServerError(RuntimeError):
+    """The server could not be configured, started, verified or stopped."""
+
+
+@dataclass
+class Connection:
+    """Where a client connects. The token is kept out of ``repr``."""
+
+    uri: str
+    mq: str
+    token: str = field(default="", repr=False)
+    external: bool = False
+
+    def client(self, timeout: float | None = 60):
+        from pymilvus import MilvusClient
+
+        return MilvusClient(uri=self.uri, token=self.token, timeout=timeout)
+
+
+def external(uri: str, mq: str, token_env: str = TOKEN_ENV) -> Connection:
+    """A Milvus already running at ``uri``; its token comes from ``token_env`` only."""
+    if not re.match(r"^(https?|tcp|grpc)://", uri):
+        raise MilvusServerError(f"uri {uri!r} must start with http://, https://, tcp:// or grpc://")
+    return Connection(uri=uri, mq=mq, token=os.environ.get(token_env, ""), external=True)
+
+
+def check_mq(mq: str) -> str:
+    if mq not in MQS:
+        raise MilvusServerError(f"unknown mq {mq!r}: choose one of {', '.join(MQS)}")
+    return mq
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports that are free on all interfaces right now."""
+    socks = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("", 0))
+            socks.append(sock)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def check_port_free(port: int, what: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("", int(port)))
+        except OSError as exc:
+            raise MilvusServerError(f"port {port} ({what}) is already in use: {exc.strerror}") from None
+
+
+def _wheel_dir() -> Path:
+    import milvus
+
+    return Path(milvus.__file__).parent
+
+
+def _binary_dir() -> Path:
+    """Unpack the wheel's binary once per user into a cache shared by all runs."""
+    import milvus
+
+    cache = Path(os.environ.get("MQBENCH_CACHE", Path.home() / ".cache" / "mqbench"))
+    base = cache / f"milvus-{milvus.__version__}"
+    base.mkdir(parents=True, exist_ok=True)
+    with open(base / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        milvus._initialize_data_files(str(base))  # checks md5 stamps, unpacks if stale
+    return base / "bin"
+
+
+def render_config(values: dict[str, Any]) -> dict:
+    """Fill the wheel's ``config.yaml.template`` placeholders and parse the YAML."""
+    text = (_wheel_dir() / "data" / "config.yaml.template").read_text()
+
+    def fill(match: re.Match) -> str:
+        key, default = match.group(1), match.group(2)
+        value = values.get(key, default)
+        if value is None:
+            raise MilvusServerError(f"milvus.yaml template value {key!r} is not set")
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    return yaml.safe_load(_PLACEHOLDER.sub(fill, text))
+
+
+def _set_pdeathsig() -> None:  # runs in the child between fork and exec
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the owner
+
+
+class EmbeddedMilvus:
+    """One embedded Milvus standalone living in ``base_dir`` with MQ ``mq``.
+
+    Use as a context manager, or call :meth:`start` / :meth:`stop`. Overrides are
+    dotted ``milvus.yaml`` keys (``{"natsmq.server.retention.maxAge": 60}`` or
+    ``["rocksmq.retentionTimeInMinutes=10"]``).
+    """
+
+    def __init__(self, mq: str, base_dir: str | Path, overrides=None,
+                 start_timeout_s: float = 180, stop_grace_s: float = 30):
+        self.mq = check_mq(mq)
+        self.base_dir = Path(base_dir).resolve()
+        self.overrides = parse_overrides(overrides)
+        self.start_timeout_s = start_timeout_s
+        self.stop_grace_s = stop_grace_s
+        self.proc: subprocess.Popen | None = None
+        self.stop_method: str | None = None
+        self.ports: dict[str, int] = {}
+        self._token = ""
+        self._files: list = []
+
+    # -- paths -----------------------------------------------------------------
+    @property
+    def log_dir(self) -> Path:
+        return self.base_dir / "logs"
+
+    @property
+    def mq_store_dir(self) -> Path:
+        """The folder holding the MQ's data (rocksmq path or natsmq storeDir)."""
+        return self.base_dir / "data" / ("rocksmq" if self.mq == "rocksmq" else "nats")
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.ports['proxy']}"
+
+    @property
+    def connection(self) -> Connection:
+        return Connection(uri=self.uri, mq=self.mq, token=self._token)
+
+    # -- configuration -----------------------------------------------------------
+    def _config(self) -> dict:
+        names = ["etcd", "etcd_peer", "proxy", "proxy_internal", "root_coord", "query_coord", "query_node",
+                 "index_coord", "index_node", "data_coord", "data_node", "metrics", "natsmq"]
+        self.ports = dict(zip(names, free_ports(len(names))))
+        data = self.base_dir / "data"
+        values = {f"{name}_port": port for name, port in self.ports.items()}
+        # embedded etcd listens on 2379/2380 unless given a config file of its own
+        etcd_config = self.base_dir / "configs" / "embedEtcd.yaml"
+        client, peer = (f"http://127.0.0.1:{self.ports[k]}" for k in ("etcd", "etcd_peer"))
+        etcd_config.write_text(yaml.safe_dump({
+            "listen-client-urls": client, "advertise-client-urls": client,
+            "listen-peer-urls": peer, "initial-advertise-peer-urls": peer,
+            "initial-cluster": f"default={peer}"}))
+        values.update(
+            etcd_log_path=self.log_dir / "etcd.log", etcd_data_dir=data / "etcd.data",
+            local_storage_dir=data, rocksmq_data_dir=data / "rocksmq",
+            system_log_path=self.log_dir, authorization_enabled=True, tls_mode=0,
+        )
+        config = render_config(values)
+        set_dotted(config, "etcd.config.path", str(etcd_config))
+        set_dotted(config, "mq.type", self.mq)
+        set_dotted(config, "natsmq.server.port", self.ports["natsmq"])
+        set_dotted(config, "natsmq.server.storeDir", str(data / "nats"))
+        set_dotted(config, "natsmq.server.monitor.logFile", str(self.log_dir / "nats.log"))
+        set_dotted(config, "common.gracefulStopTimeout", 10)  # s; then Milvus force-quits
+        set_dotted(config, "log.stdout", False)
+        for key, value in self.overrides.items():
+            if key == "mq.type" and value != self.mq:
+                raise MilvusServerError(f"override mq.type={value} contradicts mq={self.mq}; use the mq parameter")
+            if key.lower().endswith("port"):
+                check_port_free(value, key)
+                if key == "proxy.port":
+                    self.ports["proxy"] = int(value)
+            set_dotted(config, key, value)
+        return config
+
+    # -- lifecycle ---------------------------------------------------------------
+    def start(self) -> "EmbeddedMilvus":
+        if self.proc is not None:
+            raise MilvusServerError(f"server in {self.base_dir} is already running (pid {self.pid})")
+        for sub in ("configs", "logs", "data", "run"):
+            (self.base_dir / sub).mkdir(parents=True, exist_ok=True)
+        config = self._config()
+        (self.base_dir / "configs" / "milvus.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        shutil.copy(_wheel_dir() / "data" / "glog.conf", self.base_dir / "configs" / "glog.conf")
+        bin_dir = _binary_dir()
+        env = dict(os.environ, DEPLOY_MODE="STANDALONE", METRICS_PORT=str(self.ports["metrics"]),
+                   MILVUS_RUN_DIR=str(self.base_dir / "run"), MILVUSCONF=str(self.base_dir / "configs"),
+                   LD_LIBRARY_PATH=f"{bin_dir}:{os.environ.get('LD_LIBRARY_PATH', '')}")
+        env.pop(TOKEN_ENV, None)
+        self._files = [open(self.log_dir / f"milvus-{n}.log", "ab") for n in ("stdout", "stderr")]
+        self.proc = subprocess.Popen(
+            # a unique alias gives each server its own pid file under /run/milvus
+            [str(bin_dir / "milvus"), "run", "standalone", "--alias", f"mqbench-{secrets.token_hex(6)}"], cwd=self.base_dir, env=env,
+            stdin=subprocess.DEVNULL, stdout=self._files[0], stderr=self._files[1],
+            start_new_session=True, preexec_fn=_set_pdeathsig if sys.platform == "linux" else None,
+        )
+        _LIVE.add(self)
+        try:
+            self._wait_healthy()
+            self._verify_mq()
+            self._set_root_password()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_healthy(self) -> None:
+        url = f"http://127.0.0.1:{self.ports['metrics']}/healthz"
+        deadline = time.monotonic() + self.start_timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise MilvusServerError(
+                    f"milvus ({self.mq}) exited with code {self.proc.returncode} during start; "
+                    f"log tail:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:
+                    if b"OK" in resp.read():
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.2)
+        raise MilvusServerError(f"milvus ({self.mq}) not healthy after {self.start_timeout_s:.0f} s; "
+                                f"log tail:\n{self.log_tail()}")
+
+    def mq_from_log(self) -> str | None:
+        """The MQ the server says it initialised (``["try to init mq"] ... [mqType=X]``)."""
+        for path in sorted(self.log_dir.glob("milvus*.log")):
+            with open(path, errors="replace") as fh:
+                for line in fh:
+                    match = _MQ_LINE.search(line)
+                    if match:
+                        return match.group(1)
+        return None
+
+    def _verify_mq(self) -> None:
+        seen = self.mq_from_log()
+        if seen != self.mq:
+            raise MilvusServerError(f"asked for mq={self.mq} but the server log says mqType={seen}")
+
+    def _set_root_password(self) -> None:
+        from pymilvus import MilvusClient
+
+        password = secrets.token_urlsafe(24)
+        client = MilvusClient(uri=self.uri, token=f"root:{DEFAULT_ROOT_PASSWORD}", timeout=60)
+        try:
+            client.update_password("root", DEFAULT_ROOT_PASSWORD, password)
+        finally:
+            client.close()
+        self._token = f"root:{password}"
+
+    def stop(self) -> str | None:
+        """Terminate, wait ``stop_grace_s``, then kill. Returns how it stopped."""
+        if self.proc is None:
+            return self.stop_method
+        if self.proc.poll() is not None:
+            self.stop_method = f"exited({self.proc.returncode})"
+        else:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=self.stop_grace_s)
+                self.stop_method = "terminated"
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=30)
+                self.stop_method = "killed"
+        for fh in self._files:
+            fh.close()
+        self._files = []
+        self.proc = None
+        self._token = ""
+        _LIVE.discard(self)
+        return self.stop_method
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, lines: int = 20) -> str:
+        out = []
+        for path in (self.log_dir / "milvus.log", self.log_dir / "milvus-stderr.log"):
+            if path.exists():
+                out += path.read_text(errors="replace").splitlines()[-lines:]
+        return "\n".join(out[-lines:])
+
+    def __enter__(self) -> "EmbeddedMilvus":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"EmbeddedMilvus(mq={self.mq!r}, base_dir='{self.base_dir}', pid={self.pid})"
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_LIVE):
+        server.stop()
+
+
+def config_value(server: EmbeddedMilvus, key: str) -> Any:
+    """A value from the ``milvus.yaml`` the server was started with."""
+    config = yaml.safe_load((server.base_dir / "configs" / "milvus.yaml").read_text())
+    return get_dotted(config, key)

@@ -1,0 +1,161 @@
+"""One notebook execution: its run folder, the context of every row, its server, its summary part.
+
+A notebook opens a :class:`Session`, starts Milvus through it, and wraps each measured
+phase in :meth:`Session.track`; every finished phase is written to the run folder at
+once, so an interruption keeps everything measured before it.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+
+from . import metrics, results
+from .datasets import recall_at_k
+from .resources import Sampler
+from .server import Connection, EmbeddedMilvus, check_mq, external
+
+HIDDEN_PARAMS = ("run_dir", "uri")  # where, not what: never columns, never in file names
+
+
+def _column_value(value):
+    return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict, tuple)) else value
+
+
+class Tracker:
+    """Handed out by :meth:`Session.track`; set ``result`` (a workload Result) or ``extra`` fields."""
+
+    def __init__(self):
+        self.result = None
+        self.extra: dict = {}
+
+
+class Session:
+    def __init__(self, notebook: str, params: dict, run_dir: Path, interactive: bool):
+        self.notebook = notebook
+        self.params = params
+        self.run_dir = run_dir
+        self.interactive = interactive
+        shown = {k: v for k, v in params.items() if k not in HIDDEN_PARAMS}
+        self.tag = results.cell_tag(notebook, shown)
+        self.part_path = run_dir / "parts" / f"{self.tag}.parquet"
+        if self.part_path.exists():
+            raise results.RunDirError(f"{self.part_path} exists: this cell of the grid was already measured")
+        self.context = {"run_id": run_dir.name, "notebook": notebook,
+                        **{k: _column_value(v) for k, v in shown.items()}}
+        self.rows: list[dict] = []
+        self.server: EmbeddedMilvus | None = None
+        self.conn: Connection | None = None
+        self.cores = psutil.cpu_count(logical=True)
+        self.keep_server_data = False  # the server's data/ is removed at stop; logs and config stay
+
+    @classmethod
+    def open(cls, notebook: str, params: dict, run_dir: str = "") -> "Session":
+        """Join the runner's ``run_dir``, or (interactive use) create a new run folder."""
+        if run_dir:
+            return cls(notebook, params, results.open_run_dir(run_dir), interactive=False)
+        path = results.create_run_dir()
+        results.write_manifest(path, mode="interactive", notebook=notebook,
+                               parameters={k: v for k, v in params.items() if k not in HIDDEN_PARAMS})
+        return cls(notebook, params, path, interactive=True)
+
+    # -- server ------------------------------------------------------------------
+    def start_server(self, mq: str, uri: str = "", overrides=None) -> Connection:
+        """An embedded Milvus with ``mq`` in this run's folder, or the external one at ``uri``.
+
+        The embedded server is stopped by :meth:`close` (or at interpreter exit, or with
+        this process if it is killed).
+        """
+        if self.conn is not None:
+            raise RuntimeError("this session already has a server; close() it first")
+        if uri:
+            if overrides:
+                raise ValueError("server_overrides apply to embedded servers only; unset them or unset uri")
+            self.context["server"] = "external"
+            self.conn = external(uri, mq)
+            return self.conn
+        check_mq(mq)
+        self.context["server"] = "embedded"
+        self.server = EmbeddedMilvus(mq, self.run_dir / "servers" / self.tag, overrides)
+        with self.track("server_start", "lifecycle"):
+            self.server.start()
+        self.conn = self.server.connection
+        return self.conn
+
+    def stop_server(self) -> None:
+        if self.server is not None and self.server.proc is not None:
+            t0 = time.perf_counter()
+            method = self.server.stop()
+            self._append({"op": "server_stop", "phase": "lifecycle", "duration_s": time.perf_counter() - t0,
+                          "status": "ok", "stop_method": method})
+            if not self.keep_server_data:
+                shutil.rmtree(self.server.base_dir / "data", ignore_errors=True)
+        self.conn = None
+
+    # -- measuring ---------------------------------------------------------------
+    @contextlib.contextmanager
+    def track(self, op: str, phase: str, concurrency: int = 0, rows: int | None = None,
+              truth=None, k: int | None = None):
+        """Measure one phase: wall time, server CPU/peak RSS, client CPU, MQ bytes.
+
+        Set ``tracker.result`` to a workload Result to also record its latencies and RPS
+        (and recall@``k`` against ``truth`` when the Result kept search ids).
+        """
+        server = self.server if self.server and self.server.proc else None
+        sampler = Sampler(server.pid if server else None, server.mq_store_dir if server else None).start()
+        tracker = Tracker()
+        row = {"op": op, "phase": phase, "concurrency": concurrency}
+        try:
+            yield tracker
+        except BaseException as exc:
+            row.update(sampler.stop().as_row(), status="failed", error=f"{type(exc).__name__}: {exc}"[:500],
+                       server_log_tail=server.log_tail() if server else "")
+            self._append(row)
+            raise
+        usage = sampler.stop()
+        row.update(usage.as_row(), status="ok", **tracker.extra)
+        if rows is not None:
+            row.update(rows=rows, rows_per_s=rows / usage.wall_s if usage.wall_s > 0 else float("nan"))
+        if tracker.result is not None:
+            row.update(self._result_row(op, phase, concurrency, tracker.result, truth, k))
+        self._append(row)
+
+    def _result_row(self, op: str, phase: str, concurrency: int, res, truth, k) -> dict:
+        raw_name = f"{self.tag}__{op}-{phase}-c{concurrency}.parquet"
+        raw = res.raw.assign(run_id=self.context["run_id"], notebook=self.notebook, op=op, phase=phase,
+                             concurrency=concurrency, mq=self.context.get("mq"), repeat=self.context.get("repeat"))
+        results.atomic_write_parquet(raw, self.run_dir / "raw" / raw_name)
+        measured = res.measured
+        ok = measured[measured["ok"]]
+        row = {"count": len(measured), "errors": int((~measured["ok"]).sum()),
+               "warmup_count": int(res.raw["warmup"].sum()), "window_s": res.window_s,
+               "rps": res.completed_in_window() / res.window_s if res.window_s > 0 else float("nan"),
+               "client_cpu_s": res.client_cpu_s,
+               "client_cpu_share": res.client_cpu_s / (res.window_s * self.cores) if res.window_s > 0 else None,
+               "raw_file": f"raw/{raw_name}", **metrics.latency_stats(ok["latency_ns"])}
+        if res.found_ids and truth is not None:
+            row["recall_at_k"] = recall_at_k(res.found_ids, truth, k)
+        return row
+
+    def _append(self, row: dict) -> None:
+        clash = set(row) & set(self.context)
+        if clash:
+            raise ValueError(f"parameter name(s) {sorted(clash)} clash with summary columns; rename the parameter")
+        self.rows.append({**self.context, **row})
+        results.atomic_write_parquet(self.summary, self.part_path)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+    def close(self) -> pd.DataFrame:
+        """Stop the server; interactive runs consolidate their own ``summary.parquet``."""
+        self.stop_server()
+        if self.interactive:
+            results.consolidate(self.run_dir)
+        return self.summary

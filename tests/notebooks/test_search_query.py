@@ -1,0 +1,66 @@
+"""The main job at smoke size: `mqbench run --grid smoke.yaml --report`, asserting on recorded values."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "smoke"
+    proc = subprocess.run([sys.executable, "-m", "mqbench.cli", "run", "--grid", "data/grids/smoke.yaml",
+                           "--run-dir", str(run_dir), "--report"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == str(run_dir)  # the folder is the last line
+    return run_dir
+
+
+def test_summary_has_both_mqs_and_every_phase(smoke_run):
+    s = pd.read_parquet(smoke_run / "summary.parquet")
+    assert set(s["mq"]) == {"rocksmq", "natsmq"}
+    assert (s["status"] == "ok").all()
+    for column in ["run_id", "notebook", "mq", "repeat", "n", "dim", "consistency", "op", "phase", "concurrency"]:
+        assert column in s
+    for mq, rows in s.groupby("mq"):
+        ops = set(zip(rows["op"], rows["phase"]))
+        assert {("insert", "load"), ("flush", "load"), ("index", "load"), ("load", "load"),
+                ("search", "serial"), ("query", "serial"), ("server_start", "lifecycle")} <= ops
+        search = rows[(rows["op"] == "search") & (rows["phase"] == "serial")].iloc[0]
+        assert search["recall_at_k"] > 0.9 and search["errors"] == 0 and search["latency_avg_ms"] > 0
+        conc = rows[rows["phase"] == "concurrent"]
+        assert sorted(set(conc["concurrency"])) == [1, 2] and (conc["rps"] > 0).all()
+        assert rows[rows["op"] == "insert"]["rows"].iloc[0] == 2000
+        assert rows["server_rss_peak_mb"].max() > 50 and rows["mq_storage_bytes"].max() > 0
+        assert rows[rows["op"] == "server_stop"]["stop_method"].iloc[0] in ("terminated", "killed")
+
+
+def test_raw_latencies_recompute_the_summary(smoke_run):
+    s = pd.read_parquet(smoke_run / "summary.parquet")
+    row = s[(s["op"] == "query") & (s["phase"] == "serial")].iloc[0]
+    raw = pd.read_parquet(smoke_run / row["raw_file"])
+    measured = raw[~raw["warmup"] & raw["ok"]]
+    assert len(measured) == row["count"]
+    assert measured["latency_ns"].mean() / 1e6 == pytest.approx(row["latency_avg_ms"])
+
+
+def test_run_folder_layout_and_manifest(smoke_run):
+    manifest = json.loads((smoke_run / "manifest.json").read_text())
+    assert manifest["mode"] == "grid" and len(manifest["cells"]) == 2
+    assert manifest["versions"]["milvus"] == "2.3.5"
+    executed = sorted(p.name for p in (smoke_run / "executed").glob("search_query__*.ipynb"))
+    assert len(executed) == 2 and any("mq=natsmq" in e for e in executed)
+    assert not (smoke_run / "failures.json").exists()
+
+
+def test_report_is_self_contained_with_seed_numbers(smoke_run):
+    html = (smoke_run / "report.html").read_text()
+    assert "23.55" in html and "20.17" in html  # the seed's Table 2 beside ours
+    assert "natsmq" in html and "rocksmq" in html
+    assert "data:image/png;base64" in html  # plots embedded
+    assert "Session.open" not in html and "import pandas" not in html  # no code cells

@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from mqbench import datasets, metrics
+
+
+def test_latency_stats_from_pooled_ns():
+    stats = metrics.latency_stats(np.arange(1, 101) * 1_000_000)  # 1..100 ms
+    assert stats["latency_avg_ms"] == pytest.approx(50.5)
+    assert stats["latency_p50_ms"] == pytest.approx(50.5)
+    assert stats["latency_p99_ms"] == pytest.approx(99.01)
+    assert stats["latency_max_ms"] == 100
+    assert np.isnan(metrics.latency_stats([])["latency_avg_ms"])
+
+
+def test_every_metric_has_unit_and_direction():
+    for m in metrics.METRICS.values():
+        assert m.better in ("lower", "higher")
+
+
+@pytest.mark.parametrize("metric", ["L2", "IP", "COSINE"])
+def test_ground_truth_matches_naive_brute_force(metric):
+    rng = np.random.default_rng(1)
+    base = rng.standard_normal((997, 12), dtype=np.float32)
+    queries = rng.standard_normal((7, 12), dtype=np.float32)
+    got = datasets.ground_truth(base, queries, k=10, metric=metric, chunk_rows=100)
+    if metric == "L2":
+        scores = -((queries[:, None, :] - base[None]) ** 2).sum(-1)
+    elif metric == "IP":
+        scores = queries @ base.T
+    else:
+        scores = (queries / np.linalg.norm(queries, axis=1, keepdims=True)) @ (
+            base / np.linalg.norm(base, axis=1, keepdims=True)).T
+    expected = np.argsort(-scores, axis=1)[:, :10]
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_synthetic_is_seeded_and_checked():
+    a = datasets.synthetic(n=100, dim=8, nq=5, seed=3, k=5)
+    b = datasets.synthetic(n=100, dim=8, nq=5, seed=3, k=5)
+    np.testing.assert_array_equal(a.base, b.base)
+    assert a.neighbors.shape == (5, 5) and a.n == 100 and a.dim == 8
+    with pytest.raises(ValueError, match="unknown metric 'HAMMING'"):
+        datasets.synthetic(n=10, dim=4, metric="HAMMING")
+    with pytest.raises(ValueError, match="query dim 3 differs from base dim 4"):
+        datasets.ground_truth(np.zeros((5, 4), np.float32), np.zeros((1, 3), np.float32), 2, "L2")
+
+
+def test_recall_at_k():
+    truth = np.array([[1, 2, 3], [4, 5, 6]])
+    assert datasets.recall_at_k([[1, 2, 9], [6, 5, 4]], truth, 3) == pytest.approx((2 / 3 + 1) / 2)

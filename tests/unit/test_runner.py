@@ -1,0 +1,47 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mqbench import runner
+
+ROOT = Path(__file__).resolve().parents[2]
+NB = ROOT / "notebooks" / "search_query.ipynb"
+
+
+def test_default_grid_expands_to_both_mqs_and_repeats():
+    grid, cells = runner.load_grid(ROOT / "data" / "grids" / "default.yaml")
+    assert {c.params["mq"] for c in cells} == {"rocksmq", "natsmq"}
+    assert len(cells) == 2 * grid["repeats"]
+    assert len({c.executed_name for c in cells}) == len(cells)
+
+
+def test_unknown_parameter_is_an_error_naming_it():
+    with pytest.raises(runner.GridError, match="no parameter 'bogus'"):
+        runner.single_cell(NB, {"bogus": 1})
+
+
+def test_grid_naming_missing_notebook_or_parameter(tmp_path):
+    bad_nb = {"notebooks": [{"notebook": "notebooks/nope.ipynb"}]}
+    with pytest.raises(runner.GridError, match="nope.ipynb does not exist"):
+        runner.expand_grid(bad_nb, ROOT)
+    bad_param = {"notebooks": [{"notebook": "notebooks/search_query.ipynb", "grid": {"colour": ["red"]}}]}
+    with pytest.raises(runner.GridError, match="no parameter 'colour'"):
+        runner.expand_grid(bad_param, ROOT)
+    with pytest.raises(runner.GridError, match="repeats"):
+        runner.expand_grid({"repeats": 0, "notebooks": []}, ROOT)
+    with pytest.raises(runner.GridError, match="non-empty list"):
+        runner.expand_grid({"notebooks": [{"notebook": "notebooks/search_query.ipynb", "grid": {"mq": []}}]}, ROOT)
+    with pytest.raises(runner.GridError, match="does not exist"):
+        runner.load_grid(tmp_path / "missing.yaml")
+
+
+def test_cli_params_are_yaml_typed():
+    assert runner.parse_cli_params([["n", "20000"], ["concurrency_levels", "[1, 2]"], ["mq", "natsmq"]]) == {
+        "n": 20000, "concurrency_levels": [1, 2], "mq": "natsmq"}
+
+
+def test_every_grid_file_is_valid():
+    for path in (ROOT / "data" / "grids").glob("*.yaml"):
+        yaml.safe_load(path.read_text())
+        runner.load_grid(path)
