@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 METRICS = ("L2", "IP", "COSINE")
+DISTRIBUTIONS = ("gauss", "clustered")
 
 
 @dataclass
@@ -31,15 +32,30 @@ def check_metric(metric: str) -> str:
     return metric
 
 
-def synthetic(n: int, dim: int, nq: int = 100, metric: str = "L2", seed: int = 42, k: int = 100) -> Dataset:
-    """Gaussian base and query vectors from ``seed``; exact top-``k`` ground truth."""
+def _draw(rng: np.random.Generator, rows: int, dim: int, distribution: str, centers: np.ndarray) -> np.ndarray:
+    noise = rng.standard_normal((rows, dim), dtype=np.float32)
+    if distribution == "gauss":
+        return noise
+    return centers[rng.integers(0, len(centers), size=rows)] + noise
+
+
+def synthetic(n: int, dim: int, nq: int = 100, metric: str = "L2", seed: int = 42, k: int = 100,
+              distribution: str = "clustered", clusters: int = 64) -> Dataset:
+    """Base and held-out query vectors from ``seed``, with exact top-``k`` ground truth.
+
+    ``gauss``: i.i.d. standard normal (the hardest case for graph indexes). ``clustered``:
+    ``clusters`` centres drawn with std 3, points = centre + standard normal noise.
+    """
     check_metric(metric)
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(f"unknown distribution {distribution!r}: choose one of {', '.join(DISTRIBUTIONS)}")
     if n < 1 or dim < 1 or nq < 1:
         raise ValueError(f"synthetic dataset needs n, dim, nq >= 1 (got n={n}, dim={dim}, nq={nq})")
     rng = np.random.default_rng(seed)
-    base = rng.standard_normal((n, dim), dtype=np.float32)
-    queries = rng.standard_normal((nq, dim), dtype=np.float32)
-    name = f"synthetic-gauss-{dim}d-seed{seed}"
+    centers = 3 * rng.standard_normal((clusters, dim), dtype=np.float32)
+    base = _draw(rng, n, dim, distribution, centers)
+    queries = _draw(rng, nq, dim, distribution, centers)
+    name = f"synthetic-{distribution}-{dim}d-seed{seed}"
     return Dataset(name, base, queries, metric, ground_truth(base, queries, min(k, n), metric))
 
 

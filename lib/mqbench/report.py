@@ -88,6 +88,14 @@ def sweep(summary: pd.DataFrame) -> pd.DataFrame:
     return df.groupby(["op", "phase", "concurrency", "mq"])[columns].median().reset_index()
 
 
+def styled(table: pd.DataFrame):
+    """A table for the HTML page: no index, bytes as MB, three significant decimals."""
+    table = table.copy()
+    if "mq_storage_bytes" in table:
+        table.insert(table.columns.get_loc("mq_storage_bytes"), "mq_storage_mb", table.pop("mq_storage_bytes") / 1e6)
+    return table.style.hide(axis="index").format(precision=3, na_rep="—")
+
+
 def build(run_dir: str | Path, progress: bool = False) -> Path:
     """Execute the report notebook on ``run_dir``'s results; write ``report.html`` beside them."""
     run_dir = results.open_run_dir(run_dir).resolve()

@@ -108,21 +108,27 @@ def read_manifest(run_dir: str | Path) -> dict:
     return json.loads((Path(run_dir) / "manifest.json").read_text())
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as fh:
-        fh.write(text)
-    os.replace(fh.name, path)
-
-
-def atomic_write_parquet(df: pd.DataFrame, path: Path) -> None:
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as fh:
-        tmp = fh.name
+def _atomic_write(path: Path, write) -> None:
+    """``write(tmp_path)`` then rename over ``path``: readers see the old file or the new one, never half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
     try:
-        df.to_parquet(tmp, index=False)
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def atomic_write_parquet(df: pd.DataFrame, path: Path) -> None:
+    _atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
 def slug(params: dict) -> str:
