@@ -1,0 +1,66 @@
+"""search_query against an external server, and a failing notebook that must leave nothing running."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import papermill as pm
+import yaml
+
+from mqbench.server import EmbeddedMilvus
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ["-p", "n", "500", "-p", "dim", "8", "-p", "queries", "5", "-p", "serial_requests", "5",
+        "-p", "warmup_requests", "1", "-p", "concurrency_levels", "[1]", "-p", "sweep_window_s", "0.5",
+        "-p", "sweep_warmup_s", "0.2"]
+
+
+def mqbench_run(run_dir, *args, env=None):
+    return subprocess.run([sys.executable, "-m", "mqbench.cli", "run", "notebooks/search_query.ipynb",
+                           "--run-dir", str(run_dir), *TINY, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600, env=env)
+
+
+def test_external_server_by_uri_token_from_env(tmp_path, monkeypatch):
+    with EmbeddedMilvus("natsmq", tmp_path / "srv") as server:
+        token = server.connection.token
+        monkeypatch.setenv("MQBENCH_TOKEN", token)
+        proc = mqbench_run(tmp_path / "run", "-p", "uri", server.uri, "-p", "mq", "natsmq")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    s = pd.read_parquet(tmp_path / "run" / "summary.parquet")
+    assert set(s["server"]) == {"external"} and set(s["mq"]) == {"natsmq"}
+    assert "server_start" not in set(s["op"])
+    assert s["server_rss_peak_mb"].isna().all()  # not guessed for a server we did not start
+    assert (s.loc[s["op"] == "search", "rps"] > 0).all()
+    password = token.split(":", 1)[1]
+    for path in (tmp_path / "run").rglob("*"):
+        if path.is_file():
+            assert password not in path.read_bytes().decode(errors="replace"), path
+
+
+def test_failing_notebook_is_recorded_and_leaves_nothing_running(tmp_path, live_pids):
+    before = live_pids()
+    proc = mqbench_run(tmp_path / "run", "-p", "mq", "natsmq", "-p", "index_type", "NO_SUCH_INDEX")
+    assert proc.returncode == 1
+    assert live_pids() == before
+    failures = json.loads((tmp_path / "run" / "failures.json").read_text())
+    assert len(failures) == 1 and "NO_SUCH_INDEX" in failures[0]["error"]
+    s = pd.read_parquet(tmp_path / "run" / "summary.parquet")
+    assert {"server_start", "insert", "flush"} <= set(s.loc[s["status"] == "ok", "op"])  # kept
+    failed = s[s["status"] == "failed"]
+    assert failed["op"].tolist() == ["index"] and failed["error"].iloc[0]
+
+
+def test_interactive_run_without_run_dir_makes_its_own_folder(tmp_path, monkeypatch):
+    """As in JupyterLab: run all cells with run_dir unset; the same layout as a batch run appears."""
+    monkeypatch.setenv("MQBENCH_RESULTS", str(tmp_path / "results"))
+    params = {TINY[i + 1]: yaml.safe_load(TINY[i + 2]) for i in range(0, len(TINY), 3)}
+    pm.execute_notebook(str(ROOT / "notebooks" / "search_query.ipynb"), str(tmp_path / "out.ipynb"),
+                        parameters={**params, "mq": "rocksmq"}, cwd=str(ROOT / "notebooks"), progress_bar=False)
+    (run,) = (tmp_path / "results").iterdir()
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["mode"] == "interactive" and manifest["parameters"]["mq"] == "rocksmq"
+    s = pd.read_parquet(run / "summary.parquet")
+    assert set(s["mq"]) == {"rocksmq"} and (s["status"] == "ok").all()
+    assert list((run / "raw").glob("*.parquet")) and list((run / "parts").glob("*.parquet"))
