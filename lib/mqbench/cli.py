@@ -16,8 +16,15 @@ USER_ERRORS = (runner.GridError, results.RunDirError, OverrideError, MilvusServe
 
 def cmd_run(args) -> int:
     params = runner.parse_cli_params(args.param)
-    if bool(args.grid) == bool(args.notebook):
-        raise runner.GridError("give either a notebook or --grid FILE")
+    if sum(map(bool, (args.grid, args.notebook, args.resume))) != 1:
+        raise runner.GridError("give exactly one of: a notebook, --grid FILE, --resume RUN_DIR")
+    if args.resume:
+        if params or args.run_dir:
+            raise runner.GridError("--resume takes the run folder's own cells; drop -p and --run-dir")
+        run_dir = results.open_run_dir(args.resume)
+        cells = runner.pending_cells(run_dir)
+        print(f"resuming {run_dir}: {len(cells)} notebook executions left", file=sys.stderr)
+        return _execute(cells, run_dir, args.report)
     if args.grid:
         if params:
             raise runner.GridError("-p applies to a single notebook; put grid parameters in the grid file")
@@ -29,11 +36,14 @@ def cmd_run(args) -> int:
         cells = runner.single_cell(args.notebook, params)
         manifest_fields = {"mode": "single", "notebook": str(args.notebook), "parameters": params}
     run_dir = results.create_run_dir(args.run_dir)
-    results.write_manifest(run_dir, cells=[{"notebook": c.name, "params": c.params} for c in cells],
-                           **manifest_fields)
+    results.write_manifest(run_dir, cells=runner.cells_manifest(cells), **manifest_fields)
     print(f"run folder: {run_dir} ({len(cells)} notebook executions)", file=sys.stderr)
+    return _execute(cells, run_dir, args.report)
+
+
+def _execute(cells, run_dir, with_report: bool) -> int:
     failures = runner.execute(cells, run_dir)
-    if args.report:
+    if with_report:
         print(f"report: {report.build(run_dir)}", file=sys.stderr)
     if failures:
         print(f"{len(failures)} of {len(cells)} executions failed; see {run_dir / results.FAILURES}",
@@ -80,6 +90,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
                      help="notebook parameter (value parsed as YAML); repeatable")
     run.add_argument("--run-dir", help="the run folder to create (default results/<run-id>)")
+    run.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run, skipping completed cells")
     run.add_argument("--report", action="store_true", help="build report.html at the end")
     run.set_defaults(func=cmd_run)
 

@@ -152,13 +152,19 @@ def consolidate(run_dir: str | Path) -> pd.DataFrame:
     return summary
 
 
+def read_json(path: Path, default):
+    return json.loads(path.read_text()) if path.exists() else default
+
+
 def record_failure(run_dir: Path, entry: dict) -> None:
-    path = run_dir / FAILURES
-    failures = json.loads(path.read_text()) if path.exists() else []
-    failures.append(entry)
-    atomic_write_text(path, json.dumps(failures, indent=2, default=str))
+    failures = read_json(run_dir / FAILURES, [])
+    atomic_write_text(run_dir / FAILURES, json.dumps([*failures, entry], indent=2, default=str))
 
 
 def read_failures(run_dir: str | Path) -> list[dict]:
-    path = Path(run_dir) / FAILURES
-    return json.loads(path.read_text()) if path.exists() else []
+    return read_json(Path(run_dir) / FAILURES, [])
+
+
+def column_value(value):
+    """How a parameter value is stored in a summary column: lists and dicts as sorted JSON."""
+    return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict, tuple)) else value

@@ -3,17 +3,21 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import papermill as pm
 import yaml
 from tqdm import tqdm
 
 from . import results
+from .results import column_value
 
 INJECTED = ("run_dir", "repeat")  # set by the runner, declared by every notebook
+COMPLETED = "completed.json"
 
 
 class GridError(ValueError):
@@ -100,8 +104,42 @@ def single_cell(notebook: str | Path, params: dict) -> list[Cell]:
     return [Cell(path, params, tuple(k for k in params if k != "repeat"))]
 
 
+def cells_manifest(cells: list[Cell]) -> list[dict]:
+    """How cells are kept in ``manifest.json`` (enough to resume them)."""
+    return [{"notebook": str(c.notebook.relative_to(results.PROJECT_ROOT)) if c.notebook.is_relative_to(
+        results.PROJECT_ROOT) else str(c.notebook), "params": c.params, "swept": list(c.swept)} for c in cells]
+
+
+def _matches(part: pd.DataFrame, params: dict) -> bool:
+    return all(k in part and (part[k] == column_value(v)).all() for k, v in params.items())
+
+
+def pending_cells(run_dir: Path) -> list[Cell]:
+    """Cells of an interrupted run that did not complete. Their partial summary parts and the
+    previous failure list are moved to ``interrupted/`` (kept, never deleted)."""
+    manifest = results.read_manifest(run_dir)
+    done = set(results.read_json(run_dir / COMPLETED, []))
+    cells = [Cell((results.PROJECT_ROOT / c["notebook"]).resolve(), c["params"], tuple(c["swept"]))
+             for c in manifest.get("cells", [])]
+    pending = [c for c in cells if c.executed_name not in done]
+    aside = run_dir / "interrupted" / dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stale = [p for p in (run_dir / "parts").glob("*.parquet")
+             if any(_matches(pd.read_parquet(p), {**c.params, "notebook": c.name}) for c in pending)]
+    stale += [run_dir / "servers" / p.stem for p in stale if (run_dir / "servers" / p.stem).exists()]
+    if (run_dir / results.FAILURES).exists():
+        stale.append(run_dir / results.FAILURES)
+    for path in stale:
+        target = aside / path.relative_to(run_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.rename(target)
+    return pending
+
+
 def execute(cells: list[Cell], run_dir: Path, progress: bool = True) -> list[dict]:
-    """Run every cell with papermill into ``run_dir``; a failed cell is recorded, the rest still run."""
+    """Run every cell with papermill into ``run_dir``; a failed cell is recorded, the rest still run.
+
+    Each completed cell is listed in ``completed.json`` so ``mqbench run --resume`` skips it.
+    """
     failures = []
     bar = tqdm(cells, desc="grid", unit="notebook", disable=not progress)
     for cell in bar:
@@ -111,6 +149,8 @@ def execute(cells: list[Cell], run_dir: Path, progress: bool = True) -> list[dic
         try:
             pm.execute_notebook(str(cell.notebook), str(out), parameters={**cell.params, "run_dir": str(run_dir)},
                                 cwd=str(cell.notebook.parent), progress_bar=False, log_output=False)
+            completed = results.read_json(run_dir / COMPLETED, [])
+            results.atomic_write_text(run_dir / COMPLETED, json.dumps([*completed, cell.executed_name], indent=1))
         except Exception as exc:  # noqa: BLE001 - recorded and shown in the report
             entry = {"notebook": cell.name, "params": cell.params, "executed": f"executed/{out.name}",
                      "error": _one_line(exc), "elapsed_s": time.perf_counter() - t0,

@@ -148,7 +148,7 @@ class EmbeddedMilvus:
         self.proc: subprocess.Popen | None = None
         self.stop_method: str | None = None
         self.ports: dict[str, int] = {}
-        self._token = ""
+        self._password: str | None = None  # set at first start, kept for restarts of this object
         self._files: list = []
 
     # -- paths -----------------------------------------------------------------
@@ -171,7 +171,7 @@ class EmbeddedMilvus:
 
     @property
     def connection(self) -> Connection:
-        return Connection(uri=self.uri, mq=self.mq, token=self._token)
+        return Connection(uri=self.uri, mq=self.mq, token=f"root:{self._password}" if self._password else "")
 
     # -- configuration -----------------------------------------------------------
     def _config(self) -> dict:
@@ -214,6 +214,9 @@ class EmbeddedMilvus:
     def start(self) -> "EmbeddedMilvus":
         if self.proc is not None:
             raise MilvusServerError(f"server in {self.base_dir} is already running (pid {self.pid})")
+        if self._password is None and (self.base_dir / "data" / "etcd.data").exists():
+            raise MilvusServerError(f"{self.base_dir} already holds a Milvus deployment whose root password "
+                                    "mqbench does not know; start in an empty folder")
         for sub in ("configs", "logs", "data", "run"):
             (self.base_dir / sub).mkdir(parents=True, exist_ok=True)
         config = self._config()
@@ -235,7 +238,8 @@ class EmbeddedMilvus:
         try:
             self._wait_healthy()
             self._verify_mq()
-            self._set_root_password()
+            if self._password is None:
+                self._set_root_password()
         except BaseException:
             self.stop()
             raise
@@ -283,7 +287,7 @@ class EmbeddedMilvus:
             client.update_password("root", DEFAULT_ROOT_PASSWORD, password)
         finally:
             client.close()
-        self._token = f"root:{password}"
+        self._password = password
 
     def stop(self) -> str | None:
         """Terminate, wait ``stop_grace_s``, then kill. Returns how it stopped."""
@@ -304,7 +308,6 @@ class EmbeddedMilvus:
             fh.close()
         self._files = []
         self.proc = None
-        self._token = ""
         _LIVE.discard(self)
         return self.stop_method
 

@@ -7,7 +7,6 @@ once, so an interruption keeps everything measured before it.
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import time
 from pathlib import Path
@@ -18,13 +17,9 @@ import psutil
 from . import metrics, results
 from .datasets import recall_at_k
 from .resources import Sampler
-from .server import Connection, EmbeddedMilvus, check_mq, external
+from .server import Connection, EmbeddedMilvus, MilvusServerError, check_mq, external
 
 HIDDEN_PARAMS = ("run_dir", "uri")  # where, not what: never columns, never in file names
-
-
-def _column_value(value):
-    return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict, tuple)) else value
 
 
 class Tracker:
@@ -47,7 +42,7 @@ class Session:
         if self.part_path.exists():
             raise results.RunDirError(f"{self.part_path} exists: this cell of the grid was already measured")
         self.context = {"run_id": run_dir.name, "notebook": notebook,
-                        **{k: _column_value(v) for k, v in shown.items()}}
+                        **{k: results.column_value(v) for k, v in shown.items()}}
         self.rows: list[dict] = []
         self.server: EmbeddedMilvus | None = None
         self.conn: Connection | None = None
@@ -110,20 +105,26 @@ class Session:
         sampler = Sampler(server.pid if server else None, server.mq_store_dir if server else None).start()
         tracker = Tracker()
         row = {"op": op, "phase": phase, "concurrency": concurrency}
+        failure = None
         try:
             yield tracker
+            if server is not None and not server.running:
+                failure = MilvusServerError(f"milvus ({server.mq}) died during {op}/{phase} "
+                                            f"with exit code {server.proc.returncode}")
         except BaseException as exc:
-            row.update(sampler.stop().as_row(), status="failed", error=f"{type(exc).__name__}: {exc}"[:500],
-                       server_log_tail=server.log_tail() if server else "")
-            self._append(row)
-            raise
+            failure = exc
         usage = sampler.stop()
-        row.update(usage.as_row(), status="ok", **tracker.extra)
+        row.update(usage.as_row(), **tracker.extra)
         if rows is not None:
             row.update(rows=rows, rows_per_s=rows / usage.wall_s if usage.wall_s > 0 else float("nan"))
         if tracker.result is not None:
             row.update(self._result_row(op, phase, concurrency, tracker.result, truth, k))
-        self._append(row)
+        if failure is None:
+            self._append({**row, "status": "ok"})
+            return
+        self._append({**row, "status": "failed", "error": f"{type(failure).__name__}: {failure}"[:500],
+                      "server_log_tail": server.log_tail() if server else ""})
+        raise failure
 
     def _result_row(self, op: str, phase: str, concurrency: int, res, truth, k) -> dict:
         raw_name = f"{self.tag}__{op}-{phase}-c{concurrency}.parquet"

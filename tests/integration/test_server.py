@@ -91,3 +91,17 @@ def test_external_uri_token_from_env_only(monkeypatch):
     assert conn.token == "user:secret" and "secret" not in repr(conn)
     with pytest.raises(MilvusServerError, match="must start with"):
         external("127.0.0.1:19530", "natsmq")
+
+
+def test_restart_same_object_keeps_data_and_password_foreign_folder_refused(tmp_path):
+    server = EmbeddedMilvus("natsmq", tmp_path / "s")
+    with server:
+        client = server.connection.client()
+        ingest.create_collection(client, "r", dim=4, metric="L2")
+        ingest.insert(client, "r", np.ones((10, 4), np.float32), progress=False)
+        client.flush("r")
+        client.close()
+    with server:  # same folder, same password, data still there
+        assert server.connection.client().get_collection_stats("r")["row_count"] == 10
+    with pytest.raises(MilvusServerError, match="already holds a Milvus deployment"):
+        EmbeddedMilvus("natsmq", tmp_path / "s").start()

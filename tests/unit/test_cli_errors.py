@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
     (["run", str(ROOT / "notebooks/search_query.ipynb"), "-p", "colour", "red"], "no parameter 'colour'"),
     (["run", str(ROOT / "notebooks/missing.ipynb")], "missing.ipynb does not exist"),
     (["run", str(ROOT / "notebooks/search_query.ipynb"), "-p", "run_dir", "/x"], "run_dir is set by mqbench run"),
-    (["run"], "either a notebook or --grid"),
+    (["run"], "exactly one of: a notebook, --grid FILE, --resume RUN_DIR"),
+    (["run", "--resume", "/nonexistent/run"], "not a run folder"),
     (["report", "/nonexistent/run"], "not a run folder"),
 ])
 def test_bad_input_is_one_line_naming_it(argv, culprit, capsys, live_pids):

@@ -1,0 +1,76 @@
+"""Faults during a run: the server SIGKILLed mid-sweep, the runner SIGKILLed mid-grid, then --resume."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _wait_for(predicate, timeout=300, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _cli(*args):
+    return subprocess.Popen([sys.executable, "-m", "mqbench.cli", "run", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_server_killed_mid_sweep_is_recorded_and_reported(tmp_path, live_pids):
+    before = live_pids()
+    run = tmp_path / "run"
+    proc = _cli("notebooks/search_query.ipynb", "--run-dir", str(run), "--report", "-p", "mq", "natsmq",
+                "-p", "n", "1000", "-p", "dim", "8", "-p", "concurrency_levels", "[1, 2]",
+                "-p", "sweep_window_s", "4.0", "-p", "serial_requests", "20")
+    _wait_for(lambda: list((run / "raw").glob("*search-serial*")), what="the serial phase")
+    (server_pid,) = live_pids() - before
+    os.kill(server_pid, signal.SIGKILL)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, err[-2000:]
+    assert live_pids() == before
+    (failure,) = json.loads((run / "failures.json").read_text())
+    s = pd.read_parquet(run / "summary.parquet")
+    failed = s[s["status"] == "failed"]
+    assert len(failed) == 1 and "died during" in failed["error"].iloc[0]
+    assert "exit code -9" in failure["error"]
+    assert {"insert", "index", "search"} <= set(s.loc[s["status"] == "ok", "op"])  # kept
+    html = (run / "report.html").read_text()
+    assert "Failures" in html and "died during" in html
+
+
+def test_runner_killed_mid_grid_then_resumed(tmp_path, live_pids):
+    before = live_pids()
+    run = tmp_path / "run"
+    proc = _cli("--grid", "data/grids/smoke.yaml", "--run-dir", str(run))
+    _wait_for(lambda: (run / "completed.json").exists() and len(list((run / "parts").glob("*"))) == 2,
+              what="the second cell to start")
+    time.sleep(1)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    _wait_for(lambda: not any(c.is_running() and c.status() != "zombie" for c in children), timeout=30,
+              what="the kernel and its Milvus to die with the runner")
+    assert live_pids() == before
+    assert len(json.loads((run / "completed.json").read_text())) == 1
+
+    resumed = subprocess.run([sys.executable, "-m", "mqbench.cli", "run", "--resume", str(run)], cwd=ROOT,
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "1 notebook executions left" in resumed.stderr
+    s = pd.read_parquet(run / "summary.parquet")
+    assert set(s["mq"]) == {"rocksmq", "natsmq"} and (s["status"] == "ok").all()
+    assert s.groupby("mq")["op"].apply(lambda ops: (ops == "insert").sum()).tolist() == [1, 1]  # no duplicates
+    assert list((run / "interrupted").rglob("*.parquet"))  # the partial part is kept aside
+    assert len(json.loads((run / "completed.json").read_text())) == 2
+    assert live_pids() == before
