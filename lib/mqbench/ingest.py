@@ -32,8 +32,12 @@ def collection_dim(client, name: str) -> int:
 
 
 def insert(client, name: str, vectors: np.ndarray, batch_rows: int = 5000, first_id: int = 0,
-           progress: bool = True) -> int:
-    """Insert ``vectors`` with ids ``first_id..``, ``batch_rows`` per request; returns rows inserted."""
+           progress: bool = True, guard=None, timeout_s: float = 120) -> int:
+    """Insert ``vectors`` with ids ``first_id..``, ``batch_rows`` per request; returns rows inserted.
+
+    ``guard()`` runs after every batch and may raise to stop the ingest; each request that
+    takes longer than ``timeout_s`` is an error, never a hang.
+    """
     dim = collection_dim(client, name)
     if vectors.ndim != 2 or vectors.shape[1] != dim:
         raise IngestError(f"dimension mismatch: collection {name!r} has dim {dim}, data has shape {vectors.shape}")
@@ -46,12 +50,14 @@ def insert(client, name: str, vectors: np.ndarray, batch_rows: int = 5000, first
             block = np.asarray(vectors[start:start + batch_rows], dtype=np.float32)
             ids = range(first_id + start, first_id + start + len(block))
             rows = [{ID_FIELD: i, VECTOR_FIELD: v} for i, v in zip(ids, block)]
-            result = client.insert(name, rows)
+            result = client.insert(name, rows, timeout=timeout_s)
             count = int(result["insert_count"])
             if count != len(block):
                 raise IngestError(f"insert into {name!r} acknowledged {count} of {len(block)} rows at id {ids[0]}")
             done += count
             bar.update(count)
+            if guard is not None:
+                guard()
     return done
 
 

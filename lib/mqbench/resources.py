@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -24,6 +25,18 @@ def dir_bytes(path: str | Path | None) -> int | None:
             except FileNotFoundError:  # a segment or log rolled away while we walked
                 pass
     return total
+
+
+class StorageError(RuntimeError):
+    """Not enough disk for a phase, or an MQ store over the limit it was given."""
+
+
+def check_disk(path: str | Path, need_bytes: float, what: str) -> None:
+    """Refuse to start ``what`` if the file system of ``path`` has less than ``need_bytes`` free."""
+    free = shutil.disk_usage(Path(path)).free
+    if free < need_bytes:
+        raise StorageError(f"{what} needs about {need_bytes / 1e9:.2f} GB at {path} but only "
+                           f"{free / 1e9:.2f} GB is free")
 
 
 def _cpu_s(proc: psutil.Process) -> float:

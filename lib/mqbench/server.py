@@ -143,6 +143,9 @@ class EmbeddedMilvus:
         self.mq = check_mq(mq)
         self.base_dir = Path(base_dir).resolve()
         self.overrides = parse_overrides(overrides)
+        if self.overrides.get("mq.type", mq) != mq:
+            raise MilvusServerError(f"override mq.type={self.overrides['mq.type']} contradicts mq={mq}; "
+                                    "use the mq parameter")
         self.start_timeout_s = start_timeout_s
         self.stop_grace_s = stop_grace_s
         self.proc: subprocess.Popen | None = None
@@ -201,8 +204,6 @@ class EmbeddedMilvus:
         set_dotted(config, "common.gracefulStopTimeout", 10)  # s; then Milvus force-quits
         set_dotted(config, "log.stdout", False)
         for key, value in self.overrides.items():
-            if key == "mq.type" and value != self.mq:
-                raise MilvusServerError(f"override mq.type={value} contradicts mq={self.mq}; use the mq parameter")
             if key.lower().endswith("port"):
                 check_port_free(value, key)
                 if key == "proxy.port":

@@ -16,7 +16,7 @@ import psutil
 
 from . import metrics, results
 from .datasets import recall_at_k
-from .resources import Sampler
+from .resources import Sampler, StorageError, check_disk, dir_bytes
 from .server import Connection, EmbeddedMilvus, MilvusServerError, check_mq, external
 
 HIDDEN_PARAMS = ("run_dir", "uri")  # where, not what: never columns, never in file names
@@ -91,6 +91,26 @@ class Session:
             if not self.keep_server_data:
                 shutil.rmtree(self.server.base_dir / "data", ignore_errors=True)
         self.conn = None
+
+    # -- guards ------------------------------------------------------------------
+    def check_disk(self, need_bytes: float, what: str) -> None:
+        check_disk(self.run_dir, need_bytes, what)
+
+    def storage_guard(self, min_free_bytes: float = 512e6):
+        """A check to call between insert batches: disk still has room, and a natsmq store stays
+        within ``natsmq.server.maxFileStore`` if one was set (Milvus 2.3.5's embedded NATS does not
+        enforce it, so without this an overflowing ingest would silently run on)."""
+        server = self.server
+        limit = server.overrides.get("natsmq.server.maxFileStore") if server and server.mq == "natsmq" else None
+
+        def guard() -> None:
+            check_disk(self.run_dir, min_free_bytes, "the rest of this ingest")
+            if limit is not None:
+                held = dir_bytes(server.mq_store_dir) or 0
+                if held > int(limit):
+                    raise StorageError(f"natsmq store holds {held / 2**20:.1f} MiB, over natsmq.server.maxFileStore="
+                                       f"{int(limit)} B ({int(limit) / 2**20:.1f} MiB); stopping the ingest")
+        return guard
 
     # -- measuring ---------------------------------------------------------------
     @contextlib.contextmanager

@@ -74,3 +74,24 @@ def test_runner_killed_mid_grid_then_resumed(tmp_path, live_pids):
     assert list((run / "interrupted").rglob("*.parquet"))  # the partial part is kept aside
     assert len(json.loads((run / "completed.json").read_text())) == 2
     assert live_pids() == before
+
+
+def test_natsmq_store_over_max_file_store_is_a_clear_error_not_a_hang(tmp_path, live_pids):
+    """Milvus 2.3.5's embedded NATS ignores natsmq.server.maxFileStore (its log keeps the default
+    'Max Storage'); mqbench's guard stops the ingest with a clear error instead of letting it run on."""
+    before = live_pids()
+    run = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "mqbench.cli", "run", "notebooks/search_query.ipynb",
+                           "--run-dir", str(run), "-p", "mq", "natsmq", "-p", "n", "30000", "-p", "dim", "32",
+                           "-p", "batch_rows", "2000", "-p", "server_overrides",
+                           '{"natsmq.server.maxFileStore": 1048576}'],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    (failure,) = json.loads((run / "failures.json").read_text())
+    assert "over natsmq.server.maxFileStore=1048576 B" in failure["error"]
+    s = pd.read_parquet(run / "summary.parquet")
+    assert s.loc[s["status"] == "failed", "op"].tolist() == ["insert"]
+    (nats_log,) = (run / "servers").glob("*/logs/nats.log")
+    max_storage = [line for line in nats_log.read_text().splitlines() if "Max Storage" in line]
+    assert max_storage and "1.00 MB" not in max_storage[0]  # not applied by Milvus 2.3.5
+    assert live_pids() == before

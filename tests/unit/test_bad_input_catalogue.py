@@ -1,0 +1,70 @@
+"""The bad-input catalogue (README "Bad input"): each raises one line naming the culprit, starting nothing.
+
+CLI-level cases are in test_cli_errors.py; ones that need a real server (a taken port, a dimension
+mismatch, an overflowing natsmq store, a folder with a foreign deployment) are in the integration tiers.
+"""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mqbench import datasets, resources, runner, workload
+from mqbench.overrides import OverrideError, parse_overrides
+from mqbench.server import EmbeddedMilvus, MilvusServerError, external
+from mqbench.session import Session
+
+ROOT = Path(__file__).resolve().parents[2]
+NB = "notebooks/search_query.ipynb"
+
+CASES = {
+    "grid entry with an unknown key": (
+        lambda: runner.expand_grid({"notebooks": [{"notebook": NB, "params": {}}]}, ROOT),
+        runner.GridError, "may have only 'parameters' and 'grid'"),
+    "grid that is not a mapping": (lambda: runner.expand_grid(["x"], ROOT), runner.GridError, "'notebooks' list"),
+    "grid repeats not a positive integer": (
+        lambda: runner.expand_grid({"repeats": "two", "notebooks": []}, ROOT), runner.GridError, "'two'"),
+    "override key that is not dotted": (lambda: parse_overrides({"mqtype": 1}), OverrideError, "'mqtype'"),
+    "mq.type override contradicting mq": (
+        lambda: EmbeddedMilvus("natsmq", "/tmp/never", {"mq.type": "rocksmq"}),
+        MilvusServerError, "mq.type=rocksmq contradicts mq=natsmq"),
+    "unknown mq for a server": (lambda: EmbeddedMilvus("pulsar", "/tmp/never"), MilvusServerError, "'pulsar'"),
+    "external uri without a scheme": (lambda: external("localhost:19530", "natsmq"), MilvusServerError,
+                                      "'localhost:19530' must start with"),
+    "unknown metric": (lambda: datasets.synthetic(10, 4, metric="EUCLID"), ValueError, "'EUCLID'"),
+    "unknown synthetic distribution": (lambda: datasets.synthetic(10, 4, distribution="zipf"), ValueError, "'zipf'"),
+    "empty synthetic dataset": (lambda: datasets.synthetic(0, 4), ValueError, "n=0"),
+    "query dim differs from base dim": (
+        lambda: datasets.ground_truth(np.zeros((3, 4), np.float32), np.zeros((1, 5), np.float32), 1, "L2"),
+        ValueError, "query dim 5 differs from base dim 4"),
+    "unknown consistency level": (lambda: workload.Spec("query", "c", "Eventual", n=5), ValueError, "'Eventual'"),
+    "unknown request kind": (lambda: workload.Spec("upsert", "c"), ValueError, "'upsert'"),
+    "search without query vectors": (lambda: workload.Spec("search", "c"), ValueError, "needs query vectors"),
+    "concurrency below 1": (lambda: workload.concurrent(None, workload.Spec("query", "c", n=1), 0, 1.0),
+                            ValueError, "concurrency >= 1"),
+    "negative window": (lambda: workload.concurrent(None, workload.Spec("query", "c", n=1), 1, -1.0),
+                        ValueError, "duration_s > 0"),
+    "serial with no requests": (lambda: workload.serial(None, workload.Spec("query", "c", n=1), 0), ValueError,
+                                "requests >= 1"),
+    "not enough disk for a load": (lambda: resources.check_disk("/", 1e18, "loading the collection"),
+                                   resources.StorageError, "loading the collection needs about"),
+    "server_overrides together with an external uri": (
+        lambda: _bare_session().start_server("natsmq", "http://h:1", {"a.b": 1}),
+        ValueError, "server_overrides apply to embedded servers only"),
+}
+
+
+def _bare_session():
+    session = Session.__new__(Session)
+    session.conn, session.context = None, {}
+    return session
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input(case, live_pids):
+    call, error, culprit = CASES[case]
+    before = live_pids()
+    with pytest.raises(error) as info:
+        call()
+    message = str(info.value)
+    assert culprit in message and "\n" not in message
+    assert live_pids() == before
