@@ -21,6 +21,7 @@ def pytest_collection_modifyitems(items):
 def _results_in_tmp(tmp_path_factory, monkeypatch):
     """Nothing a test makes lands in the project's results/."""
     monkeypatch.setenv("MQBENCH_RESULTS", str(tmp_path_factory.getbasetemp() / "results"))
+    monkeypatch.setenv("MQBENCH_DATA_CACHE", str(tmp_path_factory.getbasetemp() / "data-cache"))
 
 
 @pytest.fixture

@@ -7,11 +7,13 @@ import sys
 import threading
 from pathlib import Path
 
-from . import report, results, runner
+from . import datasets, report, results, runner
+from .formats import FormatError
 from .overrides import OverrideError
 from .server import TOKEN_ENV, EmbeddedMilvus, MilvusServerError, check_mq
 
-USER_ERRORS = (runner.GridError, results.RunDirError, OverrideError, MilvusServerError, ValueError)
+USER_ERRORS = (runner.GridError, results.RunDirError, OverrideError, MilvusServerError, FormatError, ValueError,
+               OSError)
 
 
 def cmd_run(args) -> int:
@@ -80,6 +82,21 @@ def cmd_server(args) -> int:
     return 0
 
 
+def cmd_datasets(args) -> int:
+    if args.action == "list":
+        for name, spec in datasets.registry().items():
+            print(f"{name:22s} {spec['format']:10s} {spec.get('metric', ''):7s} "
+                  f"{' '.join(str(spec.get('description', '')).split())[:90]}")
+        return 0
+    if not args.dataset:
+        raise ValueError(f"mqbench datasets {args.action} needs a dataset name or path")
+    data = datasets.load(args.dataset, n=args.n, nq=args.queries, k=args.k, metric=args.metric or "",
+                         ground_truth=args.action == "groundtruth")
+    for key, value in datasets.describe(data).items():
+        print(f"{key:15s} {value}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mqbench", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -104,6 +121,14 @@ def parser() -> argparse.ArgumentParser:
     srv.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
                      help="a dotted milvus.yaml override, e.g. natsmq.server.retention.maxAge=60; repeatable")
     srv.set_defaults(func=cmd_server)
+    ds = sub.add_parser("datasets", help="list datasets, describe one, or compute its exact ground truth")
+    ds.add_argument("action", choices=["list", "info", "groundtruth"])
+    ds.add_argument("dataset", nargs="?", help="a name from data/datasets.yaml or a file/folder path")
+    ds.add_argument("--n", type=int, help="use the first N base rows")
+    ds.add_argument("--queries", type=int, help="use the first N queries")
+    ds.add_argument("--k", type=int, default=100, help="ground truth depth (default 100)")
+    ds.add_argument("--metric", help="metric for data that does not record one (parquet folders)")
+    ds.set_defaults(func=cmd_datasets)
     return p
 
 

@@ -1,29 +1,35 @@
-"""Datasets: seeded synthetic vectors with exact ground truth by chunked brute force."""
+"""Datasets by name (``data/datasets.yaml``) or by path, with query vectors and exact ground truth.
+
+Bases are streamed (:mod:`mqbench.formats`); ground truth is the file's own (verified on a sample)
+or computed exactly by chunked brute force and cached under ``data/cache/``. Distances follow
+Milvus's conventions: squared L2 (smaller is closer), IP and COSINE similarity (larger is closer).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import importlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+import yaml
+from tqdm import tqdm
+
+from .formats import (ArraySource, FormatError, Hdf5Dataset, ParquetSource, Source, open_vectors,
+                      read_bigann_groundtruth, read_vdbb_neighbors, vdbb_files)
+from .results import PROJECT_ROOT
 
 METRICS = ("L2", "IP", "COSINE")
 DISTRIBUTIONS = ("gauss", "clustered")
+REGISTRY = PROJECT_ROOT / "data" / "datasets.yaml"
+SYNTHETIC_BLOCK = 65_536
 
 
-@dataclass
-class Dataset:
-    name: str
-    base: np.ndarray       # (n, dim) float32
-    queries: np.ndarray    # (nq, dim) float32
-    metric: str
-    neighbors: np.ndarray  # (nq, k) int64 exact top-k ids, best first
-
-    @property
-    def n(self) -> int:
-        return int(self.base.shape[0])
-
-    @property
-    def dim(self) -> int:
-        return int(self.base.shape[1])
+def cache_dir() -> Path:
+    """``$MQBENCH_DATA_CACHE``, else ``data/cache/`` (never committed)."""
+    return Path(os.environ.get("MQBENCH_DATA_CACHE", PROJECT_ROOT / "data" / "cache"))
 
 
 def check_metric(metric: str) -> str:
@@ -32,35 +38,89 @@ def check_metric(metric: str) -> str:
     return metric
 
 
-def _draw(rng: np.random.Generator, rows: int, dim: int, distribution: str, centers: np.ndarray) -> np.ndarray:
-    noise = rng.standard_normal((rows, dim), dtype=np.float32)
-    if distribution == "gauss":
-        return noise
-    return centers[rng.integers(0, len(centers), size=rows)] + noise
+@dataclass
+class Dataset:
+    name: str
+    metric: str
+    base: Source
+    queries: np.ndarray            # (nq, dim) float32
+    n: int                         # base rows used (a prefix of the source)
+    neighbors: np.ndarray | None = None   # (nq, k) base ids, closest first
+    distances: np.ndarray | None = None   # (nq, k) in Milvus's convention
+    ground_truth: str = "none"     # provided | computed | cached | none
+    info: dict = field(default_factory=dict)
+
+    @property
+    def dim(self) -> int:
+        return self.base.dim
+
+    def with_ground_truth(self, k: int = 100, progress: bool = True) -> "Dataset":
+        """Compute exact top-``k`` (or load it from the cache) unless the dataset brings its own."""
+        if self.neighbors is not None and self.neighbors.shape[1] >= k:
+            return self
+        key = {"dataset": self.name, "source": self.info.get("identity", self.base.path), "n": self.n,
+               "queries": hashlib.sha1(self.queries.tobytes()).hexdigest(), "k": k, "metric": self.metric}
+        path = cache_dir() / "groundtruth" / (hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16] + ".npz")
+        if path.exists():
+            cached = np.load(path)
+            self.neighbors, self.distances, self.ground_truth = cached["ids"], cached["dist"], "cached"
+            return self
+        self.neighbors, self.distances = exact_ground_truth(self.base, self.queries, k, self.metric, self.n,
+                                                            progress=progress)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, ids=self.neighbors, dist=self.distances, key=json.dumps(key))
+        tmp.replace(path)
+        self.ground_truth = "computed"
+        return self
+
+
+# -- synthetic -------------------------------------------------------------------------------------------
+class SyntheticSource(Source):
+    """Seeded vectors generated block by block: row ``i`` is the same whatever the chunk size."""
+
+    def __init__(self, n: int, dim: int, distribution: str, seed: int, clusters: int = 64, stream: int = 0):
+        if distribution not in DISTRIBUTIONS:
+            raise ValueError(f"unknown distribution {distribution!r}: choose one of {', '.join(DISTRIBUTIONS)}")
+        if n < 1 or dim < 1:
+            raise ValueError(f"synthetic data needs n, dim >= 1 (got n={n}, dim={dim})")
+        self.n, self.dim, self.dtype = int(n), int(dim), np.dtype(np.float32)
+        self.distribution, self.seed, self.stream = distribution, seed, stream
+        self.path = f"synthetic:{distribution}:{dim}d:seed{seed}"
+        self.centers = 3 * np.random.default_rng([seed, 0]).standard_normal((clusters, dim), dtype=np.float32)
+
+    def _block(self, b: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, 1 + self.stream, b])
+        rows = min(SYNTHETIC_BLOCK, self.n - b * SYNTHETIC_BLOCK)
+        noise = rng.standard_normal((rows, self.dim), dtype=np.float32)
+        if self.distribution == "gauss":
+            return noise
+        return self.centers[rng.integers(0, len(self.centers), size=rows)] + noise
+
+    def _rows(self, start, stop):
+        first, last = start // SYNTHETIC_BLOCK, (stop - 1) // SYNTHETIC_BLOCK
+        block = np.concatenate([self._block(b) for b in range(first, last + 1)])
+        return block[start - first * SYNTHETIC_BLOCK: stop - first * SYNTHETIC_BLOCK]
 
 
 def synthetic(n: int, dim: int, nq: int = 100, metric: str = "L2", seed: int = 42, k: int = 100,
-              distribution: str = "clustered", clusters: int = 64) -> Dataset:
-    """Base and held-out query vectors from ``seed``, with exact top-``k`` ground truth.
-
-    ``gauss``: i.i.d. standard normal (the hardest case for graph indexes). ``clustered``:
-    ``clusters`` centres drawn with std 3, points = centre + standard normal noise.
-    """
+              distribution: str = "clustered", clusters: int = 64, ground_truth: bool = True) -> Dataset:
+    """``gauss``: i.i.d. standard normal (hardest for graph indexes). ``clustered``: ``clusters``
+    centres drawn with std 3, each point a centre plus standard normal noise. Queries are a
+    separate stream from the same distribution."""
     check_metric(metric)
-    if distribution not in DISTRIBUTIONS:
-        raise ValueError(f"unknown distribution {distribution!r}: choose one of {', '.join(DISTRIBUTIONS)}")
-    if n < 1 or dim < 1 or nq < 1:
-        raise ValueError(f"synthetic dataset needs n, dim, nq >= 1 (got n={n}, dim={dim}, nq={nq})")
-    rng = np.random.default_rng(seed)
-    centers = 3 * rng.standard_normal((clusters, dim), dtype=np.float32)
-    base = _draw(rng, n, dim, distribution, centers)
-    queries = _draw(rng, nq, dim, distribution, centers)
-    name = f"synthetic-{distribution}-{dim}d-seed{seed}"
-    return Dataset(name, base, queries, metric, ground_truth(base, queries, min(k, n), metric))
+    if nq < 1:
+        raise ValueError(f"synthetic data needs nq >= 1 (got nq={nq})")
+    base = SyntheticSource(n, dim, distribution, seed, clusters)
+    queries = SyntheticSource(nq, dim, distribution, seed, clusters, stream=1).read_all()
+    data = Dataset(f"synthetic-{distribution}", metric, base, queries, n,
+                   info={"identity": f"{base.path}:clusters{clusters}:n{n}"})
+    return data.with_ground_truth(min(k, n), progress=False) if ground_truth else data
 
 
+# -- ground truth ----------------------------------------------------------------------------------------
 def _scores(block: np.ndarray, queries: np.ndarray, metric: str) -> np.ndarray:
-    """Higher is closer: -L2², inner product, or cosine similarity."""
+    """Larger is closer: -(‖x‖² - 2q·x) for L2, q·x for IP, q·x/‖x‖ for COSINE (queries normalised)."""
     if metric == "L2":
         return 2.0 * queries @ block.T - (block * block).sum(axis=1)[None, :]
     if metric == "COSINE":
@@ -69,34 +129,236 @@ def _scores(block: np.ndarray, queries: np.ndarray, metric: str) -> np.ndarray:
     return queries @ block.T
 
 
-def ground_truth(base: np.ndarray, queries: np.ndarray, k: int, metric: str,
-                 chunk_rows: int = 100_000) -> np.ndarray:
-    """Exact top-``k`` ids per query: BLAS matmul per block, per-block top-k merged."""
+def _to_milvus(scores: np.ndarray, queries: np.ndarray, metric: str) -> np.ndarray:
+    if metric == "L2":
+        return np.maximum((queries * queries).sum(axis=1, keepdims=True) - scores, 0)
+    return scores
+
+
+def exact_ground_truth(base: Source, queries: np.ndarray, k: int, metric: str, n: int | None = None,
+                       chunk_rows: int = 100_000, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-``k`` base ids and distances per query: BLAS matmul per block, per-block top-k merged."""
     check_metric(metric)
-    if base.shape[1] != queries.shape[1]:
-        raise ValueError(f"query dim {queries.shape[1]} differs from base dim {base.shape[1]}")
-    q = queries.astype(np.float32)
+    if base.dim != queries.shape[1]:
+        raise ValueError(f"query dim {queries.shape[1]} differs from base dim {base.dim}")
+    n = base.check_limit(n)
+    k = min(k, n)
+    q = np.ascontiguousarray(queries, dtype=np.float32)
     if metric == "COSINE":
-        q = q / np.where((nrm := np.linalg.norm(q, axis=1, keepdims=True)) == 0, 1, nrm)
+        q = q / np.where((norm := np.linalg.norm(q, axis=1, keepdims=True)) == 0, 1, norm)
     best_s = np.full((len(q), 0), -np.inf, dtype=np.float32)
     best_i = np.empty((len(q), 0), dtype=np.int64)
-    for start in range(0, base.shape[0], chunk_rows):
-        block = np.asarray(base[start:start + chunk_rows], dtype=np.float32)
-        s = _scores(block, q, metric)
-        kk = min(k, s.shape[1])
-        part = np.argpartition(-s, kk - 1, axis=1)[:, :kk]
-        best_s = np.concatenate([best_s, np.take_along_axis(s, part, 1)], axis=1)
-        best_i = np.concatenate([best_i, part + start], axis=1)
-        if best_s.shape[1] > k:
-            keep = np.argpartition(-best_s, k - 1, axis=1)[:, :k]
-            best_s, best_i = np.take_along_axis(best_s, keep, 1), np.take_along_axis(best_i, keep, 1)
+    with tqdm(total=n, unit="rows", desc="ground truth", disable=not progress, mininterval=1.0) as bar:
+        for ids, block in base.chunks(chunk_rows, limit=n):
+            s = _scores(block, q, metric)
+            kk = min(k, s.shape[1])
+            part = np.argpartition(-s, kk - 1, axis=1)[:, :kk]
+            best_s = np.concatenate([best_s, np.take_along_axis(s, part, 1)], axis=1)
+            best_i = np.concatenate([best_i, ids[part]], axis=1)
+            if best_s.shape[1] > k:
+                keep = np.argpartition(-best_s, k - 1, axis=1)[:, :k]
+                best_s, best_i = np.take_along_axis(best_s, keep, 1), np.take_along_axis(best_i, keep, 1)
+            bar.update(len(block))
     order = np.argsort(-best_s, axis=1, kind="stable")
-    return np.take_along_axis(best_i, order, 1)
+    return np.take_along_axis(best_i, order, 1), _to_milvus(np.take_along_axis(best_s, order, 1), q, metric)
 
 
-def recall_at_k(found: list[list[int]], truth: np.ndarray, k: int) -> float:
-    """Mean fraction of the true top-``k`` ids present in each result's first ``k`` ids."""
+def ground_truth(base: np.ndarray, queries: np.ndarray, k: int, metric: str, chunk_rows: int = 100_000):
+    """Exact top-``k`` ids for an in-memory base (see :func:`exact_ground_truth`)."""
+    return exact_ground_truth(ArraySource(base), queries, k, metric, chunk_rows=chunk_rows, progress=False)[0]
+
+
+def verify_ground_truth(data: Dataset) -> None:
+    """Check provided ground truth against the base and recompute its distances in Milvus's convention.
+
+    Refuses ids out of range (e.g. a 1B base's ground truth used with a 100M base) and neighbour
+    lists that are not sorted by the dataset's metric.
+    """
+    ids = data.neighbors
+    if ids.shape[0] != len(data.queries):
+        raise FormatError(f"{data.name}: ground truth has {ids.shape[0]} rows for {len(data.queries)} queries")
+    if isinstance(data.base, ParquetSource):  # ids are keys, not positions: no random access
+        unknown = ids[~np.isin(ids, data.base.all_ids(data.n))]
+        if unknown.size:
+            raise FormatError(f"{data.name}: ground truth refers to id {unknown[0]}, which is not among the "
+                              f"first n={data.n} base ids")
+        data.distances = None
+        return
+    if ids.min() < 0 or ids.max() >= data.n:
+        raise FormatError(f"{data.name}: ground truth refers to id {ids.max()} but the base has n={data.n} rows "
+                          "(made for a larger base?); recompute it for this n")
+    q = np.ascontiguousarray(data.queries, dtype=np.float32)
+    if data.metric == "COSINE":
+        q = q / np.where((norm := np.linalg.norm(q, axis=1, keepdims=True)) == 0, 1, norm)
+    dist = np.empty(ids.shape, np.float32)
+    for i in range(len(q)):
+        dist[i] = _to_milvus(_scores(data.base.take(ids[i]), q[i:i + 1], data.metric), q[i:i + 1], data.metric)[0]
+    steps = np.diff(dist, axis=1) if data.metric == "L2" else -np.diff(dist, axis=1)
+    bad = np.flatnonzero((steps < -1e-3 * (1 + np.abs(dist[:, :-1]))).any(axis=1))
+    if bad.size:
+        raise FormatError(f"{data.name}: ground truth of query {bad[0]} is not sorted by {data.metric} distance "
+                          "(wrong metric or wrong base?)")
+    data.distances = dist
+
+
+# -- quality ---------------------------------------------------------------------------------------------
+def _tie_hits(found_ids, found_dist, truth_ids, truth_dist, k, metric):
+    truth = set(truth_ids[:k].tolist())
+    if truth_dist is None or found_dist is None:
+        return [i in truth for i in found_ids[:k]]
+    kth = truth_dist[k - 1]
+    eps = 1e-4 * (1 + abs(kth))
+    close = (lambda d: d <= kth + eps) if metric == "L2" else (lambda d: d >= kth - eps)
+    return [i in truth or close(d) for i, d in zip(found_ids[:k], found_dist[:k])]
+
+
+def recall_at_k(found: list, truth: np.ndarray, k: int, found_dist: list | None = None,
+                truth_dist: np.ndarray | None = None, metric: str = "L2") -> float:
+    """Mean fraction of the true top-``k`` found; with distances, a result tied with the k-th true
+    neighbour counts as a hit (as big-ann-benchmarks does)."""
     if not found:
         return float("nan")
-    hits = [len(set(ids[:k]) & set(truth[i, :k].tolist())) / k for i, ids in enumerate(found)]
-    return float(np.mean(hits))
+    scores = []
+    for i, ids in enumerate(found):
+        hits = _tie_hits(ids, None if found_dist is None else found_dist[i], truth[i],
+                         None if truth_dist is None else truth_dist[i], k, metric)
+        scores.append(min(sum(hits), k) / k)
+    return float(np.mean(scores))
+
+
+def ndcg_at_k(found: list, truth: np.ndarray, k: int) -> float:
+    """NDCG@k with binary relevance (a result is relevant if it is in the true top-``k``)."""
+    if not found:
+        return float("nan")
+    discounts = 1 / np.log2(np.arange(2, k + 2))
+    ideal = discounts.sum()
+    return float(np.mean([sum(discounts[r] for r, i in enumerate(ids[:k]) if i in set(truth[q, :k].tolist()))
+                          / ideal for q, ids in enumerate(found)]))
+
+
+# -- registry and paths ----------------------------------------------------------------------------------
+def registry() -> dict:
+    return yaml.safe_load(REGISTRY.read_text()) or {}
+
+
+def _package_path(spec: dict) -> Path:
+    module = importlib.import_module(spec["package"])
+    return Path(module.ROOT) / spec["file"]
+
+
+def _holdout(source: Source, queries: int) -> tuple[Source, np.ndarray, int]:
+    """The last ``queries`` rows are the queries; the base is every row before them."""
+    if queries >= source.n:
+        raise FormatError(f"{source.path}: cannot hold out {queries} query rows from {source.n}")
+    return source, source.take(np.arange(source.n - queries, source.n)), source.n - queries
+
+
+def load(name_or_path: str, n: int | None = None, nq: int | None = None, k: int = 100, metric: str = "",
+         dim: int = 128, seed: int = 42, ground_truth: bool = True, progress: bool = True) -> Dataset:
+    """A dataset by registry name or by path, limited to the first ``n`` base rows and ``nq`` queries.
+
+    ``metric`` overrides the dataset's own only for synthetic data (real data carry theirs);
+    ``dim`` and ``seed`` apply to synthetic data.
+    """
+    spec = registry().get(name_or_path)
+    if spec is None:
+        data = _from_path(Path(name_or_path), metric)
+    elif spec["format"] == "synthetic":
+        return synthetic(n or 10_000, dim, nq or 100, metric or spec.get("metric", "L2"), seed, k,
+                         spec["distribution"], spec.get("clusters", 64), ground_truth)
+    else:
+        data = _from_spec(name_or_path, spec)
+    if metric and metric != data.metric:
+        raise ValueError(f"{data.name} is a {data.metric} dataset; metric={metric!r} does not apply to it")
+    full_n = data.n
+    data.n = data.base.check_limit(n) if n else full_n
+    if nq:
+        if nq > len(data.queries):
+            raise FormatError(f"{data.name}: asked for {nq} queries, it has {len(data.queries)}")
+        data.queries = data.queries[:nq]
+        if data.neighbors is not None:
+            data.neighbors = data.neighbors[:nq]
+            data.distances = None if data.distances is None else data.distances[:nq]
+    if data.neighbors is not None:
+        if data.n < full_n:  # provided ground truth is for the full base, not a prefix
+            data.neighbors = data.distances = None
+            data.ground_truth = "none"
+        else:
+            verify_ground_truth(data)
+    return data.with_ground_truth(k, progress) if ground_truth else data
+
+
+def _from_spec(name: str, spec: dict) -> Dataset:
+    """A registry entry: ``package``+``file`` or ``path``; queries as ``queries: {holdout_tail: N}``
+    or ``queries: {path: F}``; optional ``groundtruth: {path: F}`` (big-ann ``.bin`` or ``.ivecs``)."""
+    path = _package_path(spec) if "package" in spec else (PROJECT_ROOT / spec["path"])
+    source, queries_spec = open_vectors(path), spec.get("queries", {})
+    if queries_spec.get("holdout_tail"):
+        base, queries, n = _holdout(source, queries_spec["holdout_tail"])
+    elif queries_spec.get("path"):
+        base, queries, n = source, open_vectors(PROJECT_ROOT / queries_spec["path"]).read_all(), source.n
+    else:
+        raise FormatError(f"datasets.yaml entry {name!r} needs queries: {{holdout_tail: N}} or {{path: F}}")
+    data = Dataset(name, check_metric(spec["metric"]), base, queries, n,
+                   info={"identity": f"{name}:{path}", "description": spec.get("description", "")})
+    gt = spec.get("groundtruth", {}).get("path")
+    if gt:
+        gt = PROJECT_ROOT / gt
+        data.neighbors = (read_bigann_groundtruth(gt)[0] if gt.suffix == ".bin"
+                          else open_vectors(gt).read_all().astype(np.int64))
+        data.ground_truth = "provided"
+    return data
+
+
+def _from_path(path: Path, metric: str) -> Dataset:
+    if not path.exists():
+        raise FormatError(f"{path}: no such dataset name or path (names: {', '.join(registry())})")
+    if path.is_dir():
+        if not metric:
+            raise FormatError(f"{path}: a VectorDBBench parquet folder does not record its metric; pass metric")
+        base = ParquetSource(vdbb_files(path), str(path))
+        test = ParquetSource([str(path / "test.parquet")], str(path / "test.parquet"))
+        queries = test.read_all()
+        data = Dataset(path.name, check_metric(metric), base, queries, base.n, info={"identity": str(path)})
+        if (path / "neighbors.parquet").exists():
+            qids, neighbors = read_vdbb_neighbors(path / "neighbors.parquet")
+            test_ids = np.concatenate([ids for ids, _ in test.chunks()])
+            order = {int(q): r for r, q in enumerate(qids)}
+            data.neighbors = neighbors[[order[int(q)] for q in test_ids]]
+            data.ground_truth = "provided"
+        return data
+    if path.suffix.lower() in (".hdf5", ".h5"):
+        h5 = Hdf5Dataset(path)
+        data = Dataset(path.stem, h5.metric, h5.base, h5.queries, h5.base.n, info={"identity": str(path)})
+        if h5.neighbors is not None:
+            data.neighbors, data.ground_truth = h5.neighbors, "provided"
+        return data
+    source = open_vectors(path)
+    siblings = _texmex_siblings(path)
+    if siblings:
+        queries = open_vectors(siblings[0]).read_all()
+        data = Dataset(path.stem, metric or "L2", source, queries, source.n, info={"identity": str(path)})
+        if siblings[1] is not None:
+            data.neighbors = open_vectors(siblings[1]).read_all().astype(np.int64)
+            data.ground_truth = "provided"
+        return data
+    base, queries, n = _holdout(source, min(1000, max(1, source.n // 10)))
+    return Dataset(path.stem, metric or "L2", base, queries, n, info={"identity": str(path)})
+
+
+def _texmex_siblings(path: Path) -> tuple[Path, Path | None] | None:
+    """``x_base.fvecs`` → (``x_query.fvecs``, ``x_groundtruth.ivecs`` or None) when the query file exists."""
+    if "_base" not in path.stem:
+        return None
+    query = path.with_name(path.name.replace("_base", "_query"))
+    if not query.exists():
+        return None
+    gt = path.with_name(path.stem.replace("_base", "_groundtruth") + ".ivecs")
+    return query, gt if gt.exists() else None
+
+
+def describe(data: Dataset) -> dict:
+    return {"name": data.name, "rows": data.n, "dim": data.dim, "dtype": np.dtype(data.base.dtype).name,
+            "metric": data.metric, "queries": len(data.queries), "source": data.base.path,
+            "ground_truth": data.ground_truth if data.neighbors is not None else "none (computed on demand)",
+            "ground_truth_k": None if data.neighbors is None else int(data.neighbors.shape[1])}

@@ -7,6 +7,8 @@ import numpy as np
 from pymilvus import DataType
 from tqdm import tqdm
 
+from .formats import ArraySource
+
 ID_FIELD, VECTOR_FIELD = "id", "vector"
 
 
@@ -31,27 +33,27 @@ def collection_dim(client, name: str) -> int:
     raise IngestError(f"collection {name!r} has no field {VECTOR_FIELD!r}")
 
 
-def insert(client, name: str, vectors: np.ndarray, batch_rows: int = 5000, first_id: int = 0,
-           progress: bool = True, guard=None, timeout_s: float = 120) -> int:
-    """Insert ``vectors`` with ids ``first_id..``, ``batch_rows`` per request; returns rows inserted.
+def insert(client, name: str, data, n: int | None = None, batch_rows: int = 5000, progress: bool = True,
+           guard=None, timeout_s: float = 120) -> int:
+    """Stream the first ``n`` rows of ``data`` (a :class:`~mqbench.formats.Source` or an array) into
+    ``name``, ``batch_rows`` per request, ids from the source; returns rows acknowledged.
 
-    ``guard()`` runs after every batch and may raise to stop the ingest; each request that
-    takes longer than ``timeout_s`` is an error, never a hang.
+    ``guard()`` runs after every batch and may raise to stop the ingest; a request that takes
+    longer than ``timeout_s`` is an error, never a hang.
     """
+    source = ArraySource(data) if isinstance(data, np.ndarray) else data
     dim = collection_dim(client, name)
-    if vectors.ndim != 2 or vectors.shape[1] != dim:
-        raise IngestError(f"dimension mismatch: collection {name!r} has dim {dim}, data has shape {vectors.shape}")
+    if source.dim != dim:
+        raise IngestError(f"dimension mismatch: collection {name!r} has dim {dim}, data {source.path} has dim "
+                          f"{source.dim}")
     if batch_rows < 1:
         raise IngestError(f"batch_rows must be >= 1, got {batch_rows}")
+    total = source.check_limit(n)
     done = 0
-    with tqdm(total=len(vectors), unit="rows", desc=f"insert {name}", disable=not progress,
-              mininterval=1.0) as bar:
-        for start in range(0, len(vectors), batch_rows):
-            block = np.asarray(vectors[start:start + batch_rows], dtype=np.float32)
-            ids = range(first_id + start, first_id + start + len(block))
-            rows = [{ID_FIELD: i, VECTOR_FIELD: v} for i, v in zip(ids, block)]
-            result = client.insert(name, rows, timeout=timeout_s)
-            count = int(result["insert_count"])
+    with tqdm(total=total, unit="rows", desc=f"insert {name}", disable=not progress, mininterval=1.0) as bar:
+        for ids, block in source.chunks(batch_rows, limit=total):
+            rows = [{ID_FIELD: int(i), VECTOR_FIELD: v} for i, v in zip(ids, block)]
+            count = int(client.insert(name, rows, timeout=timeout_s)["insert_count"])
             if count != len(block):
                 raise IngestError(f"insert into {name!r} acknowledged {count} of {len(block)} rows at id {ids[0]}")
             done += count

@@ -15,7 +15,7 @@ import pandas as pd
 import psutil
 
 from . import metrics, results
-from .datasets import recall_at_k
+from .datasets import ndcg_at_k, recall_at_k
 from .resources import Sampler, StorageError, check_disk, dir_bytes
 from .server import Connection, EmbeddedMilvus, MilvusServerError, check_mq, external
 
@@ -115,11 +115,11 @@ class Session:
     # -- measuring ---------------------------------------------------------------
     @contextlib.contextmanager
     def track(self, op: str, phase: str, concurrency: int = 0, rows: int | None = None,
-              truth=None, k: int | None = None):
+              dataset=None, k: int | None = None):
         """Measure one phase: wall time, server CPU/peak RSS, client CPU, MQ bytes.
 
-        Set ``tracker.result`` to a workload Result to also record its latencies and RPS
-        (and recall@``k`` against ``truth`` when the Result kept search ids).
+        Set ``tracker.result`` to a workload Result to also record its latencies and RPS (and
+        recall@``k`` and NDCG@``k`` against ``dataset``'s ground truth when it kept search ids).
         """
         server = self.server if self.server and self.server.proc else None
         sampler = Sampler(server.pid if server else None, server.mq_store_dir if server else None).start()
@@ -138,7 +138,7 @@ class Session:
         if rows is not None:
             row.update(rows=rows, rows_per_s=rows / usage.wall_s if usage.wall_s > 0 else float("nan"))
         if tracker.result is not None:
-            row.update(self._result_row(op, phase, concurrency, tracker.result, truth, k))
+            row.update(self._result_row(op, phase, concurrency, tracker.result, dataset, k))
         if failure is None:
             self._append({**row, "status": "ok"})
             return
@@ -146,7 +146,7 @@ class Session:
                       "server_log_tail": server.log_tail() if server else ""})
         raise failure
 
-    def _result_row(self, op: str, phase: str, concurrency: int, res, truth, k) -> dict:
+    def _result_row(self, op: str, phase: str, concurrency: int, res, dataset, k) -> dict:
         raw_name = f"{self.tag}__{op}-{phase}-c{concurrency}.parquet"
         raw = res.raw.assign(run_id=self.context["run_id"], notebook=self.notebook, op=op, phase=phase,
                              concurrency=concurrency, mq=self.context.get("mq"), repeat=self.context.get("repeat"))
@@ -159,8 +159,10 @@ class Session:
                "client_cpu_s": res.client_cpu_s,
                "client_cpu_share": res.client_cpu_s / (res.window_s * self.cores) if res.window_s > 0 else None,
                "raw_file": f"raw/{raw_name}", **metrics.latency_stats(ok["latency_ns"])}
-        if res.found_ids and truth is not None:
-            row["recall_at_k"] = recall_at_k(res.found_ids, truth, k)
+        if res.found_ids and dataset is not None and dataset.neighbors is not None:
+            row["recall_at_k"] = recall_at_k(res.found_ids, dataset.neighbors, k, res.found_dist,
+                                             dataset.distances, dataset.metric)
+            row["ndcg_at_k"] = ndcg_at_k(res.found_ids, dataset.neighbors, k)
         return row
 
     def _append(self, row: dict) -> None:

@@ -74,6 +74,7 @@ class Result:
     concurrency: int
     client_cpu_s: float
     found_ids: list = field(default_factory=list)  # serial search: ids per query, for recall
+    found_dist: list = field(default_factory=list)  # and their distances (ties count as hits)
 
     @property
     def measured(self) -> pd.DataFrame:
@@ -99,7 +100,7 @@ def serial(conn: Connection, spec: Spec, requests: int, warmup: int = 10) -> Res
         raise ValueError(f"serial needs requests >= 1 and warmup >= 0 (got {requests}, {warmup})")
     client = conn.client()
     req = Requester(client, spec)
-    rows, found = [], []
+    rows, found, dist = [], [], []
     cpu0 = client_cpu_s()
     for seq in range(warmup + requests):
         i = seq - warmup  # measured request i uses query i, so the first pass gives recall
@@ -107,11 +108,12 @@ def serial(conn: Connection, spec: Spec, requests: int, warmup: int = 10) -> Res
         rows.append((0, seq, t0, lat, ok, err, i < 0))
         if i >= 0 and spec.kind == "search" and i < len(spec.queries) and spec.nq == 1:
             found.append([hit["id"] for hit in out[0]] if ok else [])
+            dist.append([hit["distance"] for hit in out[0]] if ok else [])
     client.close()
     raw = pd.DataFrame(rows, columns=RAW_COLUMNS)
     measured = raw[~raw["warmup"]]
     window = (measured["start_ns"].iloc[-1] + measured["latency_ns"].iloc[-1] - measured["start_ns"].iloc[0]) / 1e9
-    return Result(raw, window, 0, client_cpu_s() - cpu0, found)
+    return Result(raw, window, 0, client_cpu_s() - cpu0, found, dist)
 
 
 def _worker(conn: Connection, spec: Spec, worker: int, barrier, start_at, warmup_s: float,

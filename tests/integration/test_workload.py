@@ -12,7 +12,7 @@ def loaded(tmp_path_factory):
     with EmbeddedMilvus("natsmq", tmp_path_factory.mktemp("srv")) as server:
         client = server.connection.client()
         ingest.create_collection(client, "w", 16, "L2")
-        ingest.insert(client, "w", data.base, 1000, progress=False)
+        ingest.insert(client, "w", data.base, batch_rows=1000, progress=False)
         client.flush("w")
         ingest.build_index(client, "w", "L2", "FLAT", {})
         client.load_collection("w")

@@ -33,6 +33,8 @@ CASES = {
     "unknown metric": (lambda: datasets.synthetic(10, 4, metric="EUCLID"), ValueError, "'EUCLID'"),
     "unknown synthetic distribution": (lambda: datasets.synthetic(10, 4, distribution="zipf"), ValueError, "'zipf'"),
     "empty synthetic dataset": (lambda: datasets.synthetic(0, 4), ValueError, "n=0"),
+    "n limit larger than the file": (lambda: datasets.load("glove-50-angular", n=10**7, ground_truth=False),
+                                     datasets.FormatError, "n limit 10000000 is larger than the file"),
     "query dim differs from base dim": (
         lambda: datasets.ground_truth(np.zeros((3, 4), np.float32), np.zeros((1, 5), np.float32), 1, "L2"),
         ValueError, "query dim 5 differs from base dim 4"),

@@ -38,7 +38,7 @@ def test_ground_truth_matches_naive_brute_force(metric):
 def test_synthetic_is_seeded_and_checked():
     a = datasets.synthetic(n=100, dim=8, nq=5, seed=3, k=5)
     b = datasets.synthetic(n=100, dim=8, nq=5, seed=3, k=5)
-    np.testing.assert_array_equal(a.base, b.base)
+    np.testing.assert_array_equal(a.base.read_all(), b.base.read_all())
     assert a.neighbors.shape == (5, 5) and a.n == 100 and a.dim == 8
     with pytest.raises(ValueError, match="unknown metric 'HAMMING'"):
         datasets.synthetic(n=10, dim=4, metric="HAMMING")
