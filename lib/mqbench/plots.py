@@ -25,3 +25,18 @@ def vs_concurrency(summary: pd.DataFrame, column: str, ops=("search", "query")) 
         ax.set_ylim(bottom=0)
     grid.figure.suptitle(f"{METRICS[column].label} vs concurrency (band: min–max over repeats)", y=1.04)
     return grid.figure
+
+
+def pubsub_seconds(ops: pd.DataFrame) -> plt.Figure | None:
+    """Seconds per op for each shape, a bar per MQ · broker · variant, one panel per level (bars: median,
+    whiskers: min–max over ops and repeats)."""
+    ops = ops[ops["error"].fillna("") == ""] if "error" in ops else ops
+    if ops.empty:
+        return None
+    grid = sns.catplot(data=ops, x="shape", y="seconds", hue="series", col="level", kind="bar",
+                       estimator="median", errorbar=("pi", 100), height=3.6, aspect=1.3, sharey=False)
+    grid.set_axis_labels("shape (message size * messages per op)", "seconds per op (lower is better)")
+    for ax in grid.axes.flat:
+        ax.set_yscale("log")
+    grid.figure.suptitle("pub/sub seconds per op (median, min–max)", y=1.04)
+    return grid.figure

@@ -88,6 +88,49 @@ def sweep(summary: pd.DataFrame) -> pd.DataFrame:
     return df.groupby(["op", "phase", "concurrency", "mq"])[columns].median().reset_index()
 
 
+def table1(summary: pd.DataFrame) -> pd.DataFrame:
+    """The seed's Table 1 shape: s/op, memory, CPU and storage per (shape, level, broker, variant),
+    seed numbers beside (broker level). CPU and storage are per op: the seed's totals were over 50 ops.
+    ``bound_by`` says whose CPU was the limit: the client (one Python process, at most one core) when it
+    used >= 80% of a core over the phase, else the side that used more CPU."""
+    df = ok_rows(summary)
+    df = df[df["op"] == "pubsub"].copy()
+    if df.empty:
+        return df
+    in_process = df["broker"].str.startswith("rocksdb")
+    df["cpu_s_per_op"] = (df["server_cpu_s"] + df["client_cpu_s"].where(~in_process, 0)) / df["ops"]
+    df["storage_gb_per_op"] = df["mq_storage_bytes"] / 1e9 / df["ops"]
+    df["memory_gb"] = df["server_rss_peak_mb"] / 1024
+    client_util = df["client_cpu_s"] / df["duration_s"]
+    df["bound_by"] = "broker"
+    df.loc[(client_util >= 0.8) | (df["client_cpu_s"] >= df["server_cpu_s"]), "bound_by"] = "client"
+    df.loc[in_process, "bound_by"] = "one process"
+    keys = ["shape", "phase", "mq", "broker", "variant"]
+    table = df.groupby(keys, sort=False).agg(
+        repeats=("repeat", "nunique"), ops=("ops", "sum"), failed_ops=("failed_ops", "sum"),
+        s_per_op=("s_per_op", "median"), s_per_op_min=("s_per_op_min", "min"), s_per_op_max=("s_per_op_max", "max"),
+        mb_per_s=("mb_per_s", "median"), memory_gb=("memory_gb", "median"), cpu_s_per_op=("cpu_s_per_op", "median"),
+        storage_gb_per_op=("storage_gb_per_op", "median"), bound_by=("bound_by", "first")).reset_index()
+    seed = seed_table("pubsub").pivot_table(index=["test", "mq"], columns="metric", values="value")
+    broker = table["phase"] == "broker"
+    for column, metric, scale in [("seed_s_per_op", "s_per_op", 1), ("seed_memory_gb", "memory", 1),
+                                  ("seed_cpu_s_per_op", "cpu_total", 1 / 50), ("seed_storage_gb_per_op", "storage", 1 / 50)]:
+        table[column] = [seed[metric].get((shape, mq), float("nan")) * scale if is_broker else float("nan")
+                         for shape, mq, is_broker in zip(table["shape"], table["mq"], broker)]
+    return table.rename(columns={"phase": "level"})
+
+
+def pubsub_ops(run_dir: str | Path, summary: pd.DataFrame) -> pd.DataFrame:
+    """Per-op seconds of every pub/sub row (from ``raw/``), labelled for plotting."""
+    df = ok_rows(summary)
+    df = df[df["op"] == "pubsub"]
+    frames = [pd.read_parquet(Path(run_dir) / row.raw_file).assign(
+        shape=row.shape, level=row.phase, series=f"{row.mq} · {row.broker} · {row.variant}")
+        for row in df.itertuples()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["shape", "level", "series",
+                                                                                      "seconds"])
+
+
 def styled(table: pd.DataFrame):
     """A table for the HTML page: no index, bytes as MB, three significant decimals."""
     table = table.copy()

@@ -133,7 +133,10 @@ def atomic_write_parquet(df: pd.DataFrame, path: Path) -> None:
 
 def slug(params: dict) -> str:
     """A file-name-safe tag for a parameter set: ``mq=natsmq_n=20000_repeat=0``."""
-    text = "_".join(f"{k}={v}" for k, v in params.items())
+    return safe_name("_".join(f"{k}={v}" for k, v in params.items()))
+
+
+def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_=.,+-]+", "-", text).strip("-")[:150] or "default"
 
 

@@ -115,16 +115,20 @@ class Session:
     # -- measuring ---------------------------------------------------------------
     @contextlib.contextmanager
     def track(self, op: str, phase: str, concurrency: int = 0, rows: int | None = None,
-              dataset=None, k: int | None = None):
+              dataset=None, k: int | None = None, broker_pid: int | None = None, store_dir=None, **fields):
         """Measure one phase: wall time, server CPU/peak RSS, client CPU, MQ bytes.
 
         Set ``tracker.result`` to a workload Result to also record its latencies and RPS (and
         recall@``k`` and NDCG@``k`` against ``dataset``'s ground truth when it kept search ids).
+        ``broker_pid``/``store_dir`` measure another process and store than the session's server
+        (a standalone broker, or this process for an in-process store); ``fields`` are extra columns.
         """
         server = self.server if self.server and self.server.proc else None
-        sampler = Sampler(server.pid if server else None, server.mq_store_dir if server else None).start()
+        pid = broker_pid or (server.pid if server else None)
+        store = store_dir or (server.mq_store_dir if server else None)
+        sampler = Sampler(pid, store).start()
         tracker = Tracker()
-        row = {"op": op, "phase": phase, "concurrency": concurrency}
+        row = {"op": op, "phase": phase, "concurrency": concurrency, **fields}
         failure = None
         try:
             yield tracker
@@ -146,11 +150,17 @@ class Session:
                       "server_log_tail": server.log_tail() if server else ""})
         raise failure
 
-    def _result_row(self, op: str, phase: str, concurrency: int, res, dataset, k) -> dict:
-        raw_name = f"{self.tag}__{op}-{phase}-c{concurrency}.parquet"
-        raw = res.raw.assign(run_id=self.context["run_id"], notebook=self.notebook, op=op, phase=phase,
-                             concurrency=concurrency, mq=self.context.get("mq"), repeat=self.context.get("repeat"))
+    def write_raw(self, name: str, raw: pd.DataFrame, **columns) -> str:
+        """Raw rows under ``raw/`` with the run's key columns; returns the path to put in ``raw_file``."""
+        raw_name = f"{self.tag}__{results.safe_name(name)}.parquet"
+        raw = raw.assign(run_id=self.context["run_id"], notebook=self.notebook, mq=self.context.get("mq"),
+                         repeat=self.context.get("repeat"), **columns)
         results.atomic_write_parquet(raw, self.run_dir / "raw" / raw_name)
+        return f"raw/{raw_name}"
+
+    def _result_row(self, op: str, phase: str, concurrency: int, res, dataset, k) -> dict:
+        raw_file = self.write_raw(f"{op}-{phase}-c{concurrency}", res.raw, op=op, phase=phase,
+                                  concurrency=concurrency)
         measured = res.measured
         ok = measured[measured["ok"]]
         row = {"count": len(measured), "errors": int((~measured["ok"]).sum()),
@@ -158,7 +168,7 @@ class Session:
                "rps": res.completed_in_window() / res.window_s if res.window_s > 0 else float("nan"),
                "client_cpu_s": res.client_cpu_s,
                "client_cpu_share": res.client_cpu_s / (res.window_s * self.cores) if res.window_s > 0 else None,
-               "raw_file": f"raw/{raw_name}", **metrics.latency_stats(ok["latency_ns"])}
+               "raw_file": raw_file, **metrics.latency_stats(ok["latency_ns"])}
         if res.found_ids and dataset is not None and dataset.neighbors is not None:
             row["recall_at_k"] = recall_at_k(res.found_ids, dataset.neighbors, k, res.found_dist,
                                              dataset.distances, dataset.metric)

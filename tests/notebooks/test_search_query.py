@@ -32,12 +32,12 @@ def test_summary_has_both_mqs_and_every_phase(smoke_run):
         assert {("insert", "load"), ("flush", "load"), ("index", "load"), ("load", "load"),
                 ("search", "serial"), ("query", "serial"), ("server_start", "lifecycle")} <= ops
         search = rows[(rows["op"] == "search") & (rows["phase"] == "serial")].iloc[0]
-        assert search["recall_at_k"] > 0.9 and search["errors"] == 0 and search["latency_avg_ms"] > 0
+        assert search["recall_at_k"] > 0.8 and search["errors"] == 0 and search["latency_avg_ms"] > 0
         conc = rows[rows["phase"] == "concurrent"]
         assert sorted(set(conc["concurrency"])) == [1, 2] and (conc["rps"] > 0).all()
         assert rows[rows["op"] == "insert"]["rows"].iloc[0] == 3000
         assert set(rows["dataset"]) == {"glove-50-angular"} and set(rows["metric"]) == {"COSINE"}
-        assert search["ndcg_at_k"] > 0.9
+        assert search["ndcg_at_k"] > 0.8
         assert rows["server_rss_peak_mb"].max() > 50 and rows["mq_storage_bytes"].max() > 0
         assert rows[rows["op"] == "server_stop"]["stop_method"].iloc[0] in ("terminated", "killed")
 
