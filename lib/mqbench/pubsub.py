@@ -62,15 +62,33 @@ class Op:
 
 
 # -- NATS JetStream --------------------------------------------------------------------------------------
+IN_FLIGHT_BYTES = 32 * 2**20  # under the server's 64 MB per-connection pending limit
+
+
 async def _nats_op(url: str, topic: str, shape: Shape, variant: str, window: int, timeout_s: float) -> Op:
     import nats
-    from nats.js.api import DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
+    from nats.js.api import ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 
-    nc = await nats.connect(url, max_reconnect_attempts=0, connect_timeout=10)
+    lost = asyncio.Event()
+    reasons: list[str] = []
+
+    async def on_error(exc):
+        reasons.append(f"{type(exc).__name__}: {exc}")
+
+    async def on_disconnect():
+        reasons.append("disconnected by the server")
+        lost.set()
+
+    connect = dict(max_reconnect_attempts=0, connect_timeout=10, error_cb=on_error, disconnected_cb=on_disconnect)
+    producer, consumer = await nats.connect(url, **connect), await nats.connect(url, **connect)
     try:
-        if shape.size > nc.max_payload:
-            raise PubSubError(f"message of {shape.size} B exceeds the server's max_payload {nc.max_payload} B")
-        js = nc.jetstream(publish_async_max_pending=window, timeout=timeout_s)
+        if shape.size > producer.max_payload:
+            raise PubSubError(f"message of {shape.size} B exceeds the server's max_payload {producer.max_payload} B")
+        # In flight at once: at most `window` messages and IN_FLIGHT_BYTES, both ways (publishes
+        # awaiting acks; deliveries awaiting the consumer's acks), so neither side's buffers overflow.
+        in_flight = max(1, min(window, IN_FLIGHT_BYTES // shape.size))
+        js = producer.jetstream(publish_async_max_pending=in_flight, timeout=timeout_s)
+        js_sub = consumer.jetstream(timeout=timeout_s)
         payload = os.urandom(shape.size)
         done, received = asyncio.Event(), 0
 
@@ -85,29 +103,44 @@ async def _nats_op(url: str, topic: str, shape: Shape, variant: str, window: int
         # As Milvus's natsmq: one stream per topic, file storage, limits retention.
         await js.add_stream(StreamConfig(name=topic, subjects=[topic], storage=StorageType.FILE,
                                          retention=RetentionPolicy.LIMITS, max_age=3 * 24 * 3600))
-        sub = await js.subscribe(topic, cb=on_message, manual_ack=True, deliver_policy=DeliverPolicy.ALL,
-                                 pending_msgs_limit=-1, pending_bytes_limit=-1)
+        sub = await js_sub.subscribe(topic, cb=on_message, manual_ack=True, deliver_policy=DeliverPolicy.ALL,
+                                     config=ConsumerConfig(max_ack_pending=max(1, IN_FLIGHT_BYTES // shape.size)),
+                                     pending_msgs_limit=-1, pending_bytes_limit=-1)
         errors = 0
         if variant == "strict":  # the seed's form: every publish waits for its ack
             for _ in range(shape.count):
+                if lost.is_set():
+                    errors += 1
+                    continue
                 try:
                     await js.publish(topic, payload)
                 except Exception:  # noqa: BLE001 - counted
                     errors += 1
         else:  # a bounded window of in-flight publishes, every ack checked
-            futures = [await js.publish_async(topic, payload, wait_stall=timeout_s) for _ in range(shape.count)]
-            errors = sum(isinstance(r, Exception) for r in await asyncio.gather(*futures, return_exceptions=True))
-        try:
-            await asyncio.wait_for(done.wait(), timeout=timeout_s)
-        except asyncio.TimeoutError:
-            pass
+            futures = []
+            for _ in range(shape.count):
+                if lost.is_set():
+                    break
+                futures.append(await js.publish_async(topic, payload, wait_stall=timeout_s))
+            try:
+                acks = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), timeout_s)
+                errors = shape.count - len(futures) + sum(isinstance(a, Exception) for a in acks)
+            except asyncio.TimeoutError:
+                errors = shape.count - sum(f.done() and not f.exception() for f in futures)
+        waiter = asyncio.ensure_future(done.wait())
+        await asyncio.wait([waiter, asyncio.ensure_future(lost.wait())], timeout=timeout_s,
+                           return_when=asyncio.FIRST_COMPLETED)
         elapsed = time.perf_counter() - t0
-        await sub.unsubscribe()
+        if not lost.is_set():
+            await sub.unsubscribe()
         error = "" if received == shape.count and not errors else \
-            f"received {received} of {shape.count} messages, {errors} publish errors"
+            f"received {received} of {shape.count} messages, {errors} publish errors" + \
+            (f" ({'; '.join(dict.fromkeys(reasons))})" if reasons else "")
         return Op(elapsed, shape.count - errors, received, errors, error)
     finally:
-        await nc.close()
+        for nc in (producer, consumer):
+            if not nc.is_closed:
+                await nc.close()
 
 
 def nats_op(url: str, topic: str, shape: Shape, variant: str = "async", window: int = 256,

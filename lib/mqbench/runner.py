@@ -63,17 +63,19 @@ def parse_cli_params(pairs: list[list[str]] | None) -> dict:
 
 
 def expand_grid(grid: dict, base: Path) -> list[Cell]:
-    """``notebooks: [{notebook, parameters, grid}]`` and ``repeats`` → one Cell per combination."""
+    """``notebooks: [{notebook, parameters, grid, repeats}]`` and a default ``repeats`` → one Cell per
+    combination and repeat."""
     if not isinstance(grid, dict) or not isinstance(grid.get("notebooks"), list):
         raise GridError("grid must be a mapping with a 'notebooks' list")
-    repeats = grid.get("repeats", 1)
-    if not isinstance(repeats, int) or repeats < 1:
-        raise GridError(f"grid 'repeats' must be a positive integer, got {repeats!r}")
     cells = []
     for entry in grid["notebooks"]:
-        unknown_keys = set(entry) - {"notebook", "parameters", "grid"}
+        unknown_keys = set(entry) - {"notebook", "parameters", "grid", "repeats"}
         if "notebook" not in entry or unknown_keys:
-            raise GridError(f"grid entry {entry!r} needs 'notebook' and may have only 'parameters' and 'grid'")
+            raise GridError(f"grid entry {entry!r} needs 'notebook' and may have only 'parameters', 'grid' "
+                            "and 'repeats'")
+        repeats = entry.get("repeats", grid.get("repeats", 1))
+        if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
+            raise GridError(f"grid 'repeats' must be a positive integer, got {repeats!r}")
         notebook = (base / entry["notebook"]).resolve()
         fixed = entry.get("parameters") or {}
         axes = entry.get("grid") or {}

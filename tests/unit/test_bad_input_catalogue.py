@@ -19,10 +19,11 @@ NB = "notebooks/search_query.ipynb"
 CASES = {
     "grid entry with an unknown key": (
         lambda: runner.expand_grid({"notebooks": [{"notebook": NB, "params": {}}]}, ROOT),
-        runner.GridError, "may have only 'parameters' and 'grid'"),
+        runner.GridError, "may have only 'parameters', 'grid' and 'repeats'"),
     "grid that is not a mapping": (lambda: runner.expand_grid(["x"], ROOT), runner.GridError, "'notebooks' list"),
     "grid repeats not a positive integer": (
-        lambda: runner.expand_grid({"repeats": "two", "notebooks": []}, ROOT), runner.GridError, "'two'"),
+        lambda: runner.expand_grid({"repeats": "two", "notebooks": [{"notebook": NB}]}, ROOT), runner.GridError,
+        "'two'"),
     "override key that is not dotted": (lambda: parse_overrides({"mqtype": 1}), OverrideError, "'mqtype'"),
     "mq.type override contradicting mq": (
         lambda: EmbeddedMilvus("natsmq", "/tmp/never", {"mq.type": "rocksmq"}),

@@ -12,7 +12,8 @@ NB = ROOT / "notebooks" / "search_query.ipynb"
 def test_default_grid_expands_to_both_mqs_and_repeats():
     grid, cells = runner.load_grid(ROOT / "data" / "grids" / "default.yaml")
     assert {c.params["mq"] for c in cells} == {"rocksmq", "natsmq"}
-    assert len(cells) == 2 * grid["repeats"]
+    assert len(cells) == sum(2 * e.get("repeats", grid["repeats"]) for e in grid["notebooks"])
+    assert {c.name for c in cells} == {"search_query", "pubsub"}
     assert len({c.executed_name for c in cells}) == len(cells)
 
 
@@ -29,7 +30,7 @@ def test_grid_naming_missing_notebook_or_parameter(tmp_path):
     with pytest.raises(runner.GridError, match="no parameter 'colour'"):
         runner.expand_grid(bad_param, ROOT)
     with pytest.raises(runner.GridError, match="repeats"):
-        runner.expand_grid({"repeats": 0, "notebooks": []}, ROOT)
+        runner.expand_grid({"repeats": 0, "notebooks": [{"notebook": "notebooks/search_query.ipynb"}]}, ROOT)
     with pytest.raises(runner.GridError, match="non-empty list"):
         runner.expand_grid({"notebooks": [{"notebook": "notebooks/search_query.ipynb", "grid": {"mq": []}}]}, ROOT)
     with pytest.raises(runner.GridError, match="does not exist"):
