@@ -133,14 +133,24 @@ def read_npy(path: str | Path) -> Source:
     return ArraySource(np.load(path, mmap_mode="r"), str(path)) if fortran else NpySource(path)
 
 
+def _little_endian(dtype) -> np.dtype:
+    dtype = np.dtype(dtype)
+    return dtype.newbyteorder("<") if dtype.itemsize > 1 else dtype
+
+
+def _size_at_least(path, minimum: int, what: str) -> int:
+    size = os.path.getsize(path)
+    if size < minimum:
+        raise FormatError(f"{path}: too short for {what} ({size} bytes)")
+    return size
+
+
 class XvecsSource(_RowFile):
     """TEXMEX ``.fvecs``/``.ivecs``/``.bvecs``: each row an int32 ``d`` then ``d`` values."""
 
     def __init__(self, path: str | Path, dtype):
-        self.dtype = np.dtype(dtype).newbyteorder("<") if np.dtype(dtype).itemsize > 1 else np.dtype(dtype)
-        size = os.path.getsize(path)
-        if size < 4:
-            raise FormatError(f"{path}: too short for a {Path(path).suffix} file ({size} bytes)")
+        self.dtype = _little_endian(dtype)
+        size = _size_at_least(path, 4, f"a {Path(path).suffix} file")
         self.dim = int(np.fromfile(path, dtype="<i4", count=1)[0])
         if self.dim <= 0:
             raise FormatError(f"{path}: first row has dim header {self.dim}")
@@ -163,10 +173,8 @@ class BinSource(_RowFile):
     """big-ann-benchmarks ``.fbin/.u8bin/.i8bin/.ibin``: uint32 n, uint32 d, then n*d values."""
 
     def __init__(self, path: str | Path, dtype):
-        self.dtype = np.dtype(dtype).newbyteorder("<") if np.dtype(dtype).itemsize > 1 else np.dtype(dtype)
-        size = os.path.getsize(path)
-        if size < 8:
-            raise FormatError(f"{path}: too short for a header ({size} bytes)")
+        self.dtype = _little_endian(dtype)
+        size = _size_at_least(path, 8, "a header")
         n, self.dim = (int(v) for v in np.fromfile(path, dtype="<u4", count=2))
         expected = 8 + n * self.dim * self.dtype.itemsize
         if size != expected:

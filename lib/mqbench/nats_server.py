@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from .server import MilvusServerError, _set_pdeathsig, free_ports
+from .server import MilvusServerError, set_pdeathsig, free_ports
 
 MAX_PAYLOAD = 8 * 1024 * 1024  # as Milvus configures natsmq
 
@@ -59,7 +59,7 @@ class NatsServer:
         self._log = open(self.base_dir / "nats-server.log", "ab")
         self.proc = subprocess.Popen([binary(), "-c", str(conf)], stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True,
-                                     preexec_fn=_set_pdeathsig if sys.platform == "linux" else None)
+                                     preexec_fn=set_pdeathsig if sys.platform == "linux" else None)
         deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -40,3 +40,17 @@ def pubsub_seconds(ops: pd.DataFrame) -> plt.Figure | None:
         ax.set_yscale("log")
     grid.figure.suptitle("pub/sub seconds per op (median, min–max)", y=1.04)
     return grid.figure
+
+
+def freshness_lags(lags: pd.DataFrame) -> plt.Figure | None:
+    """Insert→visible lag per consistency level, a box per MQ, one panel per batch size (log scale)."""
+    lags = lags[lags["visible"]] if len(lags) else lags
+    if lags.empty:
+        return None
+    grid = sns.catplot(data=lags, x="consistency", y="lag_ms", hue="mq", col="batch_rows", kind="box",
+                       height=3.4, aspect=1.1, sharey=True)
+    grid.set_axis_labels("consistency level", "insert → visible (ms, lower is better)")
+    for ax in grid.axes.flat:
+        ax.set_yscale("log")
+    grid.figure.suptitle("insert → visible lag per batch (rows per insert in the panel title)", y=1.04)
+    return grid.figure

@@ -131,6 +131,31 @@ def pubsub_ops(run_dir: str | Path, summary: pd.DataFrame) -> pd.DataFrame:
                                                                                       "seconds"])
 
 
+def freshness(summary: pd.DataFrame) -> pd.DataFrame:
+    """Insert→visible lag percentiles per (mq, consistency level, batch size), median over repeats."""
+    df = ok_rows(summary)
+    df = df[df["op"] == "insert_visible"]
+    if df.empty:
+        return df
+    columns = ["lag_p50_ms", "lag_p95_ms", "lag_p99_ms", "lag_max_ms", "ack_p50_ms", "errors"]
+    return df.groupby(["consistency_level", "batch_rows", "mq"])[columns].median().reset_index()
+
+
+def freshness_raw(run_dir: str | Path, summary: pd.DataFrame) -> pd.DataFrame:
+    df = ok_rows(summary)
+    df = df[df["op"] == "insert_visible"]
+    frames = [pd.read_parquet(Path(run_dir) / f) for f in df["raw_file"]]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def recovery(summary: pd.DataFrame) -> pd.DataFrame:
+    """Restart after SIGKILL: time to serve again, time until every acknowledged row is visible, rows lost."""
+    df = ok_rows(summary)
+    df = df[df["op"] == "recovery"]
+    columns = ["mq", "repeat", "rows_acked", "restart_s", "serving_s", "all_visible_s", "rows_visible", "rows_lost"]
+    return df[[c for c in columns if c in df]].reset_index(drop=True)
+
+
 def styled(table: pd.DataFrame):
     """A table for the HTML page: no index, bytes as MB, three significant decimals."""
     table = table.copy()

@@ -99,7 +99,9 @@ def versions() -> dict:
 
 def write_manifest(run_dir: Path, **fields) -> dict:
     manifest = {"run_id": run_dir.name, "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(),
-                "git_sha": git_sha(), "versions": versions(), "host": host_info(), **fields}
+                "git_sha": git_sha(), "versions": versions(), "host": host_info(),
+                "external_token_from_env": bool(os.environ.get("MQBENCH_TOKEN")),  # whether, never which
+                **fields}
     atomic_write_text(run_dir / "manifest.json", json.dumps(manifest, indent=2, default=str))
     return manifest
 

@@ -125,7 +125,7 @@ def render_config(values: dict[str, Any]) -> dict:
     return yaml.safe_load(_PLACEHOLDER.sub(fill, text))
 
 
-def _set_pdeathsig() -> None:  # runs in the child between fork and exec
+def set_pdeathsig() -> None:  # runs in the child between fork and exec
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the owner
 
@@ -233,7 +233,7 @@ class EmbeddedMilvus:
             # a unique alias gives each server its own pid file under /run/milvus
             [str(bin_dir / "milvus"), "run", "standalone", "--alias", f"mqbench-{secrets.token_hex(6)}"], cwd=self.base_dir, env=env,
             stdin=subprocess.DEVNULL, stdout=self._files[0], stderr=self._files[1],
-            start_new_session=True, preexec_fn=_set_pdeathsig if sys.platform == "linux" else None,
+            start_new_session=True, preexec_fn=set_pdeathsig if sys.platform == "linux" else None,
         )
         _LIVE.add(self)
         try:

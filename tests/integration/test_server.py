@@ -105,3 +105,14 @@ def test_restart_same_object_keeps_data_and_password_foreign_folder_refused(tmp_
         assert server.connection.client().get_collection_stats("r")["row_count"] == 10
     with pytest.raises(MilvusServerError, match="already holds a Milvus deployment"):
         EmbeddedMilvus("natsmq", tmp_path / "s").start()
+
+
+def test_nats_message_over_max_payload_is_refused_before_publishing(tmp_path):
+    from mqbench import pubsub
+    from mqbench.nats_server import NatsServer
+
+    with NatsServer(tmp_path / "nats") as nats:
+        with pytest.raises(pubsub.PubSubError, match="exceeds the server's max_payload 8388608 B"):
+            pubsub.nats_op(nats.url, "big", pubsub.parse_shape("9MB*1"))
+        assert nats.proc.poll() is None
+    assert nats.stop_method == "terminated"

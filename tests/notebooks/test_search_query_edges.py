@@ -33,6 +33,7 @@ def test_external_server_by_uri_token_from_env(tmp_path, monkeypatch):
     assert "server_start" not in set(s["op"])
     assert s["server_rss_peak_mb"].isna().all()  # not guessed for a server we did not start
     assert (s.loc[s["op"] == "search", "rps"] > 0).all()
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["external_token_from_env"] is True
     password = token.split(":", 1)[1]
     for path in (tmp_path / "run").rglob("*"):
         if path.is_file():
