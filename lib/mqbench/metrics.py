@@ -19,6 +19,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("latency_p50_ms", "p50 latency", "ms", "lower"),
     Metric("latency_p95_ms", "p95 latency", "ms", "lower"),
     Metric("latency_p99_ms", "p99 latency", "ms", "lower"),
+    Metric("latency_p999_ms", "p99.9 latency", "ms", "lower"),
     Metric("latency_max_ms", "max latency", "ms", "lower"),
     Metric("rps", "requests per second", "1/s", "higher"),
     Metric("recall_at_k", "recall@k (ties count)", "", "higher"),
@@ -32,11 +33,11 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("client_cpu_share", "client share of host CPU", "", "lower"),
 ]}
 
-PERCENTILES = {"latency_p50_ms": 50, "latency_p95_ms": 95, "latency_p99_ms": 99}
+PERCENTILES = {"latency_p50_ms": 50, "latency_p95_ms": 95, "latency_p99_ms": 99, "latency_p999_ms": 99.9}
 
 
 def latency_stats(latency_ns) -> dict[str, float]:
-    """Mean, p50/p95/p99 and max in ms from pooled raw latencies (ns)."""
+    """Mean, p50/p95/p99/p99.9 and max in ms from pooled raw latencies (ns)."""
     lat = np.asarray(latency_ns, dtype=np.float64) / 1e6
     if lat.size == 0:
         return {"latency_avg_ms": np.nan, "latency_max_ms": np.nan, **{k: np.nan for k in PERCENTILES}}

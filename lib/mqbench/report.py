@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import papermill as pm
 from nbconvert import HTMLExporter
@@ -39,30 +40,49 @@ def _spread(values: pd.Series) -> dict:
     return {"median": values.median(), "min": values.min(), "max": values.max(), "repeats": values.size}
 
 
+def ratio_interval(num: np.ndarray, den: np.ndarray, draws: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95% bootstrap interval of median(num) / median(den), resampling each side's repeats."""
+    rng = np.random.default_rng(seed)
+    a = rng.choice(num, size=(draws, len(num)), replace=True)
+    b = rng.choice(den, size=(draws, len(den)), replace=True)
+    ratios = np.median(a, axis=1) / np.median(b, axis=1)
+    return tuple(float(v) for v in np.percentile(ratios, [2.5, 97.5]))
+
+
 def table2(summary: pd.DataFrame) -> pd.DataFrame:
     """The seed's Table 2 shape, ours beside theirs: one row per (metric, mq).
 
-    Latencies are the serial phase's mean; RPS is the peak over the concurrency sweep
-    (per repeat, then spread over repeats).
+    Latencies are the serial phase's mean; RPS is the peak over the concurrency sweep (per repeat,
+    then spread over repeats). ``verdict``: whether NATS ÷ RocksMQ differs from 1 by more than the
+    run-to-run noise, by a 95% bootstrap interval of the ratio of medians over repeats.
     """
     df = ok_rows(summary)
     seed = seed_table("integration").set_index(["metric", "mq"])["value"]
-    out = []
+    out, values = [], {}
     for metric, (op, phase, column) in TABLE2.items():
         part = df[(df["op"] == op) & (df["phase"] == phase)]
         for mq, rows in part.groupby("mq"):
-            per_repeat = rows.groupby("repeat")[column].max() if phase == "concurrent" else rows[column]
-            spread = _spread(per_repeat.dropna())
+            per_repeat = (rows.groupby("repeat")[column].max() if phase == "concurrent" else rows[column]).dropna()
+            values[metric, mq] = per_repeat.to_numpy(dtype=float)
+            spread = _spread(per_repeat)
             out.append({"metric": metric, "mq": mq, "ours_median": spread["median"], "ours_min": spread["min"],
                         "ours_max": spread["max"], "repeats": spread["repeats"],
                         "seed_100M": seed.get((metric, mq)), "unit": "ms" if "latency" in metric else "1/s"})
     table = pd.DataFrame(out)
     if table.empty:
         return table
-    ratio = table.pivot(index="metric", columns="mq", values="ours_median")
     seed_ratio = seed.unstack("mq")
-    if {"natsmq", "rocksmq"} <= set(ratio.columns):
-        table["ours_nats_over_rocks"] = table["metric"].map(ratio["natsmq"] / ratio["rocksmq"])
+    verdicts = {}
+    for metric in table["metric"].unique():
+        nats, rocks = values.get((metric, "natsmq")), values.get((metric, "rocksmq"))
+        if nats is None or rocks is None or not len(nats) or not len(rocks):
+            continue
+        low, high = ratio_interval(nats, rocks)
+        verdict = "within noise" if low <= 1 <= high else ("NATS higher" if low > 1 else "NATS lower")
+        verdicts[metric] = (np.median(nats) / np.median(rocks), low, high, verdict)
+    if verdicts:
+        for i, name in enumerate(["ours_nats_over_rocks", "ratio_ci_low", "ratio_ci_high", "verdict"]):
+            table[name] = table["metric"].map({m: v[i] for m, v in verdicts.items()})
         table["seed_nats_over_rocks"] = table["metric"].map(seed_ratio["natsmq"] / seed_ratio["rocksmq"])
     return table
 

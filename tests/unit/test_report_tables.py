@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -30,6 +31,13 @@ def test_table2_has_seed_beside_ours_and_ratios():
     assert t.loc[("search_latency_avg", "natsmq"), "ours_max"] == 3  # the failed row is not counted
     assert t.loc[("search_latency_avg", "natsmq"), "ours_nats_over_rocks"] == pytest.approx(2.5 / 4.5)
     assert t.loc[("search_latency_avg", "natsmq"), "seed_nats_over_rocks"] == pytest.approx(20.17 / 23.55)
+    assert t.loc[("search_latency_avg", "natsmq"), "verdict"] == "NATS lower"  # 2-3 ms vs 4-5 ms
+    assert t.loc[("search_rps", "natsmq"), "verdict"] == "NATS higher"
+
+
+def test_ratio_interval_contains_one_when_the_sides_overlap():
+    low, high = report.ratio_interval(np.array([1.0, 1.2, 0.9]), np.array([1.1, 0.95, 1.05]))
+    assert low < 1 < high
 
 
 def test_load_phases_and_sweep():
