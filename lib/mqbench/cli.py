@@ -2,18 +2,23 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
 
-from . import datasets, report, results, runner
-from .formats import FormatError
-from .overrides import OverrideError
-from .server import TOKEN_ENV, EmbeddedMilvus, MilvusServerError, check_mq
+import numpy as np
 
-USER_ERRORS = (runner.GridError, results.RunDirError, OverrideError, MilvusServerError, FormatError, ValueError,
-               OSError)
+from . import datasets, migration, report, results, runner
+from .formats import FormatError
+from .ingest import VECTOR_FIELD
+from .migration import MigrationError
+from .overrides import OverrideError
+from .server import TOKEN_ENV, EmbeddedMilvus, MilvusServerError, check_mq, running_in
+
+USER_ERRORS = (runner.GridError, results.RunDirError, OverrideError, MilvusServerError, FormatError,
+               MigrationError, ValueError, OSError)
 
 
 def cmd_run(args) -> int:
@@ -97,6 +102,45 @@ def cmd_datasets(args) -> int:
     return 0
 
 
+def cmd_migrate(args) -> int:
+    folder = Path(args.dir)
+    source = migration.server_folder_mq(folder)
+    check_mq(args.to)
+    if args.to == source:
+        raise MigrationError(f"{folder} already uses {source}; choose the other MQ")
+    pid = running_in(folder)
+    if pid:
+        raise MigrationError(f"a Milvus (pid {pid}) is running in {folder}; stop it first")
+    token = os.environ.get(TOKEN_ENV, "")
+    if not token.startswith("root:"):
+        raise MigrationError(f"set {TOKEN_ENV}=root:<password> as printed by mqbench server")
+    server = EmbeddedMilvus(source, folder, password=token.split(":", 1)[1])
+    with server:
+        client = server.connection.client(timeout=600)
+        names = client.list_collections()
+        for name in names:
+            client.load_collection(name)
+        dims = {name: next(int(f["params"]["dim"]) for f in client.describe_collection(name)["fields"]
+                           if f["name"] == VECTOR_FIELD) for name in names}
+        probes = {name: np.random.default_rng(0).standard_normal((10, dim), dtype=np.float32)
+                  for name, dim in dims.items()}
+        before = {name: migration.snapshot(client, name, probes[name]) for name in names}
+        client.close()
+        timings = migration.migrate(server, args.to, args.override, flush=not args.no_flush,
+                                    remove_old=args.remove_old)
+        migration.load_collections(server)
+        client = server.connection.client(timeout=600)
+        failed = 0
+        for name in names:
+            for check in migration.compare(before[name], migration.snapshot(client, name, probes[name])):
+                failed += not check["passed"]
+                print(f"{name:24s} {check['check']:32s} {'✓' if check['passed'] else '✗'} "
+                      f"{check['before']} -> {check['after']}")
+        client.close()
+    print(f"migrated {folder} from {source} to {args.to}: {timings}")
+    return 1 if failed else 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mqbench", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -121,6 +165,15 @@ def parser() -> argparse.ArgumentParser:
     srv.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
                      help="a dotted milvus.yaml override, e.g. natsmq.server.retention.maxAge=60; repeatable")
     srv.set_defaults(func=cmd_server)
+    mig = sub.add_parser("migrate", help="move a server folder from mqbench server to the other MQ, verified")
+    mig.add_argument("dir", help="the folder given to mqbench server --dir (the server must be stopped)")
+    mig.add_argument("--to", required=True, help="the target MQ: rocksmq or natsmq")
+    mig.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
+                     help="a dotted milvus.yaml option for the restarted server; repeatable")
+    mig.add_argument("--no-flush", action="store_true", help="skip the flush (to see what it is for)")
+    mig.add_argument("--remove-old", action="store_true", help="back up, then remove, the old MQ folder")
+    mig.set_defaults(func=cmd_migrate)
+
     ds = sub.add_parser("datasets", help="list datasets, describe one, or compute its exact ground truth")
     ds.add_argument("action", choices=["list", "info", "groundtruth"])
     ds.add_argument("dataset", nargs="?", help="a name from data/datasets.yaml or a file/folder path")

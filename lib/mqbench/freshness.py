@@ -94,3 +94,79 @@ def kill_and_recover(server, collection: str, acked: int, timeout_s: float = 300
     client.close()
     return {"restart_s": started, "serving_s": serving, "all_visible_s": seen, "rows_acked": acked,
             "rows_visible": count, "rows_lost": acked - count if count >= 0 else None}
+
+
+# -- a background writer at a fixed rate, in its own process -------------------------------------------------
+def _writer(conn, collection: str, dim: int, rows_per_s: float, batch_rows: int, duration_s: float,
+            first_id: int, seed: int, out) -> None:
+    try:
+        client = conn.client()
+        rng = np.random.default_rng(seed)
+        vectors = rng.standard_normal((batch_rows, dim), dtype=np.float32)
+        interval = batch_rows / rows_per_s
+        t0 = time.perf_counter()
+        sent = late = 0
+        while time.perf_counter() - t0 < duration_s:
+            due = t0 + (sent // batch_rows) * interval
+            now = time.perf_counter()
+            if now < due:
+                time.sleep(due - now)
+            elif now - due > interval:
+                late += 1
+            client.insert(collection, _rows(first_id + sent, vectors))
+            sent += batch_rows
+        client.close()
+        out.put({"rows": sent, "elapsed_s": time.perf_counter() - t0, "late_batches": late, "error": ""})
+    except BaseException as exc:  # reported, never hangs the parent
+        out.put({"rows": 0, "elapsed_s": 0.0, "late_batches": 0, "error": f"{type(exc).__name__}: {exc}"})
+
+
+class BackgroundWriter:
+    """Inserts ``rows_per_s`` (in batches of ``batch_rows``) for ``duration_s`` from a spawned process.
+    ``result`` after the block: rows written, the achieved rate (never the target pretended), late batches."""
+
+    def __init__(self, conn, collection: str, dim: int, rows_per_s: float, duration_s: float,
+                 batch_rows: int = 100, first_id: int = 0, seed: int = 0):
+        import multiprocessing as mp
+
+        if rows_per_s <= 0 or duration_s <= 0 or batch_rows < 1:
+            raise ValueError(f"writer needs rows_per_s > 0, duration_s > 0, batch_rows >= 1 "
+                             f"(got {rows_per_s}, {duration_s}, {batch_rows})")
+        ctx = mp.get_context("spawn")
+        self.out = ctx.Queue()
+        self.target = rows_per_s
+        self.proc = ctx.Process(target=_writer, args=(conn, collection, dim, rows_per_s, batch_rows, duration_s,
+                                                      first_id, seed, self.out), daemon=True)
+        self.duration_s = duration_s
+        self.result: dict = {}
+
+    def __enter__(self) -> "BackgroundWriter":
+        self.proc.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.result = self.out.get(timeout=self.duration_s + 120)
+        finally:
+            self.proc.join(timeout=30)
+            if self.proc.is_alive():
+                self.proc.kill()
+        r = self.result
+        r["achieved_rows_per_s"] = r["rows"] / r["elapsed_s"] if r.get("elapsed_s") else 0.0
+        r["target_rows_per_s"] = self.target
+
+
+def ingest_growth(client, collection: str, dim: int, rows: int, batch_rows: int, store_dir, seed: int = 0,
+                  first_id: int = 0) -> pd.DataFrame:
+    """Insert ``rows`` as fast as acknowledged, recording the MQ store's bytes on disk after each batch."""
+    from .resources import dir_bytes
+
+    rng = np.random.default_rng(seed)
+    out, done, t0 = [], 0, time.perf_counter()
+    while done < rows:
+        n = min(batch_rows, rows - done)
+        client.insert(collection, _rows(first_id + done, rng.standard_normal((n, dim), dtype=np.float32)))
+        done += n
+        out.append({"rows_inserted": done, "elapsed_s": time.perf_counter() - t0,
+                    "mq_storage_bytes": dir_bytes(store_dir)})
+    return pd.DataFrame(out)

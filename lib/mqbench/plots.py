@@ -54,3 +54,15 @@ def freshness_lags(lags: pd.DataFrame) -> plt.Figure | None:
         ax.set_yscale("log")
     grid.figure.suptitle("insert → visible lag per batch (rows per insert in the panel title)", y=1.04)
     return grid.figure
+
+
+def storage_growth(growth: pd.DataFrame) -> plt.Figure | None:
+    """MQ bytes on disk against rows inserted, a line per MQ (and repeat)."""
+    if growth.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    sns.lineplot(data=growth.assign(mq_storage_mb=growth["mq_storage_bytes"] / 1e6), x="rows_inserted",
+                 y="mq_storage_mb", hue="mq", units="repeat", estimator=None, ax=ax)
+    ax.set(xlabel="rows inserted", ylabel="MQ store on disk (MB, lower is better)",
+           title="sustained ingest: MQ bytes on disk")
+    return fig

@@ -168,6 +168,38 @@ def freshness_raw(run_dir: str | Path, summary: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def mixed(summary: pd.DataFrame) -> pd.DataFrame:
+    """Search while inserting: RPS and latency with and without the background writer."""
+    df = ok_rows(summary)
+    df = df[(df["op"] == "search") & (df["phase"] == "mixed")]
+    columns = ["rps", "latency_p50_ms", "latency_p99_ms", "errors", "writer_achieved_rows_per_s",
+               "writer_late_batches", "client_cpu_share"]
+    if df.empty:
+        return df
+    return df.groupby(["consistency_level", "writer_target_rows_per_s", "mq"])[
+        [c for c in columns if c in df]].median().reset_index()
+
+
+def growth_raw(run_dir: str | Path, summary: pd.DataFrame) -> pd.DataFrame:
+    df = ok_rows(summary)
+    df = df[df["op"] == "ingest_growth"]
+    frames = [pd.read_parquet(Path(run_dir) / f) for f in df["raw_file"]]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def migration(run_dir: str | Path, summary: pd.DataFrame) -> pd.DataFrame:
+    """Each migration check, ✓ or ✗, with its numbers, for the flushed and the unflushed case."""
+    df = summary[(summary["op"] == "migration") & (summary["phase"] == "verify") & summary["raw_file"].notna()] \
+        if "raw_file" in summary else summary.iloc[0:0]
+    frames = [pd.read_parquet(Path(run_dir) / row.raw_file).assign(migration=row.mq, repeat=row.repeat)
+              for row in df.itertuples()]
+    if not frames:
+        return pd.DataFrame()
+    checks = pd.concat(frames, ignore_index=True)
+    checks["result"] = checks["passed"].map({"True": "✓", "False": "✗"})
+    return checks[["migration", "flush", "repeat", "check", "result", "before", "after"]]
+
+
 def recovery(summary: pd.DataFrame) -> pd.DataFrame:
     """Restart after SIGKILL: time to serve again, time until every acknowledged row is visible, rows lost."""
     df = ok_rows(summary)

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from .overrides import get_dotted, parse_overrides, set_dotted
+from .overrides import parse_overrides, set_dotted
 
 MQS = ("rocksmq", "natsmq")
 MILVUS_VERSION = "2.3.5"
@@ -139,7 +139,7 @@ class EmbeddedMilvus:
     """
 
     def __init__(self, mq: str, base_dir: str | Path, overrides=None,
-                 start_timeout_s: float = 180, stop_grace_s: float = 30):
+                 start_timeout_s: float = 180, stop_grace_s: float = 30, password: str | None = None):
         self.mq = check_mq(mq)
         self.base_dir = Path(base_dir).resolve()
         self.overrides = parse_overrides(overrides)
@@ -151,7 +151,8 @@ class EmbeddedMilvus:
         self.proc: subprocess.Popen | None = None
         self.stop_method: str | None = None
         self.ports: dict[str, int] = {}
-        self._password: str | None = None  # set at first start, kept for restarts of this object
+        # set at first start and kept for restarts; given only to reopen a folder whose password is known
+        self._password: str | None = password
         self._files: list = []
 
     # -- paths -----------------------------------------------------------------
@@ -265,17 +266,17 @@ class EmbeddedMilvus:
                                 f"log tail:\n{self.log_tail()}")
 
     def mq_from_log(self) -> str | None:
-        """The MQ the server says it initialised (``["try to init mq"] ... [mqType=X]``)."""
-        for path in sorted(self.log_dir.glob("milvus*.log")):
-            with open(path, errors="replace") as fh:
-                for line in fh:
-                    match = _MQ_LINE.search(line)
-                    if match:
-                        return match.group(1)
-        return None
+        """The MQ the server last said it initialised (``["try to init mq"] ... [mqType=X]``)."""
+        seen = None
+        with open(self.log_dir / "milvus-stdout.log", errors="replace") as fh:
+            for line in fh:
+                match = _MQ_LINE.search(line)
+                if match:
+                    seen = match.group(1)
+        return seen
 
     def _verify_mq(self) -> None:
-        seen = self.mq_from_log()
+        seen = self.mq_from_log()  # this start appended its line to the end of the log
         if seen != self.mq:
             raise MilvusServerError(f"asked for mq={self.mq} but the server log says mqType={seen}")
 
@@ -339,7 +340,14 @@ def _stop_all() -> None:
         server.stop()
 
 
-def config_value(server: EmbeddedMilvus, key: str) -> Any:
-    """A value from the ``milvus.yaml`` the server was started with."""
-    config = yaml.safe_load((server.base_dir / "configs" / "milvus.yaml").read_text())
-    return get_dotted(config, key)
+def running_in(folder: str | Path) -> int | None:
+    """PID of a Milvus process working in ``folder``, if one is running."""
+    import psutil
+
+    folder = Path(folder).resolve()
+    for proc in psutil.process_iter(["pid", "cmdline", "cwd"]):
+        cmd = proc.info["cmdline"] or []
+        if cmd[1:3] == ["run", "standalone"] and proc.info["cwd"] and Path(proc.info["cwd"]) == folder:
+            return proc.info["pid"]
+    return None
+

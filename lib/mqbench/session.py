@@ -60,8 +60,9 @@ class Session:
         return cls(notebook, params, path, interactive=True)
 
     # -- server ------------------------------------------------------------------
-    def start_server(self, mq: str, uri: str = "", overrides=None) -> Connection:
-        """An embedded Milvus with ``mq`` in this run's folder, or the external one at ``uri``.
+    def start_server(self, mq: str, uri: str = "", overrides=None, name: str = "") -> Connection:
+        """An embedded Milvus with ``mq`` in this run's folder (``servers/<cell>[/<name>]``), or the
+        external one at ``uri``.
 
         The embedded server is stopped by :meth:`close` (or at interpreter exit, or with
         this process if it is killed).
@@ -76,7 +77,7 @@ class Session:
             return self.conn
         check_mq(mq)
         self.context["server"] = "embedded"
-        self.server = EmbeddedMilvus(mq, self.run_dir / "servers" / self.tag, overrides)
+        self.server = EmbeddedMilvus(mq, self.run_dir / "servers" / self.tag / name, overrides)
         with self.track("server_start", "lifecycle"):
             self.server.start()
         self.conn = self.server.connection

@@ -1,0 +1,39 @@
+"""migration.ipynb on 100,000 rows: the seed's procedure passes every check; skipping the flush is reported."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mqbench import report
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def migration_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "migration"
+    proc = subprocess.run([sys.executable, "-m", "mqbench.cli", "run", "notebooks/migration.ipynb", "--run-dir",
+                           str(run_dir), "-p", "n", "100000", "-p", "dim", "8", "--report"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return run_dir
+
+
+def test_flushed_migration_passes_every_check(migration_run):
+    s = pd.read_parquet(migration_run / "summary.parquet")
+    checks = report.migration(migration_run, s)
+    flushed = checks[checks["flush"] == True]  # noqa: E712 - a column of booleans
+    assert len(flushed) == 5 and (flushed["result"] == "✓").all(), flushed
+    assert flushed.loc[flushed["check"] == "row count", "after"].iloc[0] == "100000"
+    migrate = s[(s["op"] == "migration") & (s["phase"] == "migrate") & (s["flush"] == True)]  # noqa: E712
+    assert migrate["mq_after"].iloc[0] == "natsmq" and migrate["backup"].iloc[0].startswith("backup/rocksmq-")
+
+
+def test_unflushed_case_is_reported_whatever_happens(migration_run):
+    s = pd.read_parquet(migration_run / "summary.parquet")
+    checks = report.migration(migration_run, s)
+    unflushed = checks[checks["flush"] == False]  # noqa: E712
+    assert len(unflushed) == 5 and set(unflushed["result"]) <= {"✓", "✗"}
+    assert "Migration between MQs" in (migration_run / "report.html").read_text()
