@@ -30,9 +30,10 @@ def snapshot(client, collection: str, queries: np.ndarray, k: int = 10) -> dict:
     """What must survive a migration: count, checksum of sorted (id, vector), top-k ids, schema, index."""
     count = int(client.query(collection, filter="", output_fields=["count(*)"],
                              consistency_level="Strong")[0]["count(*)"])
-    digest, seen, last = hashlib.sha256(), 0, -(2 ** 63)
+    digest, seen = hashlib.sha256(), 0
+    condition = f"{ID_FIELD} >= {-(2 ** 63 - 1)}"  # Milvus cannot parse -2**63 itself
     while True:
-        page = client.query(collection, filter=f"{ID_FIELD} > {last}", output_fields=[ID_FIELD, VECTOR_FIELD],
+        page = client.query(collection, filter=condition, output_fields=[ID_FIELD, VECTOR_FIELD],
                             limit=PAGE, consistency_level="Strong")
         if not page:
             break
@@ -41,7 +42,7 @@ def snapshot(client, collection: str, queries: np.ndarray, k: int = 10) -> dict:
             digest.update(np.int64(row[ID_FIELD]).tobytes())
             digest.update(np.asarray(row[VECTOR_FIELD], dtype=np.float32).tobytes())
         seen += len(page)
-        last = page[-1][ID_FIELD]
+        condition = f"{ID_FIELD} > {page[-1][ID_FIELD]}"
     hits = client.search(collection, data=queries.tolist(), limit=k, anns_field=VECTOR_FIELD,
                          consistency_level="Strong")
     described = client.describe_collection(collection)

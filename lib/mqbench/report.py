@@ -161,11 +161,16 @@ def freshness(summary: pd.DataFrame) -> pd.DataFrame:
     return df.groupby(["consistency_level", "batch_rows", "mq"])[columns].median().reset_index()
 
 
-def freshness_raw(run_dir: str | Path, summary: pd.DataFrame) -> pd.DataFrame:
+def _raw_of(run_dir: str | Path, summary: pd.DataFrame, op: str) -> pd.DataFrame:
+    """The raw rows behind every successful ``op`` row, concatenated."""
     df = ok_rows(summary)
-    df = df[df["op"] == "insert_visible"]
-    frames = [pd.read_parquet(Path(run_dir) / f) for f in df["raw_file"]]
+    df = df[df["op"] == op]
+    frames = [pd.read_parquet(Path(run_dir) / f) for f in df["raw_file"]] if len(df) else []
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def freshness_raw(run_dir: str | Path, summary: pd.DataFrame) -> pd.DataFrame:
+    return _raw_of(run_dir, summary, "insert_visible")
 
 
 def mixed(summary: pd.DataFrame) -> pd.DataFrame:
@@ -181,10 +186,7 @@ def mixed(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def growth_raw(run_dir: str | Path, summary: pd.DataFrame) -> pd.DataFrame:
-    df = ok_rows(summary)
-    df = df[df["op"] == "ingest_growth"]
-    frames = [pd.read_parquet(Path(run_dir) / f) for f in df["raw_file"]]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return _raw_of(run_dir, summary, "ingest_growth")
 
 
 def migration(run_dir: str | Path, summary: pd.DataFrame) -> pd.DataFrame:
