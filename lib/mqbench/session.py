@@ -133,11 +133,13 @@ class Session:
         failure = None
         try:
             yield tracker
-            if server is not None and not server.running:
-                failure = MilvusServerError(f"milvus ({server.mq}) died during {op}/{phase} "
-                                            f"with exit code {server.proc.returncode}")
         except BaseException as exc:
             failure = exc
+        if server is not None and server.proc is not None and not server.running:
+            # the server's death explains whatever the client saw, so it leads the error
+            then = f" (the client saw: {type(failure).__name__}: {failure})" if failure else ""
+            failure = MilvusServerError(f"milvus ({server.mq}) died during {op}/{phase} "
+                                        f"with exit code {server.proc.returncode}{then}")
         usage = sampler.stop()
         row.update(usage.as_row(), **tracker.extra)
         if rows is not None:

@@ -170,7 +170,7 @@ def concurrent(conn: Connection, spec: Spec, concurrency: int, duration_s: float
         barrier.wait(timeout=300)
         results = [out.get(timeout=warmup_s + duration_s + 300) for _ in procs]
     except Exception as exc:
-        raise RuntimeError(f"concurrent clients failed to start or finish: {exc}") from exc
+        raise RuntimeError(f"concurrent clients failed to start or finish: {type(exc).__name__}: {exc}") from exc
     finally:
         for p in procs:
             p.join(timeout=30)

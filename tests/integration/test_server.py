@@ -94,7 +94,7 @@ def test_external_uri_token_from_env_only(monkeypatch):
 
 
 def test_restart_same_object_keeps_data_and_password_foreign_folder_refused(tmp_path):
-    server = EmbeddedMilvus("natsmq", tmp_path / "s")
+    server = EmbeddedMilvus("natsmq", tmp_path / "s", {"common.session.ttl": 10})  # restart waits out the TTL
     with server:
         client = server.connection.client()
         ingest.create_collection(client, "r", dim=4, metric="L2")

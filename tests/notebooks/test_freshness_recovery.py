@@ -20,7 +20,8 @@ notebooks:
   - notebook: notebooks/freshness_recovery.ipynb
     parameters: {dim: 8, consistency_levels: [Strong, Eventually], batch_rows_list: [1, 50], batches: 3,
                  writer_rows_per_s: 200.0, writer_batch_rows: 20, mixed_consistency_levels: [Strong],
-                 mixed_concurrency: 1, mixed_window_s: 1.0, growth_rows: 2000, growth_batch_rows: 500,
+                 mixed_concurrency: 1, mixed_window_s: 3.0, growth_rows: 2000, growth_batch_rows: 500,
+                 server_overrides: {common.session.ttl: 10},
                  recovery_rows: 600, recovery_batch_rows: 200}
     grid: {mq: [rocksmq, natsmq]}
 """)

@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def migration_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("runs") / "migration"
     proc = subprocess.run([sys.executable, "-m", "mqbench.cli", "run", "notebooks/migration.ipynb", "--run-dir",
-                           str(run_dir), "-p", "n", "100000", "-p", "dim", "8", "--report"],
+                           str(run_dir), "-p", "n", "100000", "-p", "dim", "8", "-p", "server_overrides",
+                           '{"common.session.ttl": 10}', "--report"],
                           cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return run_dir
