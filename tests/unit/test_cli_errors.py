@@ -38,3 +38,12 @@ def test_grid_naming_a_missing_parameter(tmp_path, capsys):
     grid.write_text("notebooks:\n  - notebook: notebooks/search_query.ipynb\n    parameters: {colour: red}\n")
     assert cli.main(["run", "--grid", str(grid)]) == 2
     assert "no parameter 'colour'" in capsys.readouterr().err
+
+
+def test_migrate_refuses_foreign_folders_and_same_mq(tmp_path, capsys):
+    assert cli.main(["migrate", str(tmp_path), "--to", "natsmq"]) == 2
+    assert "is not a Milvus folder that mqbench started" in capsys.readouterr().err
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "milvus.yaml").write_text("mq:\n  type: rocksmq\n")
+    assert cli.main(["migrate", str(tmp_path), "--to", "rocksmq"]) == 2
+    assert "already uses rocksmq; choose the other MQ" in capsys.readouterr().err
