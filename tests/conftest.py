@@ -39,3 +39,24 @@ def live_pids():
 
     return pids
 
+
+
+@pytest.fixture(scope="session")
+def run_mqbench():
+    return _run_mqbench
+
+
+def _run_mqbench(run_dir: Path, *args: str, grid_yaml: str | None = None, timeout: float = 900) -> Path:
+    """``mqbench run`` in a subprocess (a grid written from ``grid_yaml`` if given, with ``--report``);
+    asserts it succeeded and returns the run folder."""
+    import subprocess
+    import sys
+
+    if grid_yaml is not None:
+        grid = run_dir.parent / f"{run_dir.name}-grid.yaml"
+        grid.write_text(grid_yaml)
+        args = ("--grid", str(grid), *args)
+    proc = subprocess.run([sys.executable, "-m", "mqbench.cli", "run", *args, "--run-dir", str(run_dir),
+                           "--report"], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return run_dir

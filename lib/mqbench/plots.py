@@ -27,19 +27,26 @@ def vs_concurrency(summary: pd.DataFrame, column: str, ops=("search", "query")) 
     return grid.figure
 
 
+def _log_catplot(data: pd.DataFrame, xlabel: str, ylabel: str, title: str, **kwargs) -> plt.Figure:
+    """A seaborn catplot with a log y axis, labelled axes and a title."""
+    grid = sns.catplot(data=data, **kwargs)
+    grid.set_axis_labels(xlabel, ylabel)
+    for ax in grid.axes.flat:
+        ax.set_yscale("log")
+    grid.figure.suptitle(title, y=1.04)
+    return grid.figure
+
+
 def pubsub_seconds(ops: pd.DataFrame) -> plt.Figure | None:
     """Seconds per op for each shape, a bar per MQ · broker · variant, one panel per level (bars: median,
     whiskers: min–max over ops and repeats)."""
     ops = ops[ops["error"].fillna("") == ""] if "error" in ops else ops
     if ops.empty:
         return None
-    grid = sns.catplot(data=ops, x="shape", y="seconds", hue="series", col="level", kind="bar",
-                       estimator="median", errorbar=("pi", 100), height=3.6, aspect=1.3, sharey=False)
-    grid.set_axis_labels("shape (message size * messages per op)", "seconds per op (lower is better)")
-    for ax in grid.axes.flat:
-        ax.set_yscale("log")
-    grid.figure.suptitle("pub/sub seconds per op (median, min–max)", y=1.04)
-    return grid.figure
+    return _log_catplot(ops, "shape (message size * messages per op)", "seconds per op (lower is better)",
+                        "pub/sub seconds per op (median, min–max)", x="shape", y="seconds", hue="series",
+                        col="level", kind="bar", estimator="median", errorbar=("pi", 100), height=3.6,
+                        aspect=1.3, sharey=False)
 
 
 def freshness_lags(lags: pd.DataFrame) -> plt.Figure | None:
@@ -47,13 +54,9 @@ def freshness_lags(lags: pd.DataFrame) -> plt.Figure | None:
     lags = lags[lags["visible"]] if len(lags) else lags
     if lags.empty:
         return None
-    grid = sns.catplot(data=lags, x="consistency", y="lag_ms", hue="mq", col="batch_rows", kind="box",
-                       height=3.4, aspect=1.1, sharey=True)
-    grid.set_axis_labels("consistency level", "insert → visible (ms, lower is better)")
-    for ax in grid.axes.flat:
-        ax.set_yscale("log")
-    grid.figure.suptitle("insert → visible lag per batch (rows per insert in the panel title)", y=1.04)
-    return grid.figure
+    return _log_catplot(lags, "consistency level", "insert → visible (ms, lower is better)",
+                        "insert → visible lag per batch (rows per insert in the panel title)", x="consistency",
+                        y="lag_ms", hue="mq", col="batch_rows", kind="box", height=3.4, aspect=1.1, sharey=True)
 
 
 def storage_growth(growth: pd.DataFrame) -> plt.Figure | None:

@@ -1,21 +1,14 @@
 """freshness_recovery.ipynb at tiny size under both MQs: lags recorded per level, recovery measured."""
-import subprocess
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from mqbench import report
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def fresh_run(tmp_path_factory):
+def fresh_run(tmp_path_factory, run_mqbench):
     run_dir = tmp_path_factory.mktemp("runs") / "fresh"
-    grid = run_dir.parent / "grid.yaml"
-    grid.write_text("""
+    return run_mqbench(run_dir, grid_yaml="""
 notebooks:
   - notebook: notebooks/freshness_recovery.ipynb
     parameters: {dim: 8, consistency_levels: [Strong, Eventually], batch_rows_list: [1, 50], batches: 3,
@@ -25,10 +18,6 @@ notebooks:
                  recovery_rows: 600, recovery_batch_rows: 200}
     grid: {mq: [rocksmq, natsmq]}
 """)
-    proc = subprocess.run([sys.executable, "-m", "mqbench.cli", "run", "--grid", str(grid), "--run-dir",
-                           str(run_dir), "--report"], cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return run_dir
 
 
 def test_lags_per_level_and_batch_size(fresh_run):

@@ -1,25 +1,14 @@
 """migration.ipynb on 100,000 rows: the seed's procedure passes every check; skipping the flush is reported."""
-import subprocess
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from mqbench import report
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def migration_run(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("runs") / "migration"
-    proc = subprocess.run([sys.executable, "-m", "mqbench.cli", "run", "notebooks/migration.ipynb", "--run-dir",
-                           str(run_dir), "-p", "n", "100000", "-p", "dim", "8", "-p", "server_overrides",
-                           '{"common.session.ttl": 10}', "--report"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return run_dir
+def migration_run(tmp_path_factory, run_mqbench):
+    return run_mqbench(tmp_path_factory.mktemp("runs") / "migration", "notebooks/migration.ipynb", "-p", "n",
+                       "100000", "-p", "dim", "8", "-p", "server_overrides", '{"common.session.ttl": 10}')
 
 
 def test_flushed_migration_passes_every_check(migration_run):

@@ -1,30 +1,19 @@
 """pubsub.ipynb at tiny size under both MQs and both levels, asserting on the recorded table."""
-import subprocess
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from mqbench import report
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def pubsub_run(tmp_path_factory):
+def pubsub_run(tmp_path_factory, run_mqbench):
     run_dir = tmp_path_factory.mktemp("runs") / "pubsub"
-    grid = run_dir.parent / "grid.yaml"
-    grid.write_text("""
+    return run_mqbench(run_dir, grid_yaml="""
 notebooks:
   - notebook: notebooks/pubsub.ipynb
     parameters: {shapes: ["256KB*20", "1KBx300"], ops: 2, nats_servers: [standalone, embedded]}
     grid: {mq: [rocksmq, natsmq]}
 """)
-    proc = subprocess.run([sys.executable, "-m", "mqbench.cli", "run", "--grid", str(grid), "--run-dir",
-                           str(run_dir), "--report"], cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return run_dir
 
 
 def test_every_shape_level_and_variant_delivered_everything(pubsub_run):
