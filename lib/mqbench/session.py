@@ -33,7 +33,6 @@ class Tracker:
 class Session:
     def __init__(self, notebook: str, params: dict, run_dir: Path, interactive: bool):
         self.notebook = notebook
-        self.params = params
         self.run_dir = run_dir
         self.interactive = interactive
         shown = {k: v for k, v in params.items() if k not in HIDDEN_PARAMS}
