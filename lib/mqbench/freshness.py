@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from .ingest import ID_FIELD, VECTOR_FIELD
+from .ingest import ID_FIELD, VECTOR_FIELD, count_rows
 
 
 def _rows(first_id: int, vectors: np.ndarray) -> list[dict]:
@@ -57,11 +57,6 @@ def lag_summary(lags: pd.DataFrame) -> dict:
             "lag_p95_ms": float(p[1]), "lag_p99_ms": float(p[2]),
             "lag_max_ms": float(seen.max()) if len(seen) else np.nan,
             "ack_p50_ms": float(lags["ack_ms"].median())}
-
-
-def count_rows(client, collection: str) -> int:
-    return int(client.query(collection, filter="", output_fields=["count(*)"],
-                            consistency_level="Strong")[0]["count(*)"])
 
 
 def kill_and_recover(server, collection: str, acked: int, timeout_s: float = 300) -> dict:

@@ -63,6 +63,11 @@ def insert(client, name: str, data, n: int | None = None, batch_rows: int = 5000
     return done
 
 
+def count_rows(client, name: str) -> int:
+    """Rows visible to a Strong ``count(*)``."""
+    return int(client.query(name, filter="", output_fields=["count(*)"], consistency_level="Strong")[0]["count(*)"])
+
+
 def build_index(client, name: str, metric: str, index_type: str, params: dict,
                 timeout_s: float = 3600) -> None:
     """Create the vector index and wait until every row is indexed."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .ingest import ID_FIELD, VECTOR_FIELD
+from .ingest import ID_FIELD, VECTOR_FIELD, count_rows
 from .overrides import parse_overrides
 from .server import EmbeddedMilvus, MilvusServerError, check_mq
 
@@ -28,8 +28,7 @@ class MigrationError(RuntimeError):
 
 def snapshot(client, collection: str, queries: np.ndarray, k: int = 10) -> dict:
     """What must survive a migration: count, checksum of sorted (id, vector), top-k ids, schema, index."""
-    count = int(client.query(collection, filter="", output_fields=["count(*)"],
-                             consistency_level="Strong")[0]["count(*)"])
+    count = count_rows(client, collection)
     digest, seen = hashlib.sha256(), 0
     condition = f"{ID_FIELD} >= {-(2 ** 63 - 1)}"  # Milvus cannot parse -2**63 itself
     while True:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import ingest
+
 UNITS = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3}
 SEED_SHAPES = ["5MB*100", "1MB*500", "64KB*10000", "1KB*50000"]
 _SHAPE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB)\s*[*xX×]\s*(\d+)\s*$", re.IGNORECASE)
@@ -250,7 +252,7 @@ ROW_BYTES = 8 + 4 * ROW_DIM  # an INT64 id and a 128-d float vector
 def milvus_op(client, collection: str, shape: Shape, first_id: int, timeout_s: float = 600) -> Op:
     """N insert requests of about S bytes each (rows of id + 128-d vector), then wait until all rows
     are visible to a Strong count. The collection must be fresh (empty)."""
-    rows = max(1, round(shape.size / ROW_BYTES))
+    rows = rows_per_request(shape)
     vectors = np.random.default_rng(first_id).standard_normal((rows, ROW_DIM), dtype=np.float32).tolist()
     t0 = time.perf_counter()
     errors, next_id = 0, first_id
@@ -264,8 +266,7 @@ def milvus_op(client, collection: str, shape: Shape, first_id: int, timeout_s: f
     want, seen = (shape.count - errors) * rows, -1
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        seen = int(client.query(collection, filter="", output_fields=["count(*)"],
-                                consistency_level="Strong")[0]["count(*)"])
+        seen = ingest.count_rows(client, collection)
         if seen >= want:
             break
         time.sleep(0.05)
@@ -358,8 +359,6 @@ def rocksmq_broker_level(session, shapes: list[Shape], ops: int, timeout_s: floa
 
 def milvus_level(session, mq: str, shapes: list[Shape], ops: int, timeout_s: float = 600) -> None:
     """Each shape as insert requests on a fresh Milvus with ``mq``; each op on a fresh collection."""
-    from . import ingest
-
     for shape in shapes:
         conn = session.start_server(mq)
         client = conn.client(timeout=timeout_s)
