@@ -9,28 +9,51 @@ from tqdm import tqdm
 
 from .formats import ArraySource
 
-ID_FIELD, VECTOR_FIELD = "id", "vector"
+ID_FIELD, VECTOR_FIELD, ATTR_FIELD = "id", "vector", "attr"
+ATTR_RANGE = 10_000
+
+
+def attr_values(ids: np.ndarray) -> np.ndarray:
+    """The ``attr`` column: a fixed hash of the id into [0, 10000), uncorrelated with insert order,
+    so ``attr < x`` keeps about x/10000 of the rows in every segment."""
+    return (np.asarray(ids, dtype=np.int64) * 2654435761) % ATTR_RANGE
 
 
 class IngestError(RuntimeError):
     """The collection or the data do not fit together, or a load phase failed."""
 
 
-def create_collection(client, name: str, dim: int, metric: str, shards: int = 1) -> None:
-    """A fresh collection ``name`` (id INT64 primary key, vector FLOAT_VECTOR(dim)); drops an old one."""
+def rows_of(ids: np.ndarray, block: np.ndarray, with_attr: bool) -> list[dict]:
+    """Insert rows for ids and their vectors (and the ``attr`` column when the collection has it)."""
+    rows = [{ID_FIELD: int(i), VECTOR_FIELD: v} for i, v in zip(ids.tolist(), block)]
+    if with_attr:
+        for row, a in zip(rows, attr_values(ids).tolist()):
+            row[ATTR_FIELD] = a
+    return rows
+
+
+def create_collection(client, name: str, dim: int, metric: str, shards: int = 1, attr: bool = False) -> None:
+    """A fresh collection ``name`` (id INT64 primary key, vector FLOAT_VECTOR(dim), with ``attr`` an
+    INT64 ``attr`` column for scalar filters); drops an old one."""
     if client.has_collection(name):
         client.drop_collection(name)
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field(ID_FIELD, DataType.INT64, is_primary=True)
     schema.add_field(VECTOR_FIELD, DataType.FLOAT_VECTOR, dim=dim)
+    if attr:
+        schema.add_field(ATTR_FIELD, DataType.INT64)
     client.create_collection(name, schema=schema, shards_num=shards, consistency_level="Bounded")
 
 
+def collection_fields(client, name: str) -> dict[str, dict]:
+    return {f["name"]: f for f in client.describe_collection(name)["fields"]}
+
+
 def collection_dim(client, name: str) -> int:
-    for f in client.describe_collection(name)["fields"]:
-        if f["name"] == VECTOR_FIELD:
-            return int(f["params"]["dim"])
-    raise IngestError(f"collection {name!r} has no field {VECTOR_FIELD!r}")
+    fields = collection_fields(client, name)
+    if VECTOR_FIELD not in fields:
+        raise IngestError(f"collection {name!r} has no field {VECTOR_FIELD!r}")
+    return int(fields[VECTOR_FIELD]["params"]["dim"])
 
 
 def insert(client, name: str, data, n: int | None = None, batch_rows: int = 5000, progress: bool = True,
@@ -43,6 +66,7 @@ def insert(client, name: str, data, n: int | None = None, batch_rows: int = 5000
     """
     source = ArraySource(data) if isinstance(data, np.ndarray) else data
     dim = collection_dim(client, name)
+    with_attr = ATTR_FIELD in collection_fields(client, name)
     if source.dim != dim:
         raise IngestError(f"dimension mismatch: collection {name!r} has dim {dim}, data {source.path} has dim "
                           f"{source.dim}")
@@ -52,8 +76,7 @@ def insert(client, name: str, data, n: int | None = None, batch_rows: int = 5000
     done = 0
     with tqdm(total=total, unit="rows", desc=f"insert {name}", disable=not progress, mininterval=1.0) as bar:
         for ids, block in source.chunks(batch_rows, limit=total):
-            rows = [{ID_FIELD: int(i), VECTOR_FIELD: v} for i, v in zip(ids, block)]
-            count = int(client.insert(name, rows, timeout=timeout_s)["insert_count"])
+            count = int(client.insert(name, rows_of(ids, block, with_attr), timeout=timeout_s)["insert_count"])
             if count != len(block):
                 raise IngestError(f"insert into {name!r} acknowledged {count} of {len(block)} rows at id {ids[0]}")
             done += count

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -16,6 +17,8 @@ def _axis_label(column: str) -> str:
 def vs_concurrency(summary: pd.DataFrame, column: str, ops=("search", "query")) -> plt.Figure:
     """One panel per op: ``column`` against client concurrency, a line per MQ, spread over repeats."""
     df = summary[(summary["phase"] == "concurrent") & summary["op"].isin(ops) & (summary["status"] == "ok")]
+    if "sweep" in df:
+        df = df[df["sweep"].isin(["concurrency"])]
     grid = sns.relplot(data=df, x="concurrency", y=column, hue="mq", style="mq", col="op", kind="line",
                        markers=True, errorbar=("pi", 100), height=3.2, aspect=1.25,
                        facet_kws={"sharey": False})
@@ -68,4 +71,71 @@ def storage_growth(growth: pd.DataFrame) -> plt.Figure | None:
                  y="mq_storage_mb", hue="mq", units="repeat", estimator=None, ax=ax)
     ax.set(xlabel="rows inserted", ylabel="MQ store on disk (MB, lower is better)",
            title="sustained ingest: MQ bytes on disk")
+    return fig
+
+
+def latency_vs_rps(points: pd.DataFrame, column: str = "latency_p99_ms") -> plt.Figure | None:
+    """Search latency against achieved RPS, one panel per mode (closed loop: a point per concurrency level;
+    open loop: a point per target rate, latency from the scheduled send), a line per MQ and repeat."""
+    if points.empty:
+        return None
+    grid = sns.relplot(data=points, x="rps", y=column, hue="mq", style="mq", units="repeat", estimator=None,
+                       col="mode", kind="line", markers=True, sort=False, height=3.4, aspect=1.2,
+                       facet_kws={"sharex": False, "sharey": False})
+    grid.set_axis_labels(_axis_label("rps"), _axis_label(column))
+    for ax in grid.axes.flat:
+        ax.set_yscale("log")
+    grid.figure.suptitle("search latency vs throughput (a line per repeat; the knee is where latency turns up)",
+                         y=1.04)
+    return grid.figure
+
+
+def recall_vs_qps(points: pd.DataFrame) -> plt.Figure | None:
+    """Closed-loop RPS against recall@k, a point per search-parameter value, a line per MQ and repeat."""
+    if points.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    sns.lineplot(data=points, x="recall_at_k", y="rps", hue="mq", style="mq", units="repeat", estimator=None,
+                 markers=True, sort=False, ax=ax)
+    for row in points.drop_duplicates(["mq", "variant"]).itertuples():
+        ax.annotate(row.variant, (row.recall_at_k, row.rps), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set(xlabel=_axis_label("recall_at_k"), ylabel=_axis_label("rps"),
+           title=f"recall vs QPS ({int(points['concurrency'].iloc[0])} client processes)")
+    return fig
+
+
+def consistency_latency(table: pd.DataFrame) -> plt.Figure | None:
+    """Serial p50 latency per consistency level, a bar per MQ, one panel per op (log scale)."""
+    if table.empty:
+        return None
+    return _log_catplot(table, "consistency level", _axis_label("latency_p50_ms"),
+                        "serial latency per consistency level (median over repeats)", x="consistency_level",
+                        y="latency_p50_ms", hue="mq", col="op", kind="bar", height=3.4, aspect=1.1,
+                        order=["Strong", "Session", "Bounded", "Eventually"])
+
+
+def scale_curves(points: pd.DataFrame, fitted: pd.DataFrame) -> plt.Figure | None:
+    """Each scale metric against N on log-log axes, a line per MQ, with the fitted power law carried on
+    (dashed) to the extrapolation target and its 95% prediction interval at the target."""
+    if points.empty:
+        return None
+    metrics = list(dict.fromkeys(points["metric"]))
+    fig, axes = plt.subplots(2, -(-len(metrics) // 2), figsize=(4.2 * -(-len(metrics) // 2), 7), squeeze=False)
+    palette = dict(zip(sorted(points["mq"].unique()), sns.color_palette(n_colors=points["mq"].nunique())))
+    for ax, metric in zip(axes.flat, metrics):
+        part = points[points["metric"] == metric]
+        sns.lineplot(data=part, x="n", y="value", hue="mq", palette=palette, marker="o", errorbar=("pi", 100),
+                     ax=ax, legend=ax is axes.flat[0])
+        for row in fitted[fitted["metric"] == metric].itertuples() if len(fitted) else []:
+            ns = np.geomspace(row.largest_n, row.target_n, 20)
+            ax.plot(ns, row.at_largest_n * (ns / row.largest_n) ** row.exponent, "--", color=palette[row.mq])
+            ax.errorbar([row.target_n], [row.extrapolated], fmt="x", color=palette[row.mq],
+                        yerr=[[row.extrapolated - row.extrapolated_low], [row.extrapolated_high - row.extrapolated]])
+        ax.set(xscale="log", yscale="log", xlabel="N (vectors)", ylabel=f"{metric} ({part['unit'].iloc[0]})",
+               title=metric)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.set_visible(False)
+    fig.suptitle("measured (solid) and extrapolated (dashed, × with 95% prediction interval) — an extrapolation",
+                 y=1.01)
+    fig.tight_layout()
     return fig

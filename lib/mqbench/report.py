@@ -49,6 +49,33 @@ def ratio_interval(num: np.ndarray, den: np.ndarray, draws: int = 2000, seed: in
     return tuple(float(v) for v in np.percentile(ratios, [2.5, 97.5]))
 
 
+def mq_verdict(nats: np.ndarray, rocks: np.ndarray) -> tuple[float, float, float, str]:
+    """NATS ÷ RocksMQ ratio of medians, its 95% bootstrap interval, and whether it exceeds the noise."""
+    low, high = ratio_interval(nats, rocks)
+    verdict = "within noise" if low <= 1 <= high else ("NATS higher" if low > 1 else "NATS lower")
+    return float(np.median(nats) / np.median(rocks)), low, high, verdict
+
+
+def in_sweep(df: pd.DataFrame, *names: str) -> pd.DataFrame:
+    """Rows of the named sweeps of ``search_query.ipynb`` (all rows when the run predates sweeps)."""
+    return df[df["sweep"].isin(names)] if "sweep" in df else df
+
+
+def with_verdicts(table: pd.DataFrame, per_repeat: pd.DataFrame, keys: list[str], column: str) -> pd.DataFrame:
+    """``table`` (one row per ``keys`` + mq) with the NATS÷RocksMQ verdict of ``column`` per ``keys`` group,
+    from ``per_repeat`` values."""
+    rows = []
+    for group, part in per_repeat.groupby(keys):
+        nats = part.loc[part["mq"] == "natsmq", column].dropna().to_numpy(float)
+        rocks = part.loc[part["mq"] == "rocksmq", column].dropna().to_numpy(float)
+        if len(nats) and len(rocks):
+            ratio, low, high, verdict = mq_verdict(nats, rocks)
+            group = group if isinstance(group, tuple) else (group,)
+            rows.append({**dict(zip(keys, group)), "nats_over_rocks": ratio, "ratio_ci_low": low,
+                         "ratio_ci_high": high, "verdict": verdict})
+    return table.merge(pd.DataFrame(rows), on=keys, how="left") if rows else table
+
+
 def table2(summary: pd.DataFrame) -> pd.DataFrame:
     """The seed's Table 2 shape, ours beside theirs: one row per (metric, mq).
 
@@ -56,7 +83,7 @@ def table2(summary: pd.DataFrame) -> pd.DataFrame:
     then spread over repeats). ``verdict``: whether NATS ÷ RocksMQ differs from 1 by more than the
     run-to-run noise, by a 95% bootstrap interval of the ratio of medians over repeats.
     """
-    df = ok_rows(summary)
+    df = in_sweep(ok_rows(summary), "baseline", "concurrency")
     seed = seed_table("integration").set_index(["metric", "mq"])["value"]
     out, values = [], {}
     for metric, (op, phase, column) in TABLE2.items():
@@ -77,9 +104,7 @@ def table2(summary: pd.DataFrame) -> pd.DataFrame:
         nats, rocks = values.get((metric, "natsmq")), values.get((metric, "rocksmq"))
         if nats is None or rocks is None or not len(nats) or not len(rocks):
             continue
-        low, high = ratio_interval(nats, rocks)
-        verdict = "within noise" if low <= 1 <= high else ("NATS higher" if low > 1 else "NATS lower")
-        verdicts[metric] = (np.median(nats) / np.median(rocks), low, high, verdict)
+        verdicts[metric] = mq_verdict(nats, rocks)
     if verdicts:
         for i, name in enumerate(["ours_nats_over_rocks", "ratio_ci_low", "ratio_ci_high", "verdict"]):
             table[name] = table["metric"].map({m: v[i] for m, v in verdicts.items()})
@@ -100,12 +125,73 @@ def load_phases(summary: pd.DataFrame) -> pd.DataFrame:
 
 def sweep(summary: pd.DataFrame) -> pd.DataFrame:
     """Latency and RPS per (op, mq, concurrency), median over repeats, with client CPU share."""
-    df = ok_rows(summary)
+    df = in_sweep(ok_rows(summary), "baseline", "concurrency")
     df = df[df["phase"].isin(["serial", "concurrent"])]
     columns = ["rps", "latency_avg_ms", "latency_p50_ms", "latency_p99_ms", "errors", "client_cpu_share",
                "server_cpu_s", "recall_at_k"]
     columns = [c for c in columns if c in df]
     return df.groupby(["op", "phase", "concurrency", "mq"])[columns].median().reset_index()
+
+
+def latency_vs_rps(summary: pd.DataFrame) -> pd.DataFrame:
+    """Every closed-loop level and open-loop rate of search, per repeat: achieved RPS against latency."""
+    df = ok_rows(summary)
+    closed = in_sweep(df, "concurrency")
+    closed = closed[(closed["op"] == "search") & (closed["phase"] == "concurrent")].assign(mode="closed loop")
+    opened = df[(df["op"] == "search") & (df["phase"] == "open_loop")].assign(mode="open loop")
+    columns = ["mode", "mq", "repeat", "concurrency", "target_rps", "rps", "latency_p50_ms", "latency_p99_ms",
+               "latency_p999_ms", "errors", "not_sent", "client_cpu_share"]
+    out = pd.concat([closed, opened], ignore_index=True)
+    return out[[c for c in columns if c in out]].sort_values(
+        [c for c in ["mode", "mq", "repeat", "concurrency", "target_rps"] if c in out]).reset_index(drop=True)
+
+
+def knee(summary: pd.DataFrame, keep_up: float = 0.95) -> pd.DataFrame:
+    """Per MQ and repeat, the highest open-loop target rate the server kept up with (achieved ≥
+    ``keep_up`` × target, nothing left unsent), and the p99 latency there."""
+    df = latency_vs_rps(summary)
+    df = df[df["mode"] == "open loop"]
+    if df.empty:
+        return df
+    kept = df[(df["rps"] >= keep_up * df["target_rps"]) & (df["not_sent"].fillna(0) == 0)]
+    best = kept.loc[kept.groupby(["mq", "repeat"])["target_rps"].idxmax()] if len(kept) else kept
+    return best[["mq", "repeat", "target_rps", "rps", "latency_p99_ms"]].rename(
+        columns={"target_rps": "knee_target_rps", "rps": "achieved_rps"}).reset_index(drop=True)
+
+
+def recall_qps(summary: pd.DataFrame) -> pd.DataFrame:
+    """Recall (serial) and RPS (closed loop) per search-parameter value, per MQ and repeat."""
+    df = in_sweep(ok_rows(summary), "search_params")
+    if df.empty or "variant" not in df:
+        return pd.DataFrame()
+    keys = ["mq", "repeat", "variant", "knob"]
+    serial = df[df["phase"] == "serial"][keys + ["recall_at_k", "latency_avg_ms"]]
+    conc = df[df["phase"] == "concurrent"][keys + ["rps", "latency_p99_ms", "concurrency"]]
+    return serial.merge(conc, on=keys, how="inner").sort_values(["mq", "knob", "repeat"]).reset_index(drop=True)
+
+
+def consistency(summary: pd.DataFrame) -> pd.DataFrame:
+    """Serial latency per consistency level, op and MQ (median over repeats), with the NATS÷RocksMQ verdict
+    on p50 latency: the MQ is on the path of Strong reads."""
+    df = in_sweep(ok_rows(summary), "consistency")
+    if df.empty or "consistency_level" not in df:
+        return pd.DataFrame()
+    keys = ["op", "consistency_level"]
+    table = df.groupby(keys + ["mq"])[["latency_p50_ms", "latency_p99_ms", "latency_avg_ms"]].median().reset_index()
+    return with_verdicts(table, df, keys, "latency_p50_ms")
+
+
+def shapes(summary: pd.DataFrame) -> pd.DataFrame:
+    """Request shapes and query kinds: serial p50 latency and closed-loop RPS per variant and MQ (medians
+    over repeats), with the NATS÷RocksMQ verdict on RPS."""
+    df = in_sweep(ok_rows(summary), "shape", "query_kind")
+    if df.empty or "variant" not in df:
+        return pd.DataFrame()
+    keys = ["sweep", "op", "variant"]
+    serial = df[df["phase"] == "serial"].groupby(keys + ["mq"])[["latency_p50_ms", "latency_p99_ms"]].median()
+    conc = df[df["phase"] == "concurrent"]
+    table = serial.join(conc.groupby(keys + ["mq"])[["rps"]].median(), how="outer").reset_index()
+    return with_verdicts(table, conc, keys, "rps")
 
 
 def table1(summary: pd.DataFrame) -> pd.DataFrame:

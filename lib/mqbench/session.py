@@ -47,6 +47,7 @@ class Session:
         self.conn: Connection | None = None
         self.cores = psutil.cpu_count(logical=True)
         self.keep_server_data = False  # the server's data/ is removed at stop; logs and config stay
+        self.pools: list = []
 
     @classmethod
     def open(cls, notebook: str, params: dict, run_dir: str = "") -> "Session":
@@ -82,7 +83,17 @@ class Session:
         self.conn = self.server.connection
         return self.conn
 
+    def client_pool(self, size: int):
+        """A :class:`~mqbench.workload.ClientPool` on this session's server, closed before the server stops."""
+        from .workload import ClientPool
+        pool = ClientPool(self.conn, size)
+        self.pools.append(pool)
+        return pool
+
     def stop_server(self) -> None:
+        for pool in self.pools:
+            pool.close()
+        self.pools = []
         if self.server is not None and self.server.proc is not None:
             t0 = time.perf_counter()
             method = self.server.stop()
@@ -91,6 +102,10 @@ class Session:
             if not self.keep_server_data:
                 shutil.rmtree(self.server.base_dir / "data", ignore_errors=True)
         self.conn = None
+
+    def checkpoint_path(self, name: str) -> Path:
+        """Where a resumable load of this cell keeps its checkpoint (``checkpoints/<cell>__<name>.json``)."""
+        return self.run_dir / "checkpoints" / f"{self.tag}__{results.safe_name(name)}.json"
 
     # -- guards ------------------------------------------------------------------
     def check_disk(self, need_bytes: float, what: str) -> None:
@@ -145,6 +160,9 @@ class Session:
             row.update(rows=rows, rows_per_s=rows / usage.wall_s if usage.wall_s > 0 else float("nan"))
         if tracker.result is not None:
             row.update(self._result_row(op, phase, concurrency, tracker.result, dataset, k))
+            measured = tracker.result.measured
+            if failure is None and len(measured) and not measured["ok"].any():
+                failure = RuntimeError(f"every {op} request failed, e.g. {measured['error'].iloc[0]}")
         if failure is None:
             self._append({**row, "status": "ok"})
             return
@@ -161,7 +179,7 @@ class Session:
         return f"raw/{raw_name}"
 
     def _result_row(self, op: str, phase: str, concurrency: int, res, dataset, k) -> dict:
-        raw_file = self.write_raw(f"{op}-{phase}-c{concurrency}", res.raw, op=op, phase=phase,
+        raw_file = self.write_raw(f"{len(self.rows):03d}-{op}-{phase}-c{concurrency}", res.raw, op=op, phase=phase,
                                   concurrency=concurrency)
         measured = res.measured
         ok = measured[measured["ok"]]
@@ -170,7 +188,10 @@ class Session:
                "rps": res.completed_in_window() / res.window_s if res.window_s > 0 else float("nan"),
                "client_cpu_s": res.client_cpu_s,
                "client_cpu_share": res.client_cpu_s / (res.window_s * self.cores) if res.window_s > 0 else None,
-               "raw_file": raw_file, **metrics.latency_stats(ok["latency_ns"])}
+               "raw_file": raw_file, **metrics.latency_stats(ok["latency_ns"]),
+               **res.fields}
+        if "target_rps" in res.fields:  # open loop: latency counts from the schedule, service time from the send
+            row.update(metrics.latency_stats(ok["service_ns"], "service"))
         if res.found_ids and dataset is not None and dataset.neighbors is not None:
             row["recall_at_k"] = recall_at_k(res.found_ids, dataset.neighbors, k, res.found_dist,
                                              dataset.distances, dataset.metric)

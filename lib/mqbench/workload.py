@@ -1,53 +1,91 @@
-"""Request workloads: serial latency and fixed-duration concurrent RPS, one OS process per client.
+"""Request workloads: serial latency, closed-loop concurrency and open-loop arrival rates.
 
-Every request is timed with ``time.perf_counter_ns`` (CLOCK_MONOTONIC, shared by all
-processes on Linux), and kept raw: the summary is recomputed from these rows.
+Concurrent load comes from a :class:`ClientPool` of OS processes, each with its own connection
+made once; every measurement arms the clients (each sends one request first), then releases
+them together at one instant on ``CLOCK_MONOTONIC`` (shared by all processes on Linux).
+Every request is kept raw — scheduled time, start, latency, service time, ok/error — and the
+summary is recomputed from these rows.
 """
 from __future__ import annotations
 
 import multiprocessing as mp
+import re
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from .ingest import ID_FIELD, VECTOR_FIELD
+from .ingest import ATTR_FIELD, ID_FIELD, VECTOR_FIELD
 from .resources import client_cpu_s
-from .server import Connection
+from .server import Connection, set_pdeathsig
 
 CONSISTENCY = ("Strong", "Bounded", "Session", "Eventually")
-RAW_COLUMNS = ["worker", "seq", "start_ns", "latency_ns", "ok", "error", "warmup"]
+KINDS = ("search", "query", "filter_query", "count")
+SCALAR_FIELDS = (ID_FIELD, ATTR_FIELD)
+ARRIVALS = ("constant", "poisson")
+RAW_COLUMNS = ["worker", "seq", "scheduled_ns", "start_ns", "latency_ns", "service_ns", "ok", "error", "warmup"]
+_EXPR_WORDS = {"and", "or", "not", "in", "like", "true", "false", "exists"}
+
+
+def check_filter(expr: str, parameter: str = "filter") -> str:
+    """``expr`` unchanged if every field it names exists in mqbench's schema; else a ValueError naming it."""
+    names = {w for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", re.sub(r"(['\"]).*?\1", "", expr))
+             if w.lower() not in _EXPR_WORDS}
+    unknown = sorted(names - set(SCALAR_FIELDS))
+    if unknown:
+        raise ValueError(f"{parameter} {expr!r} names field(s) {unknown} that the collection does not have; "
+                         f"it has {list(SCALAR_FIELDS)} (attr is an int in [0, 10000))")
+    return expr
 
 
 @dataclass
 class Spec:
-    """What one request does. ``kind`` is ``search`` (ANN top-k) or ``query`` (primary-key lookup)."""
+    """What one request does.
+
+    ``kind``: ``search`` (ANN top-``k`` of ``nq`` vectors, optional scalar ``filter``),
+    ``query`` (primary-key lookup of ``ids_per_query`` random ids in [0, ``n``)),
+    ``filter_query`` (rows matching ``filter``, at most ``limit``), or ``count`` (``count(*)``,
+    optionally of rows matching ``filter``).
+    """
 
     kind: str
     collection: str
     consistency: str = "Bounded"
     queries: np.ndarray | None = None      # search: query vectors, cycled
     k: int = 10
-    nq: int = 1                            # vectors per search request
+    nq: int = 1
     search_params: dict = field(default_factory=dict)
+    filter: str = ""
+    output_fields: list = field(default_factory=list)
+    limit: int = 100                       # filter_query: rows per request
     n: int = 0                             # query: ids are drawn from [0, n)
     ids_per_query: int = 1
     seed: int = 0
 
     def __post_init__(self):
-        if self.kind not in ("search", "query"):
-            raise ValueError(f"unknown request kind {self.kind!r}: choose search or query")
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown request kind {self.kind!r}: choose one of {', '.join(KINDS)}")
         if self.consistency not in CONSISTENCY:
             raise ValueError(f"unknown consistency {self.consistency!r}: choose one of {', '.join(CONSISTENCY)}")
         if self.kind == "search" and (self.queries is None or len(self.queries) == 0):
             raise ValueError("a search spec needs query vectors")
         if self.kind == "query" and self.n < 1:
             raise ValueError("a query spec needs n >= 1 (the id range)")
+        if self.kind == "filter_query" and not self.filter:
+            raise ValueError("a filter_query spec needs a filter, e.g. 'attr < 100'")
+        if self.k < 1 or self.nq < 1 or self.limit < 1 or self.ids_per_query < 1:
+            raise ValueError(f"k, nq, limit and ids_per_query must be >= 1 (got {self.k}, {self.nq}, "
+                             f"{self.limit}, {self.ids_per_query})")
+        check_filter(self.filter)
+        unknown = sorted(set(self.output_fields) - set(SCALAR_FIELDS) - {VECTOR_FIELD})
+        if unknown:
+            raise ValueError(f"output_fields {unknown} do not exist; the collection has "
+                             f"{[*SCALAR_FIELDS, VECTOR_FIELD]}")
 
 
 class Requester:
-    """Issues request ``i`` of a spec on one client; search results can be kept for recall."""
+    """Issues request ``i`` of a spec on one client; returns what Milvus answered."""
 
     def __init__(self, client, spec: Spec, stream: int = 0):
         self.client, self.spec = client, spec
@@ -58,23 +96,31 @@ class Requester:
         if s.kind == "search":
             rows = [(i * s.nq + j) % len(s.queries) for j in range(s.nq)]
             return self.client.search(
-                s.collection, data=s.queries[rows].tolist(), limit=s.k, anns_field=VECTOR_FIELD,
-                search_params={"params": s.search_params}, consistency_level=s.consistency)
-        ids = self.rng.integers(0, s.n, size=s.ids_per_query).tolist()
-        return self.client.query(s.collection, filter=f"{ID_FIELD} in {ids}", output_fields=[ID_FIELD],
+                s.collection, data=s.queries[rows].tolist(), limit=s.k, anns_field=VECTOR_FIELD, filter=s.filter,
+                output_fields=s.output_fields or None, search_params={"params": s.search_params},
+                consistency_level=s.consistency)
+        if s.kind == "query":
+            ids = self.rng.integers(0, s.n, size=s.ids_per_query).tolist()
+            return self.client.query(s.collection, filter=f"{ID_FIELD} in {ids}",
+                                     output_fields=s.output_fields or [ID_FIELD], consistency_level=s.consistency)
+        if s.kind == "filter_query":
+            return self.client.query(s.collection, filter=s.filter, output_fields=s.output_fields or [ID_FIELD],
+                                     limit=s.limit, consistency_level=s.consistency)
+        return self.client.query(s.collection, filter=s.filter, output_fields=["count(*)"],
                                  consistency_level=s.consistency)
 
 
 @dataclass
 class Result:
-    """Raw rows of one measurement plus its window and client CPU."""
+    """Raw rows of one measurement, its window, client CPU and descriptive fields for the summary."""
 
     raw: pd.DataFrame
     window_s: float
     concurrency: int
     client_cpu_s: float
-    found_ids: list = field(default_factory=list)  # serial search: ids per query, for recall
+    found_ids: list = field(default_factory=list)   # serial search: ids per query, for recall
     found_dist: list = field(default_factory=list)  # and their distances (ties count as hits)
+    fields: dict = field(default_factory=dict)      # e.g. target_rps, arrivals (open loop)
 
     @property
     def measured(self) -> pd.DataFrame:
@@ -82,7 +128,7 @@ class Result:
 
     def completed_in_window(self) -> int:
         m = self.measured
-        return int(m["ok"].sum()) if self.concurrency == 0 else int((m["ok"] & m["in_window"]).sum())
+        return int((m["ok"] & m["in_window"]).sum())
 
 
 def _timed(request: Requester, i: int):
@@ -95,7 +141,7 @@ def _timed(request: Requester, i: int):
 
 
 def serial(conn: Connection, spec: Spec, requests: int, warmup: int = 10) -> Result:
-    """``warmup`` untimed-for-stats requests, then ``requests`` back to back on one client."""
+    """``warmup`` requests (recorded, excluded), then ``requests`` back to back on one client."""
     if requests < 1 or warmup < 0:
         raise ValueError(f"serial needs requests >= 1 and warmup >= 0 (got {requests}, {warmup})")
     client = conn.client()
@@ -105,83 +151,207 @@ def serial(conn: Connection, spec: Spec, requests: int, warmup: int = 10) -> Res
     for seq in range(warmup + requests):
         i = seq - warmup  # measured request i uses query i, so the first pass gives recall
         t0, lat, ok, err, out = _timed(req, i if i >= 0 else seq)
-        rows.append((0, seq, t0, lat, ok, err, i < 0))
+        rows.append((0, seq, t0, t0, lat, lat, ok, err, i < 0))
         if i >= 0 and spec.kind == "search" and i < len(spec.queries) and spec.nq == 1:
             found.append([hit["id"] for hit in out[0]] if ok else [])
             dist.append([hit["distance"] for hit in out[0]] if ok else [])
     client.close()
-    raw = pd.DataFrame(rows, columns=RAW_COLUMNS)
+    raw = pd.DataFrame(rows, columns=RAW_COLUMNS).assign(in_window=True)
     measured = raw[~raw["warmup"]]
     window = (measured["start_ns"].iloc[-1] + measured["latency_ns"].iloc[-1] - measured["start_ns"].iloc[0]) / 1e9
     return Result(raw, window, 0, client_cpu_s() - cpu0, found, dist)
 
 
-def _worker(conn: Connection, spec: Spec, worker: int, barrier, start_at, warmup_s: float,
-            duration_s: float, out) -> None:
-    """One client process: connect, wait on the barrier, run until the window closes."""
+def arrival_offsets(rate: float, span_s: float, arrivals: str, seed: int = 0) -> np.ndarray:
+    """Send times (ns after the start) of an open-loop schedule over ``span_s`` at ``rate`` per second."""
+    if rate <= 0 or span_s <= 0:
+        raise ValueError(f"an open-loop schedule needs rate > 0 and a positive span (got {rate}, {span_s})")
+    if arrivals not in ARRIVALS:
+        raise ValueError(f"unknown arrivals {arrivals!r}: choose constant or poisson")
+    count = int(rate * span_s)
+    if arrivals == "constant":
+        offsets = np.arange(count) / rate
+    else:
+        rng = np.random.default_rng(seed)
+        offsets = np.cumsum(rng.exponential(1 / rate, size=int(count * 1.2) + 50))
+        offsets = offsets[offsets < span_s]
+    return (offsets * 1e9).astype(np.int64)
+
+
+def _run(req: Requester, worker: int, t_start: int, window0: int, window1: int, offsets, drain_end: int):
+    """One client's share of a measurement: closed loop until ``window1``, or the scheduled ``offsets``."""
+    rows = []
+    if offsets is None:
+        seq = 0
+        while (now := time.perf_counter_ns()) < window1:
+            t0, lat, ok, err, _ = _timed(req, seq + worker * 1_000_003)
+            rows.append((worker, seq, t0, t0, lat, lat, ok, err, t0 < window0))
+            seq += 1
+        return rows
+    for seq, offset in enumerate(offsets):
+        due = t_start + int(offset)
+        wait = due - time.perf_counter_ns()
+        if wait > 0:
+            time.sleep(wait / 1e9)
+        if time.perf_counter_ns() > drain_end:  # a backlog this deep is recorded, not silently skipped
+            rows.append((worker, seq, due, -1, -1, -1, False, "not sent: client backlog past the drain deadline",
+                         due < window0))
+            continue
+        t0, lat, ok, err, _ = _timed(req, seq * 7919 + worker)
+        rows.append((worker, seq, due, t0, t0 + lat - due, lat, ok, err, due < window0))
+    return rows
+
+
+def _client_process(conn: Connection, worker: int, pipe) -> None:
+    """A pool member: connect once, then serve ``run`` commands until ``stop``."""
+    set_pdeathsig()
+    client = None
     try:
         client = conn.client()
-        req = Requester(client, spec, stream=worker + 1)
-        req(0)  # the connection is made and used before the window opens
-        barrier.wait(timeout=120)
-        t_start = start_at.value
-        window0 = t_start + int(warmup_s * 1e9)
-        window1 = window0 + int(duration_s * 1e9)
-        while time.perf_counter_ns() < t_start:
-            time.sleep(0.0005)
-        rows, seq, cpu0, cpu1 = [], 0, None, None
+        pipe.send(("ready",))
         while True:
-            now = time.perf_counter_ns()
-            if now >= window1:
+            command = pipe.recv()
+            if command[0] == "stop":
                 break
-            if cpu0 is None and now >= window0:
-                cpu0 = client_cpu_s()
-            t0, lat, ok, err, _ = _timed(req, seq + worker * 1_000_003)
-            rows.append((worker, seq, t0, lat, ok, err, t0 < window0))
-            seq += 1
-        cpu1 = client_cpu_s()
-        client.close()
-        out.put((worker, rows, cpu1 - (cpu0 if cpu0 is not None else cpu1), ""))
+            _, spec, window, offsets = command
+            req = Requester(client, spec, stream=worker + 1)
+            req(0)  # arm: the connection and the collection are used before the window opens
+            pipe.send(("armed",))
+            _, t_start = pipe.recv()
+            window0, window1, drain_end = (t_start + int(s * 1e9) for s in window)
+            while time.perf_counter_ns() < t_start:
+                time.sleep(0.0002)
+            cpu0 = client_cpu_s()
+            rows = _run(req, worker, t_start, window0, window1, offsets, drain_end)
+            pipe.send(("done", rows, client_cpu_s() - cpu0))
     except BaseException as exc:  # report, never hang the parent
-        barrier.abort()
-        out.put((worker, [], 0.0, f"{type(exc).__name__}: {exc}"))
+        try:
+            pipe.send(("error", f"{type(exc).__name__}: {exc}"))
+        except Exception:
+            pass
+    finally:
+        if client is not None:
+            client.close()
+
+
+class ClientPool:
+    """``size`` client processes, each with its own connection, reused across measurements.
+
+    Use as a context manager; the processes are stopped (and killed if they do not stop) on exit.
+    """
+
+    def __init__(self, conn: Connection, size: int, start_timeout_s: float = 180):
+        if size < 1:
+            raise ValueError(f"a client pool needs at least one process (got {size})")
+        ctx = mp.get_context("spawn")  # fork is unsafe with gRPC threads in the parent
+        self.size, self.pipes, self.procs = size, [], []
+        for w in range(size):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_client_process, args=(conn, w, child), daemon=True)
+            proc.start()
+            child.close()
+            self.pipes.append(parent)
+            self.procs.append(proc)
+        try:
+            self._gather(self.pipes, "ready", start_timeout_s)
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _gather(self, pipes, expected: str, timeout_s: float) -> list:
+        replies, deadline = [], time.monotonic() + timeout_s
+        for w, pipe in enumerate(pipes):
+            if not pipe.poll(max(0.0, deadline - time.monotonic())):
+                raise RuntimeError(f"client process {w} gave no {expected!r} within {timeout_s:.0f} s "
+                                   f"(alive: {self.procs[w].is_alive()})")
+            try:
+                reply = pipe.recv()
+            except EOFError:
+                raise RuntimeError(f"client process {w} exited (code {self.procs[w].exitcode}) "
+                                   f"before {expected!r}") from None
+            if reply[0] == "error":
+                raise RuntimeError(f"client process {w} failed: {reply[1]}")
+            replies.append(reply)
+        return replies
+
+    def _measure(self, spec: Spec, clients: int, warmup_s: float, duration_s: float, shares=None,
+                 drain_s: float = 0.0) -> tuple[pd.DataFrame, float]:
+        if not 1 <= clients <= self.size:
+            raise ValueError(f"this pool has {self.size} client processes; asked for {clients}")
+        pipes = self.pipes[:clients]
+        window = (warmup_s, warmup_s + duration_s, warmup_s + duration_s + drain_s)
+        for w, pipe in enumerate(pipes):
+            pipe.send(("run", spec, window, None if shares is None else shares[w]))
+        self._gather(pipes, "armed", 120)
+        t_start = time.perf_counter_ns() + 50_000_000  # every client begins at this instant
+        for pipe in pipes:
+            pipe.send(("go", t_start))
+        replies = self._gather(pipes, "done", warmup_s + duration_s + drain_s + 300)
+        raw = pd.DataFrame([row for _, rows, _ in replies for row in rows], columns=RAW_COLUMNS)
+        window1 = t_start + int((warmup_s + duration_s) * 1e9)
+        raw["in_window"] = (raw["start_ns"] >= 0) & ((raw["scheduled_ns"] + raw["latency_ns"]) <= window1)
+        return raw, sum(cpu for *_, cpu in replies)
+
+    def closed_loop(self, spec: Spec, concurrency: int, duration_s: float, warmup_s: float = 1.0) -> Result:
+        """``concurrency`` clients back to back for ``warmup_s`` then the ``duration_s`` window.
+
+        A request belongs to the window if it starts inside it; RPS counts those that also finish
+        inside it, divided by ``duration_s``.
+        """
+        if duration_s <= 0 or warmup_s < 0:
+            raise ValueError(f"a closed-loop window needs duration_s > 0 and warmup_s >= 0 "
+                             f"(got {duration_s}, {warmup_s})")
+        raw, cpu = self._measure(spec, concurrency, warmup_s, duration_s)
+        return Result(raw, duration_s, concurrency, cpu)
+
+    def open_loop(self, spec: Spec, rate: float, duration_s: float, warmup_s: float = 1.0,
+                  arrivals: str = "poisson", seed: int = 0, drain_s: float | None = None) -> Result:
+        """Requests sent on a schedule at ``rate`` per second (``constant`` or ``poisson`` arrivals),
+        spread round-robin over all clients; latency counts from each request's *scheduled* time, so
+        a server that falls behind shows its queueing (no coordinated omission).
+
+        A request still unsent ``drain_s`` (default: ``duration_s``) after the window is recorded
+        as an error, never dropped. RPS is the achieved rate: requests scheduled in the window and
+        completed in it, divided by ``duration_s``.
+        """
+        if duration_s <= 0 or warmup_s < 0:
+            raise ValueError(f"an open-loop window needs duration_s > 0 and warmup_s >= 0 "
+                             f"(got {duration_s}, {warmup_s})")
+        offsets = arrival_offsets(rate, warmup_s + duration_s, arrivals, seed)
+        shares = [offsets[w::self.size] for w in range(self.size)]
+        raw, cpu = self._measure(spec, self.size, warmup_s, duration_s, shares,
+                                 duration_s if drain_s is None else drain_s)
+        fields = {"target_rps": float(rate), "clients": self.size,
+                  "not_sent": int((raw["start_ns"] < 0).sum())}
+        return Result(raw, duration_s, self.size, cpu, fields=fields)
+
+    def close(self) -> None:
+        for pipe in self.pipes:
+            try:
+                pipe.send(("stop",))
+            except (OSError, ValueError):
+                pass
+        for proc in self.procs:
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=5)
+        for pipe in self.pipes:
+            pipe.close()
+        self.pipes, self.procs = [], []
 
 
 def concurrent(conn: Connection, spec: Spec, concurrency: int, duration_s: float,
                warmup_s: float = 1.0) -> Result:
-    """``concurrency`` client processes released together; each runs warm-up then a fixed window.
-
-    A request belongs to the window if it starts inside it; RPS counts those that
-    also finish inside it, divided by ``duration_s``.
-    """
+    """One closed-loop measurement on a pool made for it (a sweep should keep one pool instead)."""
     if concurrency < 1 or duration_s <= 0 or warmup_s < 0:
         raise ValueError(f"concurrent needs concurrency >= 1, duration_s > 0, warmup_s >= 0 "
                          f"(got {concurrency}, {duration_s}, {warmup_s})")
-    ctx = mp.get_context("spawn")  # fork is unsafe with gRPC threads in the parent
-    barrier = ctx.Barrier(concurrency + 1)
-    start_at = ctx.Value("q", 0)
-    out = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(conn, spec, w, barrier, start_at, warmup_s, duration_s, out),
-                         daemon=True) for w in range(concurrency)]
-    for p in procs:
-        p.start()
-    try:
-        start_at.value = time.perf_counter_ns() + 100_000_000  # all workers begin 100 ms after release
-        barrier.wait(timeout=300)
-        results = [out.get(timeout=warmup_s + duration_s + 300) for _ in procs]
-    except Exception as exc:
-        raise RuntimeError(f"concurrent clients failed to start or finish: {type(exc).__name__}: {exc}") from exc
-    finally:
-        for p in procs:
-            p.join(timeout=30)
-            if p.is_alive():
-                p.kill()
-    errors = [msg for *_, msg in results if msg]
-    if errors:
-        raise RuntimeError(f"{len(errors)} of {concurrency} client processes failed: {errors[0]}")
-    rows = [row for _, worker_rows, _, _ in results for row in worker_rows]
-    raw = pd.DataFrame(rows, columns=RAW_COLUMNS)
-    window0 = start_at.value + int(warmup_s * 1e9)
-    window1 = window0 + int(duration_s * 1e9)
-    raw["in_window"] = (raw["start_ns"] + raw["latency_ns"]) <= window1
-    return Result(raw, duration_s, concurrency, sum(cpu for _, _, cpu, _ in results))
+    with ClientPool(conn, concurrency) as pool:
+        return pool.closed_loop(spec, concurrency, duration_s, warmup_s)

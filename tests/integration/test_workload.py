@@ -11,7 +11,7 @@ def loaded(tmp_path_factory):
     data = datasets.synthetic(n=3000, dim=16, nq=30, metric="L2", seed=1, k=10)
     with EmbeddedMilvus("natsmq", tmp_path_factory.mktemp("srv")) as server:
         client = server.connection.client()
-        ingest.create_collection(client, "w", 16, "L2")
+        ingest.create_collection(client, "w", 16, "L2", attr=True)
         ingest.insert(client, "w", data.base, batch_rows=1000, progress=False)
         client.flush("w")
         ingest.build_index(client, "w", "L2", "FLAT", {})
@@ -39,6 +39,38 @@ def test_concurrent_processes_share_one_window(loaded):
     first = measured.groupby("worker")["start_ns"].min()
     assert (first.max() - first.min()) / 1e6 < 50  # released together on the barrier
     assert res.client_cpu_s > 0 and res.window_s == 1.0
+
+
+def test_one_pool_serves_closed_and_open_loop_and_every_query_kind(loaded):
+    conn, data = loaded
+    with workload.ClientPool(conn, 2) as pool:
+        pids = [p.pid for p in pool.procs]
+        for kind in ["query", "filter_query", "count"]:
+            spec = workload.Spec(kind, "w", n=3000, filter="attr < 500", limit=50)
+            res = pool.closed_loop(spec, 2, duration_s=0.5, warmup_s=0.1)
+            assert res.measured["ok"].all() and res.completed_in_window() > 5, kind
+        search = workload.Spec("search", "w", queries=data.queries, k=5, nq=3, filter="attr >= 100",
+                               output_fields=["attr"])
+        res = pool.open_loop(search, rate=40, duration_s=1.0, warmup_s=0.2, arrivals="constant")
+        assert [p.pid for p in pool.procs] == pids  # the same processes, connections made once
+    assert not any(p.is_alive() for p in pool.procs or []) and pool.procs == []
+    sent = res.measured[res.measured["start_ns"] >= 0]
+    assert sent["ok"].all() and set(sent["worker"]) == {0, 1} and res.fields["not_sent"] == 0
+    assert len(res.measured) == 40 and res.completed_in_window() >= 38
+    assert (sent["start_ns"] - sent["scheduled_ns"]).max() < 20e6  # sent on time when the server keeps up
+
+
+def test_open_loop_shows_the_queueing_of_a_server_that_falls_behind(loaded):
+    """Strong reads wait for a time tick (~0.2 s), so one client at 20/s falls behind: latency counted from
+    the schedule grows far beyond the service time, and what could not be sent is recorded."""
+    conn, data = loaded
+    spec = workload.Spec("search", "w", "Strong", queries=data.queries, k=5)
+    with workload.ClientPool(conn, 1) as pool:
+        res = pool.open_loop(spec, rate=20, duration_s=2.0, warmup_s=0.0, arrivals="constant", drain_s=1.0)
+    sent = res.measured[res.measured["start_ns"] >= 0]
+    assert sent["latency_ns"].max() > 5 * sent["service_ns"].median()
+    assert res.fields["not_sent"] > 0 and len(res.measured) == 40  # every scheduled request has a row
+    assert res.completed_in_window() < 20
 
 
 def test_errors_are_counted_not_dropped(loaded):

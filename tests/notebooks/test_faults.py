@@ -83,7 +83,7 @@ def test_natsmq_store_over_max_file_store_is_a_clear_error_not_a_hang(tmp_path, 
     run = tmp_path / "run"
     proc = subprocess.run([sys.executable, "-m", "mqbench.cli", "run", "notebooks/search_query.ipynb",
                            "--run-dir", str(run), "-p", "mq", "natsmq", "-p", "n", "30000", "-p", "dim", "32",
-                           "-p", "batch_rows", "2000", "-p", "server_overrides",
+                           "-p", "batch_mb", "0.25", "-p", "server_overrides",
                            '{"natsmq.server.maxFileStore": 1048576}'],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1

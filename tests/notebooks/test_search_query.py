@@ -33,13 +33,42 @@ def test_summary_has_both_mqs_and_every_phase(smoke_run):
                 ("search", "serial"), ("query", "serial"), ("server_start", "lifecycle")} <= ops
         search = rows[(rows["op"] == "search") & (rows["phase"] == "serial")].iloc[0]
         assert search["recall_at_k"] > 0.8 and search["errors"] == 0 and search["latency_avg_ms"] > 0
-        conc = rows[rows["phase"] == "concurrent"]
+        conc = rows[(rows["phase"] == "concurrent") & (rows["sweep"] == "concurrency")]
         assert sorted(set(conc["concurrency"])) == [1, 2] and (conc["rps"] > 0).all()
         assert rows[rows["op"] == "insert"]["rows"].iloc[0] == 3000
         assert set(rows["dataset"]) == {"glove-50-angular"} and set(rows["metric"]) == {"COSINE"}
         assert search["ndcg_at_k"] > 0.8
         assert rows["server_rss_peak_mb"].max() > 50 and rows["mq_storage_bytes"].max() > 0
         assert rows[rows["op"] == "server_stop"]["stop_method"].iloc[0] in ("terminated", "killed")
+
+
+def test_every_sweep_is_recorded_with_its_values(smoke_run):
+    s = pd.read_parquet(smoke_run / "summary.parquet")
+    for mq, rows in s.groupby("mq"):
+        by = rows.groupby("sweep")["op"].count()
+        assert {"baseline": 2, "concurrency": 4, "open_loop": 2, "search_params": 4, "consistency": 8,
+                "shape": 4, "query_kind": 4}.items() <= by.to_dict().items(), by
+        params = rows[(rows["sweep"] == "search_params") & (rows["phase"] == "serial")].set_index("knob")
+        assert params.loc[64.0, "recall_at_k"] >= params.loc[10.0, "recall_at_k"] > 0.3
+        cons = rows[(rows["sweep"] == "consistency") & (rows["op"] == "search")].set_index("consistency_level")
+        assert cons.loc["Strong", "latency_p50_ms"] > 10 * cons.loc["Eventually", "latency_p50_ms"]  # waits a tick
+        opened = rows[rows["sweep"] == "open_loop"]
+        assert sorted(opened["target_rps"]) == [50, 150] and (opened["not_sent"] == 0).all()
+        assert (opened["rps"] > 0.5 * opened["target_rps"]).all()
+        assert (opened["latency_p50_ms"] >= opened["service_p50_ms"]).all()
+        assert set(rows.loc[rows["sweep"] == "query_kind", "op"]) == {"filter_query", "count"}
+        assert (rows.loc[rows["sweep"].notna(), "errors"] == 0).all()
+
+
+def test_open_loop_latency_counts_from_the_schedule(smoke_run):
+    s = pd.read_parquet(smoke_run / "summary.parquet")
+    row = s[s["phase"] == "open_loop"].iloc[0]
+    raw = pd.read_parquet(smoke_run / row["raw_file"])
+    sent = raw[raw["start_ns"] >= 0]
+    assert (sent["start_ns"] >= sent["scheduled_ns"]).all()
+    assert (sent["latency_ns"] == sent["start_ns"] + sent["service_ns"] - sent["scheduled_ns"]).all()
+    measured = sent[~sent["warmup"] & sent["ok"]]
+    assert measured["latency_ns"].quantile(0.99) / 1e6 == pytest.approx(row["latency_p99_ms"])
 
 
 def test_raw_latencies_recompute_the_summary(smoke_run):
@@ -65,4 +94,7 @@ def test_report_is_self_contained_with_seed_numbers(smoke_run):
     assert "23.55" in html and "20.17" in html  # the seed's Table 2 beside ours
     assert "natsmq" in html and "rocksmq" in html
     assert "data:image/png;base64" in html  # plots embedded
+    for section in ["Latency vs throughput", "Recall vs QPS", "Consistency levels", "Request shapes"]:
+        assert section in html
+    assert "No search-parameter sweep" not in html and "No consistency sweep" not in html
     assert "Session.open" not in html and "import pandas" not in html  # no code cells

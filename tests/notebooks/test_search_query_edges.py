@@ -13,7 +13,9 @@ from mqbench.server import EmbeddedMilvus
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["-p", "n", "500", "-p", "dim", "8", "-p", "queries", "5", "-p", "serial_requests", "5",
         "-p", "warmup_requests", "1", "-p", "concurrency_levels", "[1]", "-p", "sweep_window_s", "0.5",
-        "-p", "sweep_warmup_s", "0.2"]
+        "-p", "sweep_warmup_s", "0.2", "-p", "sweep_concurrency", "1", "-p", "open_loop_clients", "1",
+        "-p", "open_loop_rates", "[]", "-p", "search_param_sweep", "[]", "-p", "consistency_levels", "[]",
+        "-p", "request_shapes", "[]", "-p", "query_kinds", "[]"]
 
 
 def mqbench_run(run_dir, *args, env=None):
@@ -40,17 +42,27 @@ def test_external_server_by_uri_token_from_env(tmp_path, monkeypatch):
             assert password not in path.read_bytes().decode(errors="replace"), path
 
 
-def test_failing_notebook_is_recorded_and_leaves_nothing_running(tmp_path, live_pids):
+def test_bad_parameter_fails_before_any_server_starts(tmp_path, live_pids):
     before = live_pids()
     proc = mqbench_run(tmp_path / "run", "-p", "mq", "natsmq", "-p", "index_type", "NO_SUCH_INDEX")
     assert proc.returncode == 1
     assert live_pids() == before
     failures = json.loads((tmp_path / "run" / "failures.json").read_text())
-    assert len(failures) == 1 and "NO_SUCH_INDEX" in failures[0]["error"]
+    assert len(failures) == 1 and "index_type 'NO_SUCH_INDEX' is not one of" in failures[0]["error"]
+    assert not (tmp_path / "run" / "servers").exists()  # checked before a server started
+
+
+def test_failing_phase_is_recorded_and_earlier_phases_kept(tmp_path, live_pids):
+    """A filter Milvus cannot parse fails in the query-kind phase; everything measured before it stays."""
+    before = live_pids()
+    proc = mqbench_run(tmp_path / "run", "-p", "mq", "rocksmq", "-p", "query_kinds", '["count"]',
+                       "-p", "filter_query", "attr <")
+    assert proc.returncode == 1
+    assert live_pids() == before
     s = pd.read_parquet(tmp_path / "run" / "summary.parquet")
-    assert {"server_start", "insert", "flush"} <= set(s.loc[s["status"] == "ok", "op"])  # kept
+    assert {"server_start", "insert", "flush", "index", "search"} <= set(s.loc[s["status"] == "ok", "op"])
     failed = s[s["status"] == "failed"]
-    assert failed["op"].tolist() == ["index"] and failed["error"].iloc[0]
+    assert failed["op"].tolist() == ["count"] and failed["error"].iloc[0]
 
 
 def test_interactive_run_without_run_dir_makes_its_own_folder(tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mqbench import datasets, resources, runner, workload
+from mqbench import datasets, resources, runner, sweeps, workload
 from mqbench.overrides import OverrideError, parse_overrides
 from mqbench.server import EmbeddedMilvus, MilvusServerError, external
 from mqbench.session import Session
@@ -53,7 +53,43 @@ CASES = {
     "server_overrides together with an external uri": (
         lambda: _bare_session().start_server("natsmq", "http://h:1", {"a.b": 1}),
         ValueError, "server_overrides apply to embedded servers only"),
+    "empty concurrency list": (lambda: _check(concurrency_levels=[]), ValueError, "concurrency_levels"),
+    "negative window": (lambda: _check(sweep_window_s=-1.0), ValueError, "sweep_window_s"),
+    "negative open-loop rate": (lambda: _check(open_loop_rates=[100, -5]), ValueError, "open_loop_rates"),
+    "unknown arrivals": (lambda: _check(arrivals="bursty"), ValueError, "'bursty'"),
+    "index parameter the index type does not take": (
+        lambda: _check(index_type="IVF_FLAT", index_params={"nlist": 64, "M": 16}, search_params={"nprobe": 8},
+                       search_param_sweep=[]), ValueError, "IVF_FLAT does not take 'M'"),
+    "index type that does not exist": (lambda: _check(index_type="HNSW2"), ValueError, "'HNSW2'"),
+    "IVF_PQ m that does not divide dim": (
+        lambda: _check(index_type="IVF_PQ", index_params={"nlist": 8, "m": 7}, search_params={},
+                       search_param_sweep=[]), ValueError, "m=7 must divide the dimension 50"),
+    "search parameter out of range": (lambda: _check(search_params={"ef": 5}), ValueError, "ef=5 is out of range"),
+    "sweep search parameter out of range": (lambda: _check(search_param_sweep=[{"ef": 64}, {"ef": 0}]), ValueError,
+                                            "search_param_sweep entry: ef=0"),
+    "nprobe above nlist": (
+        lambda: _check(index_type="IVF_SQ8", index_params={"nlist": 16}, search_params={"nprobe": 32},
+                       search_param_sweep=[]), ValueError, "nprobe=32 is out of range"),
+    "filter on a field that does not exist": (lambda: _check(filter_query="price < 10"), ValueError, "['price']"),
+    "shape filter on a field that does not exist": (
+        lambda: _check(request_shapes=[{"filter": "color == 'red' and attr < 5"}]), ValueError, "['color']"),
+    "unknown request-shape key": (lambda: _check(request_shapes=[{"topk": 5}]), ValueError, "'topk'"),
+    "unknown query kind": (lambda: _check(query_kinds=["scan"]), ValueError, "['scan']"),
+    "DISKANN on the embedded server": (lambda: _check(index_type="DISKANN", index_params={}, search_params={},
+                                                      search_param_sweep=[]), ValueError, "bad_function_call"),
+    "open-loop pool of zero clients": (lambda: workload.ClientPool(None, 0), ValueError, "at least one process"),
 }
+
+SEARCH_QUERY_DEFAULTS = dict(
+    concurrency_levels=[1, 2], sweep_window_s=1.0, open_loop_window_s=1.0, sweep_warmup_s=0.5, serial_requests=5,
+    consistency_requests=5, sweep_concurrency=2, open_loop_clients=2, k=10, warmup_requests=1,
+    open_loop_rates=[50], arrivals="poisson", consistency_levels=["Strong"], consistency="Bounded",
+    index_type="HNSW", index_params={"M": 16, "efConstruction": 64}, search_params={"ef": 64},
+    search_param_sweep=[{"ef": 16}], request_shapes=[{"nq": 2}], query_kinds=["count"], filter_query="attr < 10")
+
+
+def _check(**changes):
+    sweeps.check({**SEARCH_QUERY_DEFAULTS, **changes}, dim=50, embedded=True)
 
 
 def _bare_session():
