@@ -74,7 +74,7 @@ def run_vdbb(py: Path, server: EmbeddedMilvus, data, folder: Path, levels: list[
            "--concurrency-duration", str(duration), "--m", str(INDEX["M"]),
            "--ef-construction", str(INDEX["efConstruction"]), "--ef-search", str(EF), "--db-label", "mqbench"]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
+    proc = subprocess.run(cmd, env=env, cwd=folder, capture_output=True, text=True, timeout=3600)
     wall = time.perf_counter() - t0
     files = sorted(results.rglob("result_*.json"))
     if proc.returncode != 0 or not files:
