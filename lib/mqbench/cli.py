@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import datasets, migration, report, results, runner
+from . import datasets, interop, migration, report, results, runner
 from .formats import FormatError
 from .ingest import VECTOR_FIELD
 from .migration import MigrationError
@@ -141,6 +141,23 @@ def cmd_migrate(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_export(args) -> int:
+    print(interop.export_vectordbbench(args.run_dir, args.out))
+    return 0
+
+
+def cmd_import_dataset(args) -> int:
+    """Check a VectorDBBench custom-dataset folder and say how to use it (any notebook's ``dataset``)."""
+    folder = Path(args.dir)
+    if not folder.is_dir():
+        raise FormatError(f"{folder} is not a folder")
+    data = datasets.load(str(folder), nq=args.queries, k=args.k, metric=args.metric or "", ground_truth=True)
+    for key, value in datasets.describe(data).items():
+        print(f"{key:15s} {value}")
+    print(f"use it with: -p dataset {folder.resolve()}" + (f" -p metric {args.metric}" if args.metric else ""))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mqbench", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -182,6 +199,20 @@ def parser() -> argparse.ArgumentParser:
     ds.add_argument("--k", type=int, default=100, help="ground truth depth (default 100)")
     ds.add_argument("--metric", help="metric for data that does not record one (parquet folders)")
     ds.set_defaults(func=cmd_datasets)
+
+    ex = sub.add_parser("export", help="write a run's search results as VectorDBBench result JSON")
+    ex.add_argument("run_dir")
+    ex.add_argument("--format", choices=["vectordbbench"], required=True)
+    ex.add_argument("--out", help="results folder (default RUN_DIR/vectordbbench); the file goes in OUT/Milvus/")
+    ex.set_defaults(func=cmd_export)
+
+    im = sub.add_parser("import-dataset", help="check a VectorDBBench custom dataset folder for use as a dataset")
+    im.add_argument("dir", help="folder with train*.parquet, test.parquet and neighbors.parquet")
+    im.add_argument("--from", dest="source", choices=["vectordbbench"], required=True)
+    im.add_argument("--metric", help="L2, IP or COSINE (VectorDBBench folders do not record it)")
+    im.add_argument("--queries", type=int, help="use the first N queries")
+    im.add_argument("--k", type=int, default=100)
+    im.set_defaults(func=cmd_import_dataset)
     return p
 
 

@@ -95,3 +95,22 @@ def test_batches_by_bytes_and_a_checkpoint_of_another_collection_starts_fresh(se
     with pytest.raises(loader.IngestError, match="dimension mismatch"):
         loader.load(server.connection, "small", np.zeros((5, 3), np.float32), progress=False)
     client.close()
+
+
+def test_bulk_import_writes_column_files_and_reports_each_task(server, tmp_path):
+    from mqbench import bulk
+
+    data = datasets.synthetic(n=5000, dim=DIM, nq=1, metric="L2", seed=2)
+    client = server.connection.client()
+    ingest.create_collection(client, "bulk", DIM, "L2", attr=True)
+    stats = bulk.bulk_import(server.connection, "bulk", data.base, None, server.base_dir / "data" / "bulk-test",
+                             file_mb=0.1, progress=False)
+    rows_per_task = int(0.1 * 2**20 // (DIM * 4))
+    assert stats.tasks == -(-5000 // rows_per_task) and stats.states == ["Completed"] * stats.tasks
+    assert stats.rows == 5000 and stats.rows_per_s > 0
+    ingest.build_index(client, "bulk", "L2", "FLAT", {})
+    client.load_collection("bulk")
+    _ids_exactly_once(client, "bulk", 5000)
+    row = client.query("bulk", filter="id == 4321", output_fields=["attr"], consistency_level="Strong")[0]
+    assert row["attr"] == int(ingest.attr_values(np.array([4321]))[0])
+    client.close()

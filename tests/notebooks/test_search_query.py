@@ -98,3 +98,26 @@ def test_report_is_self_contained_with_seed_numbers(smoke_run):
         assert section in html
     assert "No search-parameter sweep" not in html and "No consistency sweep" not in html
     assert "Session.open" not in html and "import pandas" not in html  # no code cells
+
+
+def test_export_as_vectordbbench_results(smoke_run):
+    """`mqbench export --format vectordbbench`: the same structure as a file VectorDBBench 1.0.20 wrote
+    (tests/unit/data), one case per MQ and repeat, values taken from the summary."""
+    proc = subprocess.run([sys.executable, "-m", "mqbench.cli", "export", "--format", "vectordbbench",
+                           str(smoke_run)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    ours = json.loads(Path(proc.stdout.strip()).read_text())
+    theirs = json.loads((ROOT / "tests/unit/data/vectordbbench-1.0.20-result.json").read_text())
+    assert set(ours) == set(theirs) and len(ours["results"]) == 2
+    case, ref = ours["results"][0], theirs["results"][0]
+    assert set(case["metrics"]) == set(ref["metrics"]) and set(case["task_config"]) == set(ref["task_config"])
+    assert set(case["task_config"]["case_config"]["custom_case"]["dataset_config"]) == \
+        set(ref["task_config"]["case_config"]["custom_case"]["dataset_config"])
+    s = pd.read_parquet(smoke_run / "summary.parquet")
+    by_label = {c["task_config"]["db_config"]["db_label"]: c["metrics"] for c in ours["results"]}
+    for mq in ["rocksmq", "natsmq"]:
+        rows = s[(s["mq"] == mq) & (s["sweep"] == "concurrency") & (s["op"] == "search")]
+        metrics = by_label[f"mqbench-{mq}-r0"]
+        assert metrics["qps"] == pytest.approx(rows["rps"].max(), abs=1e-3)
+        assert metrics["conc_num_list"] == [1, 2] and metrics["recall"] > 0.8
+        assert metrics["insert_duration"] > 0 and metrics["load_duration"] >= metrics["insert_duration"]

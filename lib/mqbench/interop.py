@@ -1,0 +1,90 @@
+"""VectorDBBench interop: our search_query runs as VectorDBBench 1.0.20 result files, so its UI shows them
+beside its own (its custom-dataset folders are read as datasets by :mod:`mqbench.formats`)."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from . import report, results
+
+CUSTOM_DATASET_CASE = 101  # VectorDBBench's PerformanceCustomDataset case id
+
+
+def _case(cell: pd.DataFrame, manifest: dict) -> dict:
+    """One VectorDBBench CaseResult from the summary rows of one search_query cell (one MQ, one repeat)."""
+    def phase(op, ph):
+        return cell[(cell["op"] == op) & (cell["phase"] == ph)]
+
+    first = cell.iloc[0]
+    load = {op: float(phase(op, "load")["duration_s"].sum()) for op in ["insert", "flush", "index", "load"]}
+    serial = phase("search", "serial")
+    serial = serial[serial["sweep"] == "baseline"] if "sweep" in serial else serial
+    conc = report.in_sweep(phase("search", "concurrent"), "concurrency").sort_values("concurrency")
+    index_params = json.loads(first["index_params"]) if isinstance(first.get("index_params"), str) else {}
+    search_params = json.loads(first["search_params"]) if isinstance(first.get("search_params"), str) else {}
+    metrics = {
+        "max_load_count": 0, "insert_duration": round(load["insert"], 4),
+        "optimize_duration": round(load["flush"] + load["index"] + load["load"], 4),
+        "load_duration": round(sum(load.values()), 4),
+        "qps": round(float(conc["rps"].max()), 4) if len(conc) else 0.0,
+        "serial_latency_p99": float(serial["latency_p99_ms"].iloc[0]) / 1e3 if len(serial) else 0.0,
+        "serial_latency_p95": float(serial["latency_p95_ms"].iloc[0]) / 1e3 if len(serial) else 0.0,
+        "recall": float(serial["recall_at_k"].iloc[0]) if len(serial) else 0.0,
+        "ndcg": float(serial["ndcg_at_k"].iloc[0]) if len(serial) else 0.0,
+        "conc_num_list": [int(c) for c in conc["concurrency"]],
+        "conc_qps_list": [float(v) for v in conc["rps"]],
+        "conc_latency_p99_list": [float(v) / 1e3 for v in conc["latency_p99_ms"]],
+        "conc_latency_p95_list": [float(v) / 1e3 for v in conc["latency_p95_ms"]],
+        "conc_latency_avg_list": [float(v) / 1e3 for v in conc["latency_avg_ms"]],
+        "st_ideal_insert_duration": 0, **{name: [] for name in [
+            "st_search_stage_list", "st_search_time_list", "st_max_qps_list_list", "st_recall_list",
+            "st_ndcg_list", "st_serial_latency_p99_list", "st_serial_latency_p95_list",
+            "st_conc_failed_rate_list", "st_conc_num_list_list", "st_conc_qps_list_list",
+            "st_conc_latency_p99_list_list", "st_conc_latency_p95_list_list", "st_conc_latency_avg_list_list"]},
+    }
+    label = f"mqbench-{first['mq']}-r{first['repeat']}"
+    task = {
+        "db": "Milvus",
+        "db_config": {"db_label": label, "version": manifest.get("versions", {}).get("milvus", ""),
+                      "note": f"mqbench run {first['run_id']}, git {manifest.get('git_sha', '')}, mq {first['mq']}",
+                      "uri": "**********", "user": "root", "password": "**********", "num_shards": 1,
+                      "replica_number": 1},
+        "db_case_config": {"index": first.get("index_type", "HNSW"), "metric_type": first.get("metric", "COSINE"),
+                           "use_partition_key": False, **index_params, **search_params},
+        "case_config": {"case_id": CUSTOM_DATASET_CASE, "custom_case": {
+            "name": f"mqbench {first['dataset']}", "description": f"mqbench search_query, {first['mq']}",
+            "load_timeout": 36000, "optimize_timeout": 36000,
+            "dataset_config": {"name": str(first["dataset"]), "dir": "", "size": str(int(first["n"])),
+                               "dim": str(int(first["dim"])), "metric_type": str(first.get("metric", "COSINE")),
+                               "file_count": "1", "use_shuffled": False, "with_gt": True}},
+            "k": int(first["k"]), "concurrency_search_config": {
+                "num_concurrency": [int(c) for c in conc["concurrency"]],
+                "concurrency_duration": int(round(float(first.get("sweep_window_s", 0)))),
+                "concurrency_timeout": 3600}},
+        "stages": ["drop_old", "load", "search_serial", "search_concurrent"],
+    }
+    return {"metrics": metrics, "task_config": task, "label": ":)"}
+
+
+def export_vectordbbench(run_dir: str | Path, out_dir: str | Path | None = None) -> Path:
+    """Write ``<out_dir>/Milvus/result_<date>_<run id>_milvus.json`` (VectorDBBench's layout; default
+    ``out_dir``: ``<run_dir>/vectordbbench``) with one case per search_query cell; returns the file."""
+    run_dir = results.open_run_dir(run_dir)
+    summary = report.load_summary(run_dir)
+    summary = summary[(summary["notebook"] == "search_query") & (summary["status"] == "ok")]
+    if summary.empty:
+        raise ValueError(f"{run_dir} has no successful search_query rows to export")
+    manifest = results.read_manifest(run_dir)
+    cases = [_case(cell, manifest) for _, cell in summary.groupby(["mq", "repeat"], sort=True)]
+    run_id = run_dir.name.replace("-", "").replace(".", "").lower()
+    created = datetime.fromisoformat(manifest["created_utc"].replace("Z", "+00:00")).astimezone(timezone.utc)
+    day = created.replace(hour=0, minute=0, second=0, microsecond=0)
+    out = Path(out_dir or run_dir / "vectordbbench") / "Milvus" / f"result_{created:%Y%m%d}_{run_id}_milvus.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    results.atomic_write_text(out, json.dumps({"run_id": run_id, "task_label": f"mqbench {run_dir.name}",
+                                               "results": cases, "file_fmt": "result_{}_{}_{}.json",
+                                               "timestamp": day.timestamp()}, indent=1))
+    return out
