@@ -13,6 +13,12 @@ from . import report, results
 CUSTOM_DATASET_CASE = 101  # VectorDBBench's PerformanceCustomDataset case id
 
 
+def _first(rows: pd.DataFrame, column: str) -> float:
+    """The first row's value of ``column``; 0.0 (VectorDBBench's "not measured") when absent."""
+    value = rows[column].iloc[0] if column in rows and len(rows) else float("nan")
+    return 0.0 if pd.isna(value) else float(value)
+
+
 def _case(cell: pd.DataFrame, manifest: dict) -> dict:
     """One VectorDBBench CaseResult from the summary rows of one search_query cell (one MQ, one repeat)."""
     def phase(op, ph):
@@ -30,10 +36,9 @@ def _case(cell: pd.DataFrame, manifest: dict) -> dict:
         "optimize_duration": round(load["flush"] + load["index"] + load["load"], 4),
         "load_duration": round(sum(load.values()), 4),
         "qps": round(float(conc["rps"].max()), 4) if len(conc) else 0.0,
-        "serial_latency_p99": float(serial["latency_p99_ms"].iloc[0]) / 1e3 if len(serial) else 0.0,
-        "serial_latency_p95": float(serial["latency_p95_ms"].iloc[0]) / 1e3 if len(serial) else 0.0,
-        "recall": float(serial["recall_at_k"].iloc[0]) if len(serial) else 0.0,
-        "ndcg": float(serial["ndcg_at_k"].iloc[0]) if len(serial) else 0.0,
+        "serial_latency_p99": _first(serial, "latency_p99_ms") / 1e3,
+        "serial_latency_p95": _first(serial, "latency_p95_ms") / 1e3,
+        "recall": _first(serial, "recall_at_k"), "ndcg": _first(serial, "ndcg_at_k"),
         "conc_num_list": [int(c) for c in conc["concurrency"]],
         "conc_qps_list": [float(v) for v in conc["rps"]],
         "conc_latency_p99_list": [float(v) / 1e3 for v in conc["latency_p99_ms"]],

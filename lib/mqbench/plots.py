@@ -115,8 +115,8 @@ def consistency_latency(table: pd.DataFrame) -> plt.Figure | None:
 
 
 def scale_curves(points: pd.DataFrame, fitted: pd.DataFrame) -> plt.Figure | None:
-    """Each scale metric against N on log-log axes, a line per MQ, with the fitted power law carried on
-    (dashed) to the extrapolation target and its 95% prediction interval at the target."""
+    """Each scale metric against N on log-log axes, a line per MQ, dashed from the largest measured N to
+    the fit's value at the extrapolation target, with its 95% prediction interval there."""
     if points.empty:
         return None
     metrics = list(dict.fromkeys(points["metric"]))
@@ -127,8 +127,7 @@ def scale_curves(points: pd.DataFrame, fitted: pd.DataFrame) -> plt.Figure | Non
         sns.lineplot(data=part, x="n", y="value", hue="mq", palette=palette, marker="o", errorbar=("pi", 100),
                      ax=ax, legend=ax is axes.flat[0])
         for row in fitted[fitted["metric"] == metric].itertuples() if len(fitted) else []:
-            ns = np.geomspace(row.largest_n, row.target_n, 20)
-            ax.plot(ns, row.at_largest_n * (ns / row.largest_n) ** row.exponent, "--", color=palette[row.mq])
+            ax.plot([row.largest_n, row.target_n], [row.at_largest_n, row.extrapolated], "--", color=palette[row.mq])
             ax.errorbar([row.target_n], [row.extrapolated], fmt="x", color=palette[row.mq],
                         yerr=[[row.extrapolated - row.extrapolated_low], [row.extrapolated_high - row.extrapolated]])
         ax.set(xscale="log", yscale="log", xlabel="N (vectors)", ylabel=f"{metric} ({part['unit'].iloc[0]})",

@@ -46,8 +46,9 @@ def points(summary: pd.DataFrame) -> pd.DataFrame:
         part = df[(df["op"] == op) & (df["phase"] == phase)]
         if column not in part or part.empty:
             continue
+        n = part["n"] if "n" in part and part["n"].notna().all() else part["rows"]  # older runs: rows
         out.append(pd.DataFrame({"metric": metric, "unit": unit, "mq": part["mq"], "repeat": part["repeat"],
-                                 "n": part["rows"].astype(float), "value": part[column] * SCALE.get(column, 1)}))
+                                 "n": n.astype(float), "value": part[column] * SCALE.get(column, 1)}))
     return pd.concat(out, ignore_index=True).dropna(subset=["value"]) if out else pd.DataFrame()
 
 

@@ -29,7 +29,9 @@ def check(p: dict, dim: int, embedded: bool) -> None:
     for name in ("sweep_window_s", "open_loop_window_s"):
         _positive_number(name, p[name])
     _positive_number("sweep_warmup_s", p["sweep_warmup_s"], allow_zero=True)
-    for name in ("serial_requests", "consistency_requests", "sweep_concurrency", "open_loop_clients", "k"):
+    _positive_number("batch_mb", p["batch_mb"])
+    for name in ("serial_requests", "consistency_requests", "sweep_concurrency", "open_loop_clients", "k",
+                 "insert_workers"):
         _int_list(name, [p[name]])
     _positive_number("warmup_requests", p["warmup_requests"], allow_zero=True)
     if not isinstance(p["open_loop_rates"], list):

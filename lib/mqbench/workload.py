@@ -91,7 +91,9 @@ class PreparedSearch:
     """Search requests built by pymilvus once per query (the queries cycle), then sent straight on the
     connection's gRPC stub: pymilvus's request building and result parsing stay out of the timed path,
     so almost all of a request's time is the gRPC call (``tests/benchmarks/bench_vs_vectordbbench.py``
-    prints the share outside it). Consistency is fixed when the requests are built."""
+    prints the share outside it). Strong, Bounded and Eventually requests carry pymilvus's constant
+    guarantee timestamps, so building them early changes nothing; Session takes this process's last write
+    at build time (none, in the client processes: then it reads like Eventually, as pymilvus would)."""
 
     def __init__(self, client, spec: Spec):
         handler = client._get_connection()

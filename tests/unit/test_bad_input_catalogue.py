@@ -77,13 +77,15 @@ CASES = {
     "unknown query kind": (lambda: _check(query_kinds=["scan"]), ValueError, "['scan']"),
     "DISKANN on the embedded server": (lambda: _check(index_type="DISKANN", index_params={}, search_params={},
                                                       search_param_sweep=[]), ValueError, "bad_function_call"),
+    "batch size of zero bytes": (lambda: _check(batch_mb=0), ValueError, "batch_mb must be a positive number"),
+    "no loader processes": (lambda: _check(insert_workers=0), ValueError, "insert_workers entries must be"),
     "open-loop pool of zero clients": (lambda: workload.ClientPool(None, 0), ValueError, "at least one process"),
 }
 
 SEARCH_QUERY_DEFAULTS = dict(
     concurrency_levels=[1, 2], sweep_window_s=1.0, open_loop_window_s=1.0, sweep_warmup_s=0.5, serial_requests=5,
     consistency_requests=5, sweep_concurrency=2, open_loop_clients=2, k=10, warmup_requests=1,
-    open_loop_rates=[50], arrivals="poisson", consistency_levels=["Strong"], consistency="Bounded",
+    open_loop_rates=[50], arrivals="poisson", batch_mb=1.0, insert_workers=2, consistency_levels=["Strong"], consistency="Bounded",
     index_type="HNSW", index_params={"M": 16, "efConstruction": 64}, search_params={"ef": 64},
     search_param_sweep=[{"ef": 16}], request_shapes=[{"nq": 2}], query_kinds=["count"], filter_query="attr < 10")
 
