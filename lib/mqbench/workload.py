@@ -227,7 +227,7 @@ def _run(req: Requester, worker: int, t_start: int, window0: int, window1: int, 
     rows = []
     if offsets is None:
         seq = 0
-        while (now := time.perf_counter_ns()) < window1:
+        while time.perf_counter_ns() < window1:
             t0, lat, ok, err, _ = _timed(req, seq + worker * 1_000_003)
             rows.append((worker, seq, t0, t0, lat, lat, ok, err, t0 < window0))
             seq += 1

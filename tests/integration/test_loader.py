@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +16,6 @@ from mqbench.server import EmbeddedMilvus
 N, DIM = 40_000, 16
 LOAD = """
 import sys
-from pathlib import Path
 from mqbench import datasets, loader
 from mqbench.server import Connection
 conn = Connection(sys.argv[1], "rocksmq", sys.argv[2])

@@ -54,7 +54,7 @@ CASES = {
         lambda: _bare_session().start_server("natsmq", "http://h:1", {"a.b": 1}),
         ValueError, "server_overrides apply to embedded servers only"),
     "empty concurrency list": (lambda: _check(concurrency_levels=[]), ValueError, "concurrency_levels"),
-    "negative window": (lambda: _check(sweep_window_s=-1.0), ValueError, "sweep_window_s"),
+    "negative sweep window": (lambda: _check(sweep_window_s=-1.0), ValueError, "sweep_window_s"),
     "negative open-loop rate": (lambda: _check(open_loop_rates=[100, -5]), ValueError, "open_loop_rates"),
     "unknown arrivals": (lambda: _check(arrivals="bursty"), ValueError, "'bursty'"),
     "index parameter the index type does not take": (
