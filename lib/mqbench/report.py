@@ -57,8 +57,12 @@ def mq_verdict(nats: np.ndarray, rocks: np.ndarray) -> tuple[float, float, float
 
 
 def in_sweep(df: pd.DataFrame, *names: str) -> pd.DataFrame:
-    """Rows of the named sweeps of ``search_query.ipynb`` (all rows when the run predates sweeps)."""
-    return df[df["sweep"].isin(names)] if "sweep" in df else df
+    """Rows of the named sweeps of ``search_query.ipynb``. A run without a ``sweep`` column predates the
+    sweeps: its search_query rows are the baseline and concurrency ones."""
+    if "sweep" in df:
+        return df[df["sweep"].isin(names)]
+    legacy = {"baseline", "concurrency"} & set(names)
+    return df[df["notebook"] == "search_query"] if legacy else df.iloc[0:0]
 
 
 def with_verdicts(table: pd.DataFrame, per_repeat: pd.DataFrame, keys: list[str], column: str) -> pd.DataFrame:

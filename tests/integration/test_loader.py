@@ -16,6 +16,7 @@ from mqbench.server import EmbeddedMilvus
 N, DIM = 40_000, 16
 LOAD = """
 import sys
+from pathlib import Path
 from mqbench import datasets, loader
 from mqbench.server import Connection
 conn = Connection(sys.argv[1], "rocksmq", sys.argv[2])
@@ -58,6 +59,8 @@ def test_killed_load_resumes_without_duplicates_or_gaps(server, tmp_path):
     while time.monotonic() < deadline:  # kill once a fair part is acknowledged
         if checkpoint.exists() and len(json.loads(checkpoint.read_text())["done"]) >= 20:
             break
+        if first.poll() is not None:
+            raise AssertionError(f"the loader exited early ({first.returncode}): {first.stderr.read()[-2000:]}")
         time.sleep(0.05)
     os.kill(first.pid, signal.SIGKILL)
     first.wait(timeout=30)

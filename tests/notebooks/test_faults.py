@@ -49,10 +49,23 @@ def test_server_killed_mid_sweep_is_recorded_and_reported(tmp_path, live_pids):
     assert "Failures" in html and "died during" in html
 
 
+LIGHT_GRID = """
+notebooks:
+  - notebook: notebooks/search_query.ipynb
+    parameters: {n: 2000, dim: 8, queries: 5, serial_requests: 5, warmup_requests: 1, concurrency_levels: [1],
+                 sweep_window_s: 2.0, sweep_warmup_s: 0.2, sweep_concurrency: 1, open_loop_clients: 1,
+                 open_loop_rates: [], search_param_sweep: [], consistency_levels: [], request_shapes: [],
+                 query_kinds: []}
+    grid: {mq: [rocksmq, natsmq]}
+"""
+
+
 def test_runner_killed_mid_grid_then_resumed(tmp_path, live_pids):
     before = live_pids()
     run = tmp_path / "run"
-    proc = _cli("--grid", "data/grids/smoke.yaml", "--run-dir", str(run))
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(LIGHT_GRID)
+    proc = _cli("--grid", str(grid), "--run-dir", str(run))
     _wait_for(lambda: (run / "completed.json").exists() and len(list((run / "parts").glob("*"))) == 2,
               what="the second cell to start")
     time.sleep(1)

@@ -9,7 +9,7 @@ def _summary():
     rows = []
     for mq, lat, rps in [("rocksmq", 4.0, 100.0), ("natsmq", 2.0, 200.0)]:
         for repeat in (0, 1):
-            base = {"mq": mq, "repeat": repeat, "status": "ok"}
+            base = {"notebook": "search_query", "mq": mq, "repeat": repeat, "status": "ok"}
             rows.append({**base, "op": "search", "phase": "serial", "concurrency": 0, "latency_avg_ms": lat + repeat})
             rows.append({**base, "op": "query", "phase": "serial", "concurrency": 0, "latency_avg_ms": lat / 2})
             for c in (1, 2):

@@ -75,3 +75,10 @@ def test_table2_ignores_the_other_sweeps():
                  rps=rps) for mq in ["rocksmq", "natsmq"] for sweep, rps in [("concurrency", 100), ("shape", 999)]]
     t2 = report.table2(pd.DataFrame(rows))
     assert (t2.loc[t2["metric"] == "search_rps", "ours_median"] == 100).all()
+
+
+def test_sweep_tables_are_empty_for_runs_without_search_query():
+    pubsub = pd.DataFrame([dict(notebook="pubsub", mq="natsmq", repeat=0, status="ok", op="pubsub", phase="broker",
+                                variant="async", concurrency=0)])
+    for table in (report.recall_qps, report.consistency, report.shapes, report.knee, report.latency_vs_rps):
+        assert table(pubsub).empty, table.__name__
