@@ -152,14 +152,18 @@ def latency_vs_rps(summary: pd.DataFrame) -> pd.DataFrame:
 
 def knee(summary: pd.DataFrame, keep_up: float = 0.95) -> pd.DataFrame:
     """Per MQ and repeat, the highest open-loop target rate the server kept up with (achieved ≥
-    ``keep_up`` × target, nothing left unsent), and the p99 latency there."""
+    ``keep_up`` × target, nothing left unsent), and the p99 latency there. ``highest_rate_tried``: the
+    server kept up with every rate, so the knee lies above it (try higher ``open_loop_rates``)."""
     df = latency_vs_rps(summary)
     df = df[df["mode"] == "open loop"]
     if df.empty:
         return df
     kept = df[(df["rps"] >= keep_up * df["target_rps"]) & (df["not_sent"].fillna(0) == 0)]
     best = kept.loc[kept.groupby(["mq", "repeat"])["target_rps"].idxmax()] if len(kept) else kept
-    return best[["mq", "repeat", "target_rps", "rps", "latency_p99_ms"]].rename(
+    tried = df.groupby(["mq", "repeat"])["target_rps"].max()
+    best = best.assign(highest_rate_tried=[rate == tried[mq, r] for mq, r, rate in
+                                           zip(best["mq"], best["repeat"], best["target_rps"])])
+    return best[["mq", "repeat", "target_rps", "rps", "latency_p99_ms", "highest_rate_tried"]].rename(
         columns={"target_rps": "knee_target_rps", "rps": "achieved_rps"}).reset_index(drop=True)
 
 

@@ -43,6 +43,9 @@ def test_knee_is_the_highest_rate_kept_up_with():
                              latency_p99_ms=5 if target <= limit else 500))
     knee = report.knee(pd.DataFrame(rows)).set_index("mq")
     assert knee.loc["rocksmq", "knee_target_rps"] == 400 and knee.loc["natsmq", "knee_target_rps"] == 200
+    assert not knee["highest_rate_tried"].any()
+    below = report.knee(pd.DataFrame([r for r in rows if r["target_rps"] <= 200])).set_index("mq")
+    assert below["highest_rate_tried"].all()  # kept up with every rate tried: the knee is above
 
 
 def test_recall_qps_joins_serial_recall_with_concurrent_rps():
