@@ -14,18 +14,18 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .formats import ArraySource
-from .ingest import ATTR_FIELD, ID_FIELD, VECTOR_FIELD, IngestError, attr_values, collection_fields
+from .formats import Source
+from .ingest import ATTR_FIELD, ID_FIELD, VECTOR_FIELD, IngestError, attr_values, target
 from .server import Connection
 
 MAX_FILE_BYTES = 16 * 2**30
 DONE_STATES, FAILED_STATES = {"Completed"}, {"Failed", "Failed and cleaned"}
 
 
-def write_npy(data, n: int | None, folder: Path, with_attr: bool, file_mb: float = 1024) -> list[list[str]]:
-    """Column files for the first ``n`` rows of ``data``, one folder per task of about ``file_mb`` MiB of
-    vectors; returns each task's file list."""
-    source = ArraySource(data) if isinstance(data, np.ndarray) else data
+def write_npy(source: Source, n: int | None, folder: Path, with_attr: bool,
+              file_mb: float = 1024) -> tuple[list[list[str]], int]:
+    """Column files for the first ``n`` rows of ``source``, one folder per task of about ``file_mb`` MiB of
+    vectors; returns each task's file list, and the rows written."""
     total = source.check_limit(n)
     rows_per_task = max(1, int(min(file_mb * 2**20, MAX_FILE_BYTES) // (source.dim * 4)))
     tasks = []
@@ -38,7 +38,7 @@ def write_npy(data, n: int | None, folder: Path, with_attr: bool, file_mb: float
         for name, values in columns.items():
             np.save(task / f"{name}.npy", values)
         tasks.append([str(task / f"{name}.npy") for name in columns])
-    return tasks
+    return tasks, total
 
 
 @dataclass
@@ -60,14 +60,14 @@ def bulk_import(conn: Connection, name: str, data, n: int | None, folder: Path, 
     """Write ``data`` under ``folder`` as column files and import them into ``name``; waits for every task."""
     client = conn.client()
     try:
-        with_attr = ATTR_FIELD in collection_fields(client, name)
+        into = target(client, name, data)
         t0 = time.perf_counter()
-        tasks = write_npy(data, n, Path(folder), with_attr, file_mb)
+        tasks, rows = write_npy(into.source, n, Path(folder), into.with_attr, file_mb)
         write_s = time.perf_counter() - t0
         handler = client._get_connection()
         t1 = time.perf_counter()
         ids = [handler.do_bulk_insert(name, "", files) for files in tasks]
-        states = _wait(handler, ids, sum(np.load(f[0], mmap_mode="r").shape[0] for f in tasks), timeout_s, progress)
+        states = _wait(handler, ids, rows, timeout_s, progress)
         import_s = time.perf_counter() - t1
     finally:
         client.close()

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import datasets, interop, migration, report, results, runner
 from .formats import FormatError
-from .ingest import VECTOR_FIELD
+from .ingest import collection_dim
 from .migration import MigrationError
 from .overrides import OverrideError
 from .server import TOKEN_ENV, EmbeddedMilvus, MilvusServerError, check_mq, running_in
@@ -120,8 +120,7 @@ def cmd_migrate(args) -> int:
         names = client.list_collections()
         for name in names:
             client.load_collection(name)
-        dims = {name: next(int(f["params"]["dim"]) for f in client.describe_collection(name)["fields"]
-                           if f["name"] == VECTOR_FIELD) for name in names}
+        dims = {name: collection_dim(client, name) for name in names}
         probes = {name: np.random.default_rng(0).standard_normal((10, dim), dtype=np.float32)
                   for name, dim in dims.items()}
         before = {name: migration.snapshot(client, name, probes[name]) for name in names}

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from pymilvus import DataType
 from tqdm import tqdm
 
-from .formats import ArraySource
+from .formats import ArraySource, Source
 
 ID_FIELD, VECTOR_FIELD, ATTR_FIELD = "id", "vector", "attr"
 ATTR_RANGE = 10_000
@@ -45,15 +46,35 @@ def create_collection(client, name: str, dim: int, metric: str, shards: int = 1,
     client.create_collection(name, schema=schema, shards_num=shards, consistency_level="Bounded")
 
 
-def collection_fields(client, name: str) -> dict[str, dict]:
-    return {f["name"]: f for f in client.describe_collection(name)["fields"]}
+@dataclass(frozen=True)
+class Target:
+    """A collection to load into, described once, and the data checked against it."""
+
+    source: Source
+    dim: int
+    with_attr: bool      # the collection has the ``attr`` column
+    collection_id: int
 
 
 def collection_dim(client, name: str) -> int:
-    fields = collection_fields(client, name)
+    fields = {f["name"]: f for f in client.describe_collection(name)["fields"]}
     if VECTOR_FIELD not in fields:
         raise IngestError(f"collection {name!r} has no field {VECTOR_FIELD!r}")
     return int(fields[VECTOR_FIELD]["params"]["dim"])
+
+
+def target(client, name: str, data) -> Target:
+    """``data`` (a :class:`~mqbench.formats.Source` or an array) checked against collection ``name``."""
+    info = client.describe_collection(name)
+    fields = {f["name"]: f for f in info["fields"]}
+    if VECTOR_FIELD not in fields:
+        raise IngestError(f"collection {name!r} has no field {VECTOR_FIELD!r}")
+    dim = int(fields[VECTOR_FIELD]["params"]["dim"])
+    source = ArraySource(data) if isinstance(data, np.ndarray) else data
+    if source.dim != dim:
+        raise IngestError(f"dimension mismatch: collection {name!r} has dim {dim}, data {source.path} has dim "
+                          f"{source.dim}")
+    return Target(source, dim, ATTR_FIELD in fields, info.get("collection_id"))
 
 
 def insert(client, name: str, data, n: int | None = None, batch_rows: int = 5000, progress: bool = True,
@@ -64,12 +85,8 @@ def insert(client, name: str, data, n: int | None = None, batch_rows: int = 5000
     ``guard()`` runs after every batch and may raise to stop the ingest; a request that takes
     longer than ``timeout_s`` is an error, never a hang.
     """
-    source = ArraySource(data) if isinstance(data, np.ndarray) else data
-    dim = collection_dim(client, name)
-    with_attr = ATTR_FIELD in collection_fields(client, name)
-    if source.dim != dim:
-        raise IngestError(f"dimension mismatch: collection {name!r} has dim {dim}, data {source.path} has dim "
-                          f"{source.dim}")
+    into = target(client, name, data)
+    source, with_attr = into.source, into.with_attr
     if batch_rows < 1:
         raise IngestError(f"batch_rows must be >= 1, got {batch_rows}")
     total = source.check_limit(n)

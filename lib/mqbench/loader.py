@@ -16,12 +16,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from . import results
-from .formats import ArraySource
-from .ingest import ATTR_FIELD, ID_FIELD, IngestError, collection_dim, collection_fields, create_collection, rows_of
+from .ingest import ID_FIELD, IngestError, create_collection, rows_of, target
 from .server import Connection, set_pdeathsig
 
 
@@ -106,25 +104,20 @@ def load(conn: Connection, name: str, data, n: int | None = None, batch_mb: floa
     ``checkpoint``: a file to record progress in (``resume``: what :func:`open_collection` returned
     for it). ``guard()`` runs after every acknowledged batch and may raise to stop the load.
     """
-    source = ArraySource(data) if isinstance(data, np.ndarray) else data
     if workers < 1:
         raise IngestError(f"workers must be >= 1, got {workers}")
     client = conn.client()
     try:
-        dim = collection_dim(client, name)
-        with_attr = ATTR_FIELD in collection_fields(client, name)
-        collection_id = client.describe_collection(name).get("collection_id")
+        into = target(client, name, data)
     finally:
         client.close()
-    if source.dim != dim:
-        raise IngestError(f"dimension mismatch: collection {name!r} has dim {dim}, data {source.path} has dim "
-                          f"{source.dim}")
+    source, with_attr = into.source, into.with_attr
     total = source.check_limit(n)
-    batch_rows = batch_rows_for(dim, batch_mb)
+    batch_rows = batch_rows_for(into.dim, batch_mb)
     if resume is not None and (resume.n, resume.batch_rows) != (total, batch_rows):
         raise IngestError(f"checkpoint {resume.path} was made for n={resume.n}, {resume.batch_rows} rows per batch; "
                           f"this load has n={total}, {batch_rows}: resume with the same n and batch_mb")
-    state = resume or (Checkpoint(Path(checkpoint), collection_id, total, batch_rows) if checkpoint else None)
+    state = resume or (Checkpoint(Path(checkpoint), into.collection_id, total, batch_rows) if checkpoint else None)
     done = set(state.done) if state else set()
     redo = set(state.inflight) if state else set()
     stats = LoadStats(0, -(-total // batch_rows), batch_rows, workers, len(done), len(redo))

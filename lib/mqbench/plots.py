@@ -6,6 +6,7 @@ import pandas as pd
 import seaborn as sns
 
 from .metrics import METRICS
+from .report import in_sweep
 
 
 def _axis_label(column: str) -> str:
@@ -13,11 +14,12 @@ def _axis_label(column: str) -> str:
     return f"{m.label} ({m.unit}, {m.better} is better)" if m.unit else f"{m.label} ({m.better} is better)"
 
 
-def vs_concurrency(summary: pd.DataFrame, column: str, ops=("search", "query")) -> plt.Figure:
+def vs_concurrency(summary: pd.DataFrame, column: str, ops=("search", "query")) -> plt.Figure | None:
     """One panel per op: ``column`` against client concurrency, a line per MQ, spread over repeats."""
-    df = summary[(summary["phase"] == "concurrent") & summary["op"].isin(ops) & (summary["status"] == "ok")]
-    if "sweep" in df:
-        df = df[df["sweep"].isin(["concurrency"])]
+    df = in_sweep(summary, "concurrency")
+    df = df[(df["phase"] == "concurrent") & df["op"].isin(ops) & (df["status"] == "ok")]
+    if df.empty:
+        return None
     grid = sns.relplot(data=df, x="concurrency", y=column, hue="mq", style="mq", col="op", kind="line",
                        markers=True, errorbar=("pi", 100), height=3.2, aspect=1.25,
                        facet_kws={"sharey": False})

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .seed import seed_table
+
 # metric -> (op, phase, summary column, unit)
 SCALE_METRICS = {
     "insert_s": ("insert", "load", "duration_s", "s"),
@@ -73,8 +75,6 @@ SEED_METRICS = {"search_latency_ms": "search_latency_avg", "search_rps": "search
 
 def beside_seed(fitted: pd.DataFrame) -> pd.DataFrame:
     """The fits with the seed's measured 100M value beside the extrapolation where the seed has one."""
-    from .seed import seed_table
-
     if fitted.empty:
         return fitted
     seed = seed_table("integration").set_index(["metric", "mq"])["value"]

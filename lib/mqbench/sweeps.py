@@ -40,10 +40,10 @@ def check(p: dict, dim: int, embedded: bool) -> None:
         _positive_number("open_loop_rates entry", rate)
     if p["arrivals"] not in ARRIVALS:
         raise ValueError(f"arrivals {p['arrivals']!r} is not one of {', '.join(ARRIVALS)}")
-    for name in ("consistency_levels",):
-        bad = [c for c in p[name] if c not in CONSISTENCY]
-        if bad or not isinstance(p[name], list):
-            raise ValueError(f"{name} entries must be among {', '.join(CONSISTENCY)}; bad: {bad or p[name]!r}")
+    levels = p["consistency_levels"]
+    bad = [c for c in levels if c not in CONSISTENCY] if isinstance(levels, list) else levels
+    if bad:
+        raise ValueError(f"consistency_levels entries must be among {', '.join(CONSISTENCY)}; bad: {bad!r}")
     if p["consistency"] not in CONSISTENCY:
         raise ValueError(f"consistency {p['consistency']!r} is not one of {', '.join(CONSISTENCY)}")
     indexes.check_index(p["index_type"], p["index_params"], dim, embedded)
