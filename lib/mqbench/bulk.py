@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
+from . import progress
+from .client import ATTR_FIELD, ID_FIELD, VECTOR_FIELD, attr_values
+from .errors import IngestError
 from .formats import Source
-from .ingest import ATTR_FIELD, ID_FIELD, VECTOR_FIELD, IngestError, attr_values, target
+from .ingest import target
 from .server import Connection
 
 MAX_FILE_BYTES = 16 * 2**30
@@ -56,21 +58,17 @@ class ImportStats:
 
 
 def bulk_import(conn: Connection, name: str, data, n: int | None, folder: Path, file_mb: float = 1024,
-                timeout_s: float = 3600, progress: bool = True) -> ImportStats:
+                timeout_s: float = 3600, show_progress: bool = True) -> ImportStats:
     """Write ``data`` under ``folder`` as column files and import them into ``name``; waits for every task."""
-    client = conn.client()
-    try:
+    with conn.client() as client:
         into = target(client, name, data)
         t0 = time.perf_counter()
         tasks, rows = write_npy(into.source, n, Path(folder), into.with_attr, file_mb)
         write_s = time.perf_counter() - t0
-        handler = client._get_connection()
         t1 = time.perf_counter()
-        ids = [handler.do_bulk_insert(name, "", files) for files in tasks]
-        states = _wait(handler, ids, rows, timeout_s, progress)
+        ids = [client.bulk_insert(name, files) for files in tasks]
+        states = _wait(client, ids, rows, timeout_s, show_progress)
         import_s = time.perf_counter() - t1
-    finally:
-        client.close()
     failed = [(task_id, s) for task_id, s in zip(ids, states) if s.state_name not in DONE_STATES]
     if failed:
         task_id, state = failed[0]
@@ -79,11 +77,11 @@ def bulk_import(conn: Connection, name: str, data, n: int | None, folder: Path, 
     return ImportStats(sum(s.row_count for s in states), len(ids), write_s, import_s, [s.state_name for s in states])
 
 
-def _wait(handler, task_ids: list[int], rows: int, timeout_s: float, progress: bool) -> list:
+def _wait(client, task_ids: list[int], rows: int, timeout_s: float, show_progress: bool) -> list:
     deadline = time.monotonic() + timeout_s
-    with tqdm(total=rows, unit="rows", desc="bulk insert", disable=not progress, mininterval=1.0) as bar:
+    with progress.bar(rows, "bulk insert", disable=not show_progress) as bar:
         while True:
-            states = [handler.get_bulk_insert_state(t) for t in task_ids]
+            states = [client.bulk_state(t) for t in task_ids]
             bar.update(sum(s.row_count for s in states) - bar.n)
             if all(s.state_name in DONE_STATES | FAILED_STATES for s in states):
                 return states

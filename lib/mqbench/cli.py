@@ -8,38 +8,35 @@ import sys
 import threading
 from pathlib import Path
 
-import numpy as np
-
 from . import datasets, interop, migration, report, results, runner
-from .formats import FormatError
-from .ingest import collection_dim
-from .migration import MigrationError
-from .overrides import OverrideError
-from .server import TOKEN_ENV, EmbeddedMilvus, MilvusServerError, check_mq, running_in
-
-USER_ERRORS = (runner.GridError, results.RunDirError, OverrideError, MilvusServerError, FormatError,
-               MigrationError, ValueError, OSError)
+from .errors import FormatError, GridError, MigrationError, MqbenchError
+from .server import TOKEN_ENV, EmbeddedMilvus, check_mq, running_in
 
 
 def cmd_run(args) -> int:
     params = runner.parse_cli_params(args.param)
     if sum(map(bool, (args.grid, args.notebook, args.resume))) != 1:
-        raise runner.GridError("give exactly one of: a notebook, --grid FILE, --resume RUN_DIR")
+        raise GridError("give exactly one of: a notebook, --grid FILE, --resume RUN_DIR")
+    if args.only and not args.grid:
+        raise GridError("--only selects cells of a grid; use it with --grid")
     if args.resume:
         if params or args.run_dir:
-            raise runner.GridError("--resume takes the run folder's own cells; drop -p and --run-dir")
+            raise GridError("--resume takes the run folder's own cells; drop -p and --run-dir")
         run_dir = results.open_run_dir(args.resume)
         cells = runner.pending_cells(run_dir)
         print(f"resuming {run_dir}: {len(cells)} notebook executions left", file=sys.stderr)
         return _execute(cells, run_dir, args.report)
     if args.grid:
         if params:
-            raise runner.GridError("-p applies to a single notebook; put grid parameters in the grid file")
+            raise GridError("-p applies to a single notebook; put grid parameters in the grid file")
         grid, cells = runner.load_grid(args.grid)
-        manifest_fields = {"mode": "grid", "grid_file": str(args.grid), "grid": grid}
+        cells = runner.select(cells, args.only)
+        manifest_fields = {"mode": "grid", "grid_file": str(args.grid), "grid": grid, "only": args.only or [],
+                           "order": "each repeat's grid combinations in a Williams-design order",
+                           "order_seed": grid.get("order_seed", 0)}
     else:
         if "run_dir" in params:
-            raise runner.GridError("run_dir is set by mqbench run; use --run-dir")
+            raise GridError("run_dir is set by mqbench run; use --run-dir")
         cells = runner.single_cell(args.notebook, params)
         manifest_fields = {"mode": "single", "notebook": str(args.notebook), "parameters": params}
     run_dir = results.create_run_dir(args.run_dir)
@@ -94,7 +91,7 @@ def cmd_datasets(args) -> int:
                   f"{' '.join(str(spec.get('description', '')).split())[:90]}")
         return 0
     if not args.dataset:
-        raise ValueError(f"mqbench datasets {args.action} needs a dataset name or path")
+        raise GridError(f"mqbench datasets {args.action} needs a dataset name or path")
     data = datasets.load(args.dataset, n=args.n, nq=args.queries, k=args.k, metric=args.metric or "",
                          ground_truth=args.action == "groundtruth")
     for key, value in datasets.describe(data).items():
@@ -114,30 +111,13 @@ def cmd_migrate(args) -> int:
     token = os.environ.get(TOKEN_ENV, "")
     if not token.startswith("root:"):
         raise MigrationError(f"set {TOKEN_ENV}=root:<password> as printed by mqbench server")
-    server = EmbeddedMilvus(source, folder, password=token.split(":", 1)[1])
-    with server:
-        client = server.connection.client(timeout=600)
-        names = client.list_collections()
-        for name in names:
-            client.load_collection(name)
-        dims = {name: collection_dim(client, name) for name in names}
-        probes = {name: np.random.default_rng(0).standard_normal((10, dim), dtype=np.float32)
-                  for name, dim in dims.items()}
-        before = {name: migration.snapshot(client, name, probes[name]) for name in names}
-        client.close()
-        timings = migration.migrate(server, args.to, args.override, flush=not args.no_flush,
-                                    remove_old=args.remove_old)
-        migration.load_collections(server)
-        client = server.connection.client(timeout=600)
-        failed = 0
-        for name in names:
-            for check in migration.compare(before[name], migration.snapshot(client, name, probes[name])):
-                failed += not check["passed"]
-                print(f"{name:24s} {check['check']:32s} {'✓' if check['passed'] else '✗'} "
-                      f"{check['before']} -> {check['after']}")
-        client.close()
+    with EmbeddedMilvus(source, folder, password=token.split(":", 1)[1]) as server:
+        timings, checks = migration.migrate_and_verify(server, args.to, args.override, flush=not args.no_flush,
+                                                       remove_old=args.remove_old)
+    for c in checks:
+        print(f"{c['collection']:24s} {c['check']:32s} {'✓' if c['passed'] else '✗'} {c['before']} -> {c['after']}")
     print(f"migrated {folder} from {source} to {args.to}: {timings}")
-    return 1 if failed else 0
+    return 0 if all(c["passed"] for c in checks) else 1
 
 
 def cmd_export(args) -> int:
@@ -168,6 +148,8 @@ def parser() -> argparse.ArgumentParser:
                      help="notebook parameter (value parsed as YAML); repeatable")
     run.add_argument("--run-dir", help="the run folder to create (default results/<run-id>)")
     run.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run, skipping completed cells")
+    run.add_argument("--only", action="append", metavar="KEY=VALUE",
+                     help="run only the grid cells with this parameter value (e.g. mq=natsmq); repeatable")
     run.add_argument("--report", action="store_true", help="build report.html at the end")
     run.set_defaults(func=cmd_run)
 
@@ -219,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except USER_ERRORS as exc:
+    except MqbenchError as exc:  # a user's error: one line; anything else keeps its traceback
         print(f"mqbench: error: {exc}", file=sys.stderr)
         return 2
 

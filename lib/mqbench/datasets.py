@@ -17,9 +17,10 @@ import numpy as np
 import yaml
 from tqdm import tqdm
 
-from .formats import (ArraySource, FormatError, Hdf5Dataset, ParquetSource, Source, open_vectors,
-                      read_bigann_groundtruth, read_vdbb_neighbors, vdbb_files)
-from .results import PROJECT_ROOT
+from .errors import FormatError, ParameterError
+from .formats import (ArraySource, Hdf5Dataset, ParquetSource, Source, open_vectors, read_bigann_groundtruth,
+                      read_vdbb_neighbors, vdbb_files)
+from .paths import PROJECT_ROOT
 
 METRICS = ("L2", "IP", "COSINE")
 DISTRIBUTIONS = ("gauss", "clustered")
@@ -34,7 +35,7 @@ def cache_dir() -> Path:
 
 def check_metric(metric: str) -> str:
     if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}: choose one of {', '.join(METRICS)}")
+        raise ParameterError(f"unknown metric {metric!r}: choose one of {', '.join(METRICS)}")
     return metric
 
 
@@ -53,6 +54,15 @@ class Dataset:
     @property
     def dim(self) -> int:
         return self.base.dim
+
+    def recall(self, found_ids: list, k: int) -> float:
+        """recall@``k`` of ``found_ids`` (per query, in order) with ties judged on recomputed distances."""
+        found_dist = distances_of(self.base, self.queries, found_ids, self.metric) \
+            if self.distances is not None else None
+        return recall_at_k(found_ids, self.neighbors, k, found_dist, self.distances, self.metric)
+
+    def ndcg(self, found_ids: list, k: int) -> float:
+        return ndcg_at_k(found_ids, self.neighbors, k)
 
     def with_ground_truth(self, k: int = 100, progress: bool = True) -> "Dataset":
         """Compute exact top-``k`` (or load it from the cache) unless the dataset brings its own."""
@@ -81,9 +91,9 @@ class SyntheticSource(Source):
 
     def __init__(self, n: int, dim: int, distribution: str, seed: int, clusters: int = 64, stream: int = 0):
         if distribution not in DISTRIBUTIONS:
-            raise ValueError(f"unknown distribution {distribution!r}: choose one of {', '.join(DISTRIBUTIONS)}")
+            raise ParameterError(f"unknown distribution {distribution!r}: choose one of {', '.join(DISTRIBUTIONS)}")
         if n < 1 or dim < 1:
-            raise ValueError(f"synthetic data needs n, dim >= 1 (got n={n}, dim={dim})")
+            raise ParameterError(f"synthetic data needs n, dim >= 1 (got n={n}, dim={dim})")
         self.n, self.dim, self.dtype = int(n), int(dim), np.dtype(np.float32)
         self.distribution, self.seed, self.stream = distribution, seed, stream
         self.path = f"synthetic:{distribution}:{dim}d:seed{seed}"
@@ -110,7 +120,7 @@ def synthetic(n: int, dim: int, nq: int = 100, metric: str = "L2", seed: int = 4
     separate stream from the same distribution."""
     check_metric(metric)
     if nq < 1:
-        raise ValueError(f"synthetic data needs nq >= 1 (got nq={nq})")
+        raise ParameterError(f"synthetic data needs nq >= 1 (got nq={nq})")
     base = SyntheticSource(n, dim, distribution, seed, clusters)
     queries = SyntheticSource(nq, dim, distribution, seed, clusters, stream=1).read_all()
     data = Dataset(f"synthetic-{distribution}", metric, base, queries, n,
@@ -140,7 +150,7 @@ def exact_ground_truth(base: Source, queries: np.ndarray, k: int, metric: str, n
     """Exact top-``k`` base ids and distances per query: BLAS matmul per block, per-block top-k merged."""
     check_metric(metric)
     if base.dim != queries.shape[1]:
-        raise ValueError(f"query dim {queries.shape[1]} differs from base dim {base.dim}")
+        raise ParameterError(f"query dim {queries.shape[1]} differs from base dim {base.dim}")
     n = base.check_limit(n)
     k = min(k, n)
     q = np.ascontiguousarray(queries, dtype=np.float32)
@@ -202,26 +212,43 @@ def verify_ground_truth(data: Dataset) -> None:
 
 
 # -- quality ---------------------------------------------------------------------------------------------
-def _tie_hits(found_ids, found_dist, truth_ids, truth_dist, k, metric):
-    truth = set(truth_ids[:k].tolist())
-    if truth_dist is None or found_dist is None:
-        return [i in truth for i in found_ids[:k]]
-    kth = truth_dist[k - 1]
-    eps = 1e-4 * (1 + abs(kth))
-    close = (lambda d: d <= kth + eps) if metric == "L2" else (lambda d: d >= kth - eps)
-    return [i in truth or close(d) for i, d in zip(found_ids[:k], found_dist[:k])]
+def distances_of(base: Source, queries: np.ndarray, ids: list, metric: str) -> list[np.ndarray] | None:
+    """Milvus-convention distances from each query to its returned ``ids``, recomputed from the base
+    vectors (never the server's scores, which are approximate for quantised indexes); None when the
+    base has no positional access (a parquet folder, whose ids are keys)."""
+    if isinstance(base, ParquetSource):
+        return None
+    q = np.ascontiguousarray(queries, dtype=np.float32)
+    if metric == "COSINE":
+        q = q / np.where((norm := np.linalg.norm(q, axis=1, keepdims=True)) == 0, 1, norm)
+    out = []
+    for i, found in enumerate(ids):
+        found = np.asarray([x for x in found if 0 <= x < base.n], dtype=np.int64)
+        if found.size == 0:
+            out.append(np.empty(0, np.float32))
+            continue
+        out.append(_to_milvus(_scores(base.take(found), q[i:i + 1], metric), q[i:i + 1], metric)[0])
+    return out
 
 
 def recall_at_k(found: list, truth: np.ndarray, k: int, found_dist: list | None = None,
                 truth_dist: np.ndarray | None = None, metric: str = "L2") -> float:
-    """Mean fraction of the true top-``k`` found; with distances, a result tied with the k-th true
-    neighbour counts as a hit (as big-ann-benchmarks does)."""
+    """Mean fraction of the true top-``k`` found. With distances, a returned id also counts as a hit
+    when its distance — recomputed from the base vectors (:func:`distances_of`) — ties the true k-th
+    distance within a relative 1e-4 (as ann-benchmarks recomputes distances; big-ann-benchmarks instead
+    extends the ground-truth list with ties)."""
     if not found:
         return float("nan")
     scores = []
     for i, ids in enumerate(found):
-        hits = _tie_hits(ids, None if found_dist is None else found_dist[i], truth[i],
-                         None if truth_dist is None else truth_dist[i], k, metric)
+        truth_ids = set(truth[i][:k].tolist())
+        hits = [x in truth_ids for x in ids[:k]]
+        if found_dist is not None and truth_dist is not None:
+            kth = truth_dist[i][k - 1]
+            eps = 1e-4 * (1 + abs(kth))
+            d = found_dist[i]
+            close = (d <= kth + eps) if metric == "L2" else (d >= kth - eps)
+            hits = [h or bool(c) for h, c in zip(hits, close[:k])]
         scores.append(min(sum(hits), k) / k)
     return float(np.mean(scores))
 
@@ -269,7 +296,7 @@ def load(name_or_path: str, n: int | None = None, nq: int | None = None, k: int 
     else:
         data = _from_spec(name_or_path, spec)
     if metric and metric != data.metric:
-        raise ValueError(f"{data.name} is a {data.metric} dataset; metric={metric!r} does not apply to it")
+        raise ParameterError(f"{data.name} is a {data.metric} dataset; metric={metric!r} does not apply to it")
     full_n = data.n
     data.n = data.base.check_limit(n) if n else full_n
     if nq:

@@ -14,9 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
-
-class FormatError(ValueError):
-    """A file that is not what its name or layout says."""
+from .errors import FormatError
 
 
 class Source:

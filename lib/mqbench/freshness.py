@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from .ingest import ID_FIELD, VECTOR_FIELD, count_rows
+from .client import ID_FIELD, VECTOR_FIELD
 
 
 def _rows(first_id: int, vectors: np.ndarray) -> list[dict]:
@@ -78,7 +78,7 @@ def kill_and_recover(server, collection: str, acked: int, timeout_s: float = 300
     count = -1
     while time.monotonic() < deadline:
         try:
-            count = count_rows(client, collection)
+            count = client.count(collection)
             serving = serving or time.perf_counter() - t0
             if count >= acked:
                 seen = time.perf_counter() - t0

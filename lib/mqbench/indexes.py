@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .errors import ParameterError
+
 INT32_MAX = 2**31 - 1
 
 
@@ -42,34 +44,34 @@ def _bound(bound, context: dict) -> int:
 
 def _check(params: dict, allowed: dict, context: dict, what: str, index_type: str) -> None:
     if not isinstance(params, dict):
-        raise ValueError(f"{what} must be a mapping of parameter to value, got {params!r}")
+        raise ParameterError(f"{what} must be a mapping of parameter to value, got {params!r}")
     for name, value in params.items():
         if name not in allowed:
             takes = ", ".join(allowed) or "no parameters"
-            raise ValueError(f"{what}: {index_type} does not take {name!r} (it takes {takes})")
+            raise ParameterError(f"{what}: {index_type} does not take {name!r} (it takes {takes})")
         low, high = (_bound(b, context) for b in allowed[name])
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValueError(f"{what}: {name}={value!r} is out of range for {index_type}; "
+            raise ParameterError(f"{what}: {name}={value!r} is out of range for {index_type}; "
                              f"it must be an integer in [{low}, {high}]")
 
 
 def check_index(index_type: str, params: dict, dim: int, embedded: bool = True) -> None:
-    """Raise ValueError unless ``index_type`` exists (and builds on the embedded server when ``embedded``)
+    """Raise ParameterError unless ``index_type`` exists (and builds on the embedded server when ``embedded``)
     and ``params`` are its build parameters, in range."""
     if index_type not in INDEXES:
-        raise ValueError(f"index_type {index_type!r} is not one of {', '.join(INDEXES)}")
+        raise ParameterError(f"index_type {index_type!r} is not one of {', '.join(INDEXES)}")
     if embedded and index_type in EMBEDDED_UNSUPPORTED:
-        raise ValueError(f"index_type {index_type}: {EMBEDDED_UNSUPPORTED[index_type]}")
+        raise ParameterError(f"index_type {index_type}: {EMBEDDED_UNSUPPORTED[index_type]}")
     spec = INDEXES[index_type]
     _check(params, spec.build, {"dim": dim}, "index_params", index_type)
     missing = [p for p in spec.required if p not in params]
     if missing:
-        raise ValueError(f"index_params: {index_type} needs {missing}")
+        raise ParameterError(f"index_params: {index_type} needs {missing}")
     if index_type == "IVF_PQ" and dim % params["m"]:
-        raise ValueError(f"index_params: IVF_PQ m={params['m']} must divide the dimension {dim}")
+        raise ParameterError(f"index_params: IVF_PQ m={params['m']} must divide the dimension {dim}")
 
 
 def check_search(index_type: str, params: dict, build_params: dict, k: int, what: str = "search_params") -> None:
-    """Raise ValueError unless ``params`` are search parameters of ``index_type``, in range for top-``k``."""
+    """Raise ParameterError unless ``params`` are search parameters of ``index_type``, in range for top-``k``."""
     context = {"k": k, "nlist": build_params.get("nlist", 65536)}
     _check(params, INDEXES[index_type].search, context, what, index_type)

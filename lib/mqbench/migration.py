@@ -4,7 +4,8 @@ Procedure: stop writes → ``flush`` every collection and wait → stop Milvus �
 ``natsmq.*``/``rocksmq.*`` options) → restart on the same data → back up, then optionally remove, the
 old MQ's folder. Verified by row counts, a checksum over sorted (id, vector), identical top-k for a
 fixed query set, and unchanged schema and index. The old MQ folder is never touched before the flush
-is confirmed, and never deleted without a backup.
+is confirmed, and never deleted without a backup. A migration with nothing to verify (no collection,
+or no rows) is an error, never a silent pass.
 """
 from __future__ import annotations
 
@@ -15,56 +16,43 @@ from pathlib import Path
 
 import numpy as np
 
-from .ingest import ID_FIELD, VECTOR_FIELD, count_rows
-from .overrides import parse_overrides
-from .server import EmbeddedMilvus, MilvusServerError, check_mq
+from .client import ID_FIELD, VECTOR_FIELD
+from .errors import MigrationError, ServerError
+from .server import EmbeddedMilvus, check_mq
 
 PAGE = 10_000
 
 
-class MigrationError(RuntimeError):
-    """A migration that cannot start (bad target, running server) or whose restart failed."""
-
-
 def snapshot(client, collection: str, queries: np.ndarray, k: int = 10) -> dict:
     """What must survive a migration: count, checksum of sorted (id, vector), top-k ids, schema, index."""
-    count = count_rows(client, collection)
+    count = client.count(collection)
     digest, seen = hashlib.sha256(), 0
     condition = f"{ID_FIELD} >= {-(2 ** 63 - 1)}"  # Milvus cannot parse -2**63 itself
-    while True:
-        page = client.query(collection, filter=condition, output_fields=[ID_FIELD, VECTOR_FIELD],
-                            limit=PAGE, consistency_level="Strong")
-        if not page:
-            break
+    while page := client.query(collection, condition, [ID_FIELD, VECTOR_FIELD], limit=PAGE, consistency="Strong"):
         page.sort(key=lambda row: row[ID_FIELD])
         for row in page:
             digest.update(np.int64(row[ID_FIELD]).tobytes())
             digest.update(np.asarray(row[VECTOR_FIELD], dtype=np.float32).tobytes())
         seen += len(page)
         condition = f"{ID_FIELD} > {page[-1][ID_FIELD]}"
-    hits = client.search(collection, data=queries.tolist(), limit=k, anns_field=VECTOR_FIELD,
-                         consistency_level="Strong")
-    described = client.describe_collection(collection)
     schema = [(f["name"], str(f["type"]), f.get("params", {}), f.get("is_primary", False))
-              for f in described["fields"]]
-    index = {}
-    for name in client.list_indexes(collection):
-        info = client.describe_index(collection, name)
-        index[name] = {key: info.get(key) for key in ("index_type", "metric_type", "field_name", "M",
-                                                      "efConstruction", "nlist", "params")}
+              for f in client.fields(collection).values()]
     return {"count": count, "rows_read": seen, "checksum": digest.hexdigest(),
-            "topk": [[hit["id"] for hit in q] for q in hits], "schema": schema, "index": index}
+            "topk": client.search(collection, queries, k, consistency="Strong"), "schema": schema,
+            "index": client.indexes(collection)}
 
 
 def compare(before: dict, after: dict) -> list[dict]:
-    """One check per property: passed or not, with the numbers."""
+    """One check per property: passed or not, with the numbers. Nothing to compare fails the first check."""
     same_topk = sum(a == b for a, b in zip(before["topk"], after["topk"]))
     return [
+        {"check": "rows to verify", "passed": before["count"] > 0 and before["rows_read"] == before["count"],
+         "before": before["count"], "after": before["rows_read"]},
         {"check": "row count", "passed": before["count"] == after["count"],
          "before": before["count"], "after": after["count"]},
         {"check": "checksum of sorted (id, vector)", "passed": before["checksum"] == after["checksum"],
          "before": before["checksum"][:16], "after": after["checksum"][:16]},
-        {"check": "identical top-k", "passed": same_topk == len(before["topk"]),
+        {"check": "identical top-k", "passed": bool(before["topk"]) and same_topk == len(before["topk"]),
          "before": len(before["topk"]), "after": same_topk},
         {"check": "schema unchanged", "passed": before["schema"] == after["schema"],
          "before": len(before["schema"]), "after": len(after["schema"])},
@@ -85,40 +73,57 @@ def migrate(server: EmbeddedMilvus, target: str, overrides=None, flush: bool = T
     if not server.running:
         raise MigrationError(f"the server in {server.base_dir} is not running; migrate starts from a live server")
     timings = {}
-    client = server.connection.client(timeout=600)
     t0 = time.perf_counter()
     if flush:
-        for name in client.list_collections():
-            client.flush(name)  # waits until the segments are persisted
+        with server.connection.client(timeout=600) as client:
+            for name in client.list_collections():
+                client.flush(name)  # waits until the segments are persisted
     timings["flush_s"] = time.perf_counter() - t0
-    client.close()
-    old_mq, old_store = server.mq, server.mq_store_dir
+    old_mq, old_stores = server.mq, server.mq_store_dirs
     t0 = time.perf_counter()
     timings["stop_method"] = server.stop()
     timings["stop_s"] = time.perf_counter() - t0
-    server.mq = target
-    server.overrides = {**{k: v for k, v in server.overrides.items() if k != "mq.type"},
-                        **parse_overrides(overrides)}
     t0 = time.perf_counter()
     try:
-        server.start()
-    except MilvusServerError as exc:
+        server.restart(mq=target, overrides=overrides)
+    except ServerError as exc:
         raise MigrationError(f"restart with {target} failed: {exc}") from None
     timings["restart_s"] = time.perf_counter() - t0
-    if remove_old and old_store.exists():
+    if remove_old:
         backup = server.base_dir / "backup" / f"{old_mq}-{time.strftime('%Y%m%dT%H%M%S')}"
-        shutil.copytree(old_store, backup)
-        shutil.rmtree(old_store)
+        for store in (s for s in old_stores if s.exists()):
+            shutil.copytree(store, backup / store.name)
+            shutil.rmtree(store)
         timings["backup"] = str(backup.relative_to(server.base_dir))
     return timings
 
 
-def load_collections(server: EmbeddedMilvus) -> None:
-    """After a restart, load every collection again (and wait) so it can be read."""
-    client = server.connection.client(timeout=600)
-    for name in client.list_collections():
-        client.load_collection(name)
-    client.close()
+def load_collections(server: EmbeddedMilvus) -> list[str]:
+    """Load every collection (and wait) so it can be read; returns their names."""
+    with server.connection.client(timeout=600) as client:
+        names = client.list_collections()
+        for name in names:
+            client.load(name)
+    return names
+
+
+def migrate_and_verify(server: EmbeddedMilvus, target: str, overrides=None, flush: bool = True,
+                       remove_old: bool = False, k: int = 10, probes: int = 10) -> tuple[dict, list[dict]]:
+    """Snapshot every collection, :func:`migrate`, reload, snapshot again and compare: (timings, checks),
+    one check row per collection and property. Refuses a server with no collection."""
+    names = load_collections(server)
+    if not names:
+        raise MigrationError(f"{server.base_dir} has no collection: there is nothing to migrate or verify")
+    with server.connection.client(timeout=600) as client:
+        queries = {n: np.random.default_rng(0).standard_normal((probes, client.dim(n)), dtype=np.float32)
+                   for n in names}
+        before = {n: snapshot(client, n, queries[n], k) for n in names}
+    timings = migrate(server, target, overrides, flush=flush, remove_old=remove_old)
+    load_collections(server)
+    with server.connection.client(timeout=600) as client:
+        checks = [{"collection": n, **check} for n in names
+                  for check in compare(before[n], snapshot(client, n, queries[n], k))]
+    return timings, checks
 
 
 def server_folder_mq(folder: Path) -> str:

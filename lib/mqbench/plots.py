@@ -116,26 +116,26 @@ def consistency_latency(table: pd.DataFrame) -> plt.Figure | None:
 
 
 def scale_curves(points: pd.DataFrame, fitted: pd.DataFrame) -> plt.Figure | None:
-    """Each scale metric against N on log-log axes, a line per MQ, dashed from the largest measured N to
-    the fit's value at the extrapolation target, with its 95% prediction interval there."""
+    """Each scale metric against N on log-log axes, a line per MQ (measured, solid); where the fit may be
+    extrapolated, a dashed line from the largest measured N to the model's value at the target N (×)."""
     if points.empty:
         return None
     metrics = list(dict.fromkeys(points["metric"]))
-    fig, axes = plt.subplots(2, -(-len(metrics) // 2), figsize=(4.2 * -(-len(metrics) // 2), 7), squeeze=False)
+    cols = -(-len(metrics) // 2)
+    fig, axes = plt.subplots(2, cols, figsize=(4.2 * cols, 7), squeeze=False)
     palette = dict(zip(sorted(points["mq"].unique()), sns.color_palette(n_colors=points["mq"].nunique())))
     for ax, metric in zip(axes.flat, metrics):
         part = points[points["metric"] == metric]
         sns.lineplot(data=part, x="n", y="value", hue="mq", palette=palette, marker="o", errorbar=("pi", 100),
                      ax=ax, legend=ax is axes.flat[0])
-        for row in fitted[fitted["metric"] == metric].itertuples() if len(fitted) else []:
+        rows = fitted[(fitted["metric"] == metric) & fitted["extrapolated"].notna()] if len(fitted) else fitted
+        for row in rows.itertuples():
             ax.plot([row.largest_n, row.target_n], [row.at_largest_n, row.extrapolated], "--", color=palette[row.mq])
-            ax.errorbar([row.target_n], [row.extrapolated], fmt="x", color=palette[row.mq],
-                        yerr=[[row.extrapolated - row.extrapolated_low], [row.extrapolated_high - row.extrapolated]])
+            ax.plot([row.target_n], [row.extrapolated], "x", color=palette[row.mq])
         ax.set(xscale="log", yscale="log", xlabel="N (vectors)", ylabel=f"{metric} ({part['unit'].iloc[0]})",
                title=metric)
     for ax in list(axes.flat)[len(metrics):]:
         ax.set_visible(False)
-    fig.suptitle("measured (solid) and extrapolated (dashed, × with 95% prediction interval) — an extrapolation",
-                 y=1.01)
+    fig.suptitle("measured (solid) and extrapolated (dashed to ×, not measured)", y=1.01)
     fig.tight_layout()
     return fig

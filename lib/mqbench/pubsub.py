@@ -20,14 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from . import ingest
+from .errors import PubSubError
 
 UNITS = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3}
 SEED_SHAPES = ["5MB*100", "1MB*500", "64KB*10000", "1KB*50000"]
 _SHAPE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB)\s*[*xX×]\s*(\d+)\s*$", re.IGNORECASE)
-
-
-class PubSubError(RuntimeError):
-    """An op that could not run or did not deliver every message."""
 
 
 @dataclass(frozen=True)
@@ -266,7 +263,7 @@ def milvus_op(client, collection: str, shape: Shape, first_id: int, timeout_s: f
     want, seen = (shape.count - errors) * rows, -1
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        seen = ingest.count_rows(client, collection)
+        seen = client.count(collection)
         if seen >= want:
             break
         time.sleep(0.05)

@@ -10,25 +10,35 @@ from pathlib import Path
 
 import psutil
 
+from .errors import StorageError
+
 MIB = 1024 * 1024
 
 
-def dir_bytes(path: str | Path | None) -> int | None:
-    """Bytes allocated on disk under ``path`` (like ``du``); None if it does not exist."""
-    if path is None or not Path(path).exists():
+def dir_bytes(paths) -> int | None:
+    """Bytes allocated on disk under ``paths`` (one folder or several; like ``du``); None if none exists."""
+    if paths is None:
+        return None
+    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    if not any(p.exists() for p in paths):
         return None
     total = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_blocks * 512
-            except FileNotFoundError:  # a segment or log rolled away while we walked
-                pass
+    for path in paths:
+        for root, _dirs, files in os.walk(path):
+            for name in files:
+                try:
+                    total += os.lstat(os.path.join(root, name)).st_blocks * 512
+                except FileNotFoundError:  # a segment or log rolled away while we walked
+                    pass
     return total
 
 
-class StorageError(RuntimeError):
-    """Not enough disk for a phase, or an MQ store over the limit it was given."""
+def check_memory(need_bytes: float, what: str) -> None:
+    """Refuse to start ``what`` if the host has less than ``need_bytes`` of memory available."""
+    available = psutil.virtual_memory().available
+    if available < need_bytes:
+        raise StorageError(f"{what} needs about {need_bytes / 2**30:.1f} GiB of memory but only "
+                           f"{available / 2**30:.1f} GiB is available")
 
 
 def check_disk(path: str | Path, need_bytes: float, what: str) -> None:
@@ -53,13 +63,13 @@ def client_cpu_s() -> float:
 class Usage:
     wall_s: float
     server_cpu_s: float | None
-    server_rss_peak_mb: float | None
+    server_rss_peak_mib: float | None
     client_cpu_s: float
     mq_storage_bytes: int | None
 
     def as_row(self) -> dict:
         return {"duration_s": self.wall_s, "server_cpu_s": self.server_cpu_s,
-                "server_rss_peak_mb": self.server_rss_peak_mb, "client_cpu_s": self.client_cpu_s,
+                "server_rss_peak_mib": self.server_rss_peak_mib, "client_cpu_s": self.client_cpu_s,
                 "mq_storage_bytes": self.mq_storage_bytes}
 
 
@@ -69,13 +79,16 @@ class Sampler:
     ``pid`` None (an external server) leaves the server columns empty instead of guessing.
     """
 
-    def __init__(self, pid: int | None, store_dir: str | Path | None = None, interval_s: float = 0.1):
-        self.proc = psutil.Process(pid) if pid else None
+    def __init__(self, pid: int | None, store_dir=None, interval_s: float = 0.1):
+        self.pid = pid
+        self.proc: psutil.Process | None = None
         self.store_dir = store_dir
         self.interval_s = interval_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._peak = 0
+        self._server0 = 0.0
+        self.error = ""
 
     def _sample(self) -> None:
         try:
@@ -88,15 +101,18 @@ class Sampler:
             self._sample()
 
     def start(self) -> "Sampler":
+        """Begin the phase. A server process that cannot be read (gone already) leaves the server
+        columns empty, with the reason in ``error``; nothing else is affected."""
         self._t0 = time.perf_counter()
         self._client0 = client_cpu_s()
-        self._server0 = None
-        if self.proc:
+        if self.pid:
             try:
+                self.proc = psutil.Process(self.pid)
                 self._server0 = _cpu_s(self.proc)
-                self._sample()
-            except psutil.Error:
-                self.proc = None
+                self._peak = self.proc.memory_info().rss
+            except psutil.Error as exc:
+                self.proc, self.error = None, f"server process {self.pid} unreadable: {type(exc).__name__}"
+        if self.proc is not None:
             self._thread = threading.Thread(target=self._loop, name="mqbench-sampler", daemon=True)
             self._thread.start()
         return self
@@ -104,7 +120,7 @@ class Sampler:
     def stop(self) -> Usage:
         wall = time.perf_counter() - self._t0
         server_cpu = peak = None
-        if self._thread:
+        if self._thread is not None:
             self._stop.set()
             self._thread.join()
             self._sample()
@@ -113,6 +129,5 @@ class Sampler:
             except psutil.Error:  # the server died during the phase
                 server_cpu = None
             peak = self._peak / MIB
-        return Usage(wall_s=wall, server_cpu_s=server_cpu, server_rss_peak_mb=peak,
-                     client_cpu_s=client_cpu_s() - self._client0,
-                     mq_storage_bytes=dir_bytes(self.store_dir))
+        return Usage(wall_s=wall, server_cpu_s=server_cpu, server_rss_peak_mib=peak,
+                     client_cpu_s=client_cpu_s() - self._client0, mq_storage_bytes=dir_bytes(self.store_dir))

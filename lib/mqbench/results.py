@@ -19,18 +19,11 @@ from pathlib import Path
 import pandas as pd
 import psutil
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from .errors import RunDirError
+from .paths import PROJECT_ROOT, results_root
+
 SUMMARY = "summary.parquet"
 FAILURES = "failures.json"
-
-
-class RunDirError(RuntimeError):
-    """A run folder that should not exist does, or one that should does not."""
-
-
-def results_root() -> Path:
-    """``$MQBENCH_RESULTS``, else ``results/`` at the project root."""
-    return Path(os.environ.get("MQBENCH_RESULTS", PROJECT_ROOT / "results"))
 
 
 def git_sha() -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .results import PROJECT_ROOT
+from .paths import PROJECT_ROOT
 
 SEED_CSV = PROJECT_ROOT / "data" / "seed_tables.csv"
 SEED_PLATFORM = "Apple M1 Pro, 16 GB (as stated in the seed post)"

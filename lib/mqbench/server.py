@@ -8,16 +8,12 @@ from the server log and stops it (terminate, grace period, kill).
 from __future__ import annotations
 
 import atexit
-import ctypes
 import fcntl
 import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -27,7 +23,10 @@ from typing import Any
 
 import yaml
 
+from . import processes
+from .errors import ServerError
 from .overrides import parse_overrides, set_dotted
+from .processes import check_port_free, free_ports
 
 MQS = ("rocksmq", "natsmq")
 MILVUS_VERSION = "2.3.5"
@@ -36,10 +35,6 @@ TOKEN_ENV = "MQBENCH_TOKEN"
 _MQ_LINE = re.compile(r'\["try to init mq"\].*\[mqType=(\w+)\]')
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)(?:\(\w+\))?\s*(?::\s*([^}]*?))?\s*\}\}")
 _LIVE: set["EmbeddedMilvus"] = set()
-
-
-class MilvusServerError(RuntimeError):
-    """The server could not be configured, started, verified or stopped."""
 
 
 @dataclass
@@ -52,44 +47,23 @@ class Connection:
     external: bool = False
 
     def client(self, timeout: float | None = 60):
-        from pymilvus import MilvusClient
+        """A :class:`mqbench.client.Client` on this server."""
+        from .client import Client
 
-        return MilvusClient(uri=self.uri, token=self.token, timeout=timeout)
+        return Client(self.uri, self.token, timeout)
 
 
 def external(uri: str, mq: str, token_env: str = TOKEN_ENV) -> Connection:
     """A Milvus already running at ``uri``; its token comes from ``token_env`` only."""
     if not re.match(r"^(https?|tcp|grpc)://", uri):
-        raise MilvusServerError(f"uri {uri!r} must start with http://, https://, tcp:// or grpc://")
+        raise ServerError(f"uri {uri!r} must start with http://, https://, tcp:// or grpc://")
     return Connection(uri=uri, mq=mq, token=os.environ.get(token_env, ""), external=True)
 
 
 def check_mq(mq: str) -> str:
     if mq not in MQS:
-        raise MilvusServerError(f"unknown mq {mq!r}: choose one of {', '.join(MQS)}")
+        raise ServerError(f"unknown mq {mq!r}: choose one of {', '.join(MQS)}")
     return mq
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct ports that are free on all interfaces right now."""
-    socks = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("", 0))
-            socks.append(sock)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for sock in socks:
-            sock.close()
-
-
-def check_port_free(port: int, what: str) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("", int(port)))
-        except OSError as exc:
-            raise MilvusServerError(f"port {port} ({what}) is already in use: {exc.strerror}") from None
 
 
 def _wheel_dir() -> Path:
@@ -119,15 +93,10 @@ def render_config(values: dict[str, Any]) -> dict:
         key, default = match.group(1), match.group(2)
         value = values.get(key, default)
         if value is None:
-            raise MilvusServerError(f"milvus.yaml template value {key!r} is not set")
+            raise ServerError(f"milvus.yaml template value {key!r} is not set")
         return str(value).lower() if isinstance(value, bool) else str(value)
 
     return yaml.safe_load(_PLACEHOLDER.sub(fill, text))
-
-
-def set_pdeathsig() -> None:  # runs in the child between fork and exec
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the owner
 
 
 class EmbeddedMilvus:
@@ -144,7 +113,7 @@ class EmbeddedMilvus:
         self.base_dir = Path(base_dir).resolve()
         self.overrides = parse_overrides(overrides)
         if self.overrides.get("mq.type", mq) != mq:
-            raise MilvusServerError(f"override mq.type={self.overrides['mq.type']} contradicts mq={mq}; "
+            raise ServerError(f"override mq.type={self.overrides['mq.type']} contradicts mq={mq}; "
                                     "use the mq parameter")
         self.start_timeout_s = start_timeout_s
         self.stop_grace_s = stop_grace_s
@@ -161,9 +130,10 @@ class EmbeddedMilvus:
         return self.base_dir / "logs"
 
     @property
-    def mq_store_dir(self) -> Path:
-        """The folder holding the MQ's data (rocksmq path or natsmq storeDir)."""
-        return self.base_dir / "data" / ("rocksmq" if self.mq == "rocksmq" else "nats")
+    def mq_store_dirs(self) -> list[Path]:
+        """The folders holding the MQ's data: RocksMQ's RocksDB and its ``_meta_kv`` store, or natsmq's storeDir."""
+        data = self.base_dir / "data"
+        return [data / "rocksmq", data / "rocksmq_meta_kv"] if self.mq == "rocksmq" else [data / "nats"]
 
     @property
     def pid(self) -> int | None:
@@ -215,9 +185,9 @@ class EmbeddedMilvus:
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> "EmbeddedMilvus":
         if self.proc is not None:
-            raise MilvusServerError(f"server in {self.base_dir} is already running (pid {self.pid})")
+            raise ServerError(f"server in {self.base_dir} is already running (pid {self.pid})")
         if self._password is None and (self.base_dir / "data" / "etcd.data").exists():
-            raise MilvusServerError(f"{self.base_dir} already holds a Milvus deployment whose root password "
+            raise ServerError(f"{self.base_dir} already holds a Milvus deployment whose root password "
                                     "mqbench does not know; start in an empty folder")
         for sub in ("configs", "logs", "data", "run"):
             (self.base_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -230,12 +200,10 @@ class EmbeddedMilvus:
                    LD_LIBRARY_PATH=f"{bin_dir}:{os.environ.get('LD_LIBRARY_PATH', '')}")
         env.pop(TOKEN_ENV, None)
         self._files = [open(self.log_dir / f"milvus-{n}.log", "ab") for n in ("stdout", "stderr")]
-        self.proc = subprocess.Popen(
-            # a unique alias gives each server its own pid file under /run/milvus
-            [str(bin_dir / "milvus"), "run", "standalone", "--alias", f"mqbench-{secrets.token_hex(6)}"], cwd=self.base_dir, env=env,
-            stdin=subprocess.DEVNULL, stdout=self._files[0], stderr=self._files[1],
-            start_new_session=True, preexec_fn=set_pdeathsig if sys.platform == "linux" else None,
-        )
+        # a unique alias gives each server its own pid file under /run/milvus
+        self.proc = processes.start(
+            [str(bin_dir / "milvus"), "run", "standalone", "--alias", f"mqbench-{secrets.token_hex(6)}"],
+            cwd=self.base_dir, env=env, stdout=self._files[0], stderr=self._files[1])
         _LIVE.add(self)
         try:
             self._wait_healthy()
@@ -252,7 +220,7 @@ class EmbeddedMilvus:
         deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise MilvusServerError(
+                raise ServerError(
                     f"milvus ({self.mq}) exited with code {self.proc.returncode} during start; "
                     f"log tail:\n{self.log_tail()}")
             try:
@@ -262,7 +230,7 @@ class EmbeddedMilvus:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.2)
-        raise MilvusServerError(f"milvus ({self.mq}) not healthy after {self.start_timeout_s:.0f} s; "
+        raise ServerError(f"milvus ({self.mq}) not healthy after {self.start_timeout_s:.0f} s; "
                                 f"log tail:\n{self.log_tail()}")
 
     def mq_from_log(self) -> str | None:
@@ -278,40 +246,48 @@ class EmbeddedMilvus:
     def _verify_mq(self) -> None:
         seen = self.mq_from_log()  # this start appended its line to the end of the log
         if seen != self.mq:
-            raise MilvusServerError(f"asked for mq={self.mq} but the server log says mqType={seen}")
+            raise ServerError(f"asked for mq={self.mq} but the server log says mqType={seen}")
 
     def _set_root_password(self) -> None:
-        from pymilvus import MilvusClient
-
         password = secrets.token_urlsafe(24)
-        client = MilvusClient(uri=self.uri, token=f"root:{DEFAULT_ROOT_PASSWORD}", timeout=60)
-        try:
+        with Connection(self.uri, self.mq, f"root:{DEFAULT_ROOT_PASSWORD}").client() as client:
             client.update_password("root", DEFAULT_ROOT_PASSWORD, password)
-        finally:
-            client.close()
         self._password = password
 
     def stop(self) -> str | None:
         """Terminate, wait ``stop_grace_s``, then kill. Returns how it stopped."""
         if self.proc is None:
             return self.stop_method
-        if self.proc.poll() is not None:
-            self.stop_method = f"exited({self.proc.returncode})"
-        else:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=self.stop_grace_s)
-                self.stop_method = "terminated"
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=30)
-                self.stop_method = "killed"
+        self.stop_method = processes.stop(self.proc, self.stop_grace_s)
+        self._release()
+        return self.stop_method
+
+    def kill(self) -> str:
+        """SIGKILL the server (no graceful stop: what a crash or a throwaway server gets)."""
+        if self.proc is not None:
+            processes.kill(self.proc)
+            self.stop_method = "killed"
+            self._release()
+        return self.stop_method
+
+    def restart(self, mq: str | None = None, overrides=None) -> "EmbeddedMilvus":
+        """Start again on the same folder (after :meth:`stop` or :meth:`kill`), optionally with another
+        MQ and more overrides — checked as the constructor checks them."""
+        if self.proc is not None:
+            raise ServerError(f"server in {self.base_dir} is running (pid {self.pid}); stop or kill it first")
+        mq = check_mq(mq or self.mq)
+        merged = {**{k: v for k, v in self.overrides.items() if k != "mq.type"}, **parse_overrides(overrides)}
+        if merged.get("mq.type", mq) != mq:
+            raise ServerError(f"override mq.type={merged['mq.type']} contradicts mq={mq}; use the mq parameter")
+        self.mq, self.overrides = mq, merged
+        return self.start()
+
+    def _release(self) -> None:
         for fh in self._files:
             fh.close()
         self._files = []
         self.proc = None
         _LIVE.discard(self)
-        return self.stop_method
 
     @property
     def running(self) -> bool:

@@ -1,7 +1,8 @@
-"""One notebook execution: its run folder, the context of every row, its server, its summary part.
+"""One notebook execution: its run folder, the context of every row, its servers, its summary part.
 
-A notebook opens a :class:`Session`, starts Milvus through it, and wraps each measured
-phase in :meth:`Session.track`; every finished phase is written to the run folder at
+A notebook opens a :class:`Session` with its own parameters, starts the variants it compares
+through it (one embedded Milvus each, side by side, or the external server at ``uri``), and wraps
+each measured phase in :meth:`Session.track`; every finished phase is written to the run folder at
 once, so an interruption keeps everything measured before it.
 """
 from __future__ import annotations
@@ -12,22 +13,34 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import papermill as pm
 import psutil
 
-from . import metrics, results
-from .datasets import ndcg_at_k, recall_at_k
-from .resources import Sampler, StorageError, check_disk, dir_bytes
-from .server import Connection, EmbeddedMilvus, MilvusServerError, check_mq, external
+from . import metrics, progress, results, schema
+from .paths import NOTEBOOKS
+from .design import Variant, parse_variants
+from .errors import ParameterError, ServerError, StorageError
+from .resources import Sampler, check_disk, dir_bytes
+from .server import EmbeddedMilvus, external
 
 HIDDEN_PARAMS = ("run_dir", "uri")  # where, not what: never columns, never in file names
 
 
+def notebook_params(notebook: str, namespace: dict) -> dict:
+    """The values of ``notebook``'s declared parameters, read from ``namespace`` (a notebook's
+    ``globals()``), so a notebook never types its parameter list twice."""
+    declared = pm.inspect_notebook(str(NOTEBOOKS / f"{notebook}.ipynb"))
+    return {name: namespace[name] for name in declared}
+
+
 class Tracker:
-    """Handed out by :meth:`Session.track`; set ``result`` (a workload Result) or ``extra`` fields."""
+    """Handed out by :meth:`Session.track`; set ``result`` (a workload Result) or ``extra`` fields.
+    After the block, ``row`` is the summary row that was recorded."""
 
     def __init__(self):
         self.result = None
         self.extra: dict = {}
+        self.row: dict = {}
 
 
 class Session:
@@ -40,18 +53,21 @@ class Session:
         self.part_path = run_dir / "parts" / f"{self.tag}.parquet"
         if self.part_path.exists():
             raise results.RunDirError(f"{self.part_path} exists: this cell of the grid was already measured")
+        self.params = params
         self.context = {"run_id": run_dir.name, "notebook": notebook,
                         **{k: results.column_value(v) for k, v in shown.items()}}
         self.rows: list[dict] = []
-        self.server: EmbeddedMilvus | None = None
-        self.conn: Connection | None = None
+        self.variants: list[Variant] = []
         self.cores = psutil.cpu_count(logical=True)
-        self.keep_server_data = False  # the server's data/ is removed at stop; logs and config stay
+        self.keep_server_data = False  # a server's data/ is removed at stop; logs and config stay
         self.pools: list = []
 
     @classmethod
-    def open(cls, notebook: str, params: dict, run_dir: str = "") -> "Session":
-        """Join the runner's ``run_dir``, or (interactive use) create a new run folder."""
+    def open(cls, notebook: str, namespace: dict) -> "Session":
+        """The session of ``notebook``, its parameters read from ``namespace`` (the notebook's globals):
+        joins the runner's ``run_dir``, or (interactive use) creates a new run folder."""
+        params = notebook_params(notebook, namespace)
+        run_dir = params.get("run_dir", "")
         if run_dir:
             return cls(notebook, params, results.open_run_dir(run_dir), interactive=False)
         path = results.create_run_dir()
@@ -59,49 +75,67 @@ class Session:
                                parameters={k: v for k, v in params.items() if k not in HIDDEN_PARAMS})
         return cls(notebook, params, path, interactive=True)
 
-    # -- server ------------------------------------------------------------------
-    def start_server(self, mq: str, uri: str = "", overrides=None, name: str = "") -> Connection:
-        """An embedded Milvus with ``mq`` in this run's folder (``servers/<cell>[/<name>]``), or the
-        external one at ``uri``.
+    def describe_data(self, data) -> None:
+        """Record what a dataset turned out to be (``data_*`` columns), beside the requested parameters."""
+        self.context.update(data_name=data.name, data_n=data.n, data_dim=data.dim, data_metric=data.metric,
+                            ground_truth=data.ground_truth)
 
-        The embedded server is stopped by :meth:`close` (or at interpreter exit, or with
-        this process if it is killed).
-        """
-        if self.conn is not None:
-            raise RuntimeError("this session already has a server; close() it first")
-        if uri:
-            if overrides:
-                raise ValueError("server_overrides apply to embedded servers only; unset them or unset uri")
-            self.context["server"] = "external"
-            self.conn = external(uri, mq)
-            return self.conn
-        check_mq(mq)
-        self.context["server"] = "embedded"
-        self.server = EmbeddedMilvus(mq, self.run_dir / "servers" / self.tag / name, overrides)
-        with self.track("server_start", "lifecycle"):
-            self.server.start()
-        self.conn = self.server.connection
-        return self.conn
+    # -- servers -----------------------------------------------------------------
+    def start_variants(self, spec, uri: str = "", overrides=None, folder: str = "") -> list[Variant]:
+        """Start one embedded Milvus per variant (``servers/<cell>/<label>[-<folder>]``), side by side, in
+        the listed order; with ``uri``, the one external server. Stopped by :meth:`close` (or
+        :meth:`close_variants`), at interpreter exit, or with this process if it is killed."""
+        if uri and overrides:
+            raise ParameterError("server_overrides apply to embedded servers only; unset them or unset uri")
+        variants = parse_variants(spec, overrides, external=bool(uri))
+        for v in variants:
+            if uri:
+                v.conn = external(uri, v.mq)
+            else:
+                self.start_server(v, f"{v.label}-{folder}" if folder else v.label)
+            self.variants.append(v)
+        return variants
 
-    def client_pool(self, size: int):
-        """A :class:`~mqbench.workload.ClientPool` on this session's server, closed before the server stops."""
-        from .workload import ClientPool
-        pool = ClientPool(self.conn, size)
-        self.pools.append(pool)
-        return pool
-
-    def stop_server(self) -> None:
+    def close_variants(self, kill: bool = False) -> None:
+        """Close the client pools and stop (or SIGKILL) every server started so far; they are forgotten."""
         for pool in self.pools:
             pool.close()
         self.pools = []
-        if self.server is not None and self.server.proc is not None:
-            t0 = time.perf_counter()
-            method = self.server.stop()
-            self._append({"op": "server_stop", "phase": "lifecycle", "duration_s": time.perf_counter() - t0,
-                          "status": "ok", "stop_method": method})
-            if not self.keep_server_data:
-                shutil.rmtree(self.server.base_dir / "data", ignore_errors=True)
-        self.conn = None
+        for variant in self.variants:
+            self.stop_server(variant, kill)
+            variant.conn = None
+        self.variants = []
+
+    def start_server(self, variant: Variant, folder: str = "") -> Variant:
+        """Start (or restart after a stop) the embedded server of ``variant``, tracked as ``server_start``."""
+        if variant.server is None:
+            path = self.run_dir / "servers" / self.tag / (folder or variant.label)
+            variant.server = EmbeddedMilvus(variant.mq, path, variant.overrides)
+        with self.track(schema.OP_SERVER_START, schema.PHASE_LIFECYCLE, variant):
+            variant.server.start()
+        variant.conn = variant.server.connection
+        return variant
+
+    def stop_server(self, variant: Variant, kill: bool = False) -> None:
+        """Stop ``variant``'s server (SIGKILL with ``kill``: for throwaway servers, and said so in
+        ``stop_method``) and remove its data folder unless ``keep_server_data``."""
+        server = variant.server
+        if server is None or server.proc is None:
+            return
+        t0 = time.perf_counter()
+        method = server.kill() if kill else server.stop()
+        self._append({"op": schema.OP_SERVER_STOP, "phase": schema.PHASE_LIFECYCLE, **variant.columns,
+                      "duration_s": time.perf_counter() - t0, "status": "ok", "stop_method": method})
+        if not self.keep_server_data:
+            shutil.rmtree(server.base_dir / "data", ignore_errors=True)
+
+    def client_pool(self, size: int):
+        """A :class:`~mqbench.workload.ClientPool` connected to every running variant (by label), closed
+        before the servers stop."""
+        from .workload import ClientPool
+        pool = ClientPool({v.label: v.conn for v in self.variants if v.conn is not None}, size)
+        self.pools.append(pool)
+        return pool
 
     def checkpoint_path(self, name: str) -> Path:
         """Where a resumable load of this cell keeps its checkpoint (``checkpoints/<cell>__<name>.json``)."""
@@ -111,39 +145,47 @@ class Session:
     def check_disk(self, need_bytes: float, what: str) -> None:
         check_disk(self.run_dir, need_bytes, what)
 
-    def storage_guard(self, min_free_bytes: float = 512e6):
+    def storage_guard(self, variant: Variant, min_free_bytes: float = 512e6):
         """A check to call between insert batches: disk still has room, and a natsmq store stays
         within ``natsmq.server.maxFileStore`` if one was set (Milvus 2.3.5's embedded NATS does not
         enforce it, so without this an overflowing ingest would silently run on)."""
-        server = self.server
+        server = variant.server
         limit = server.overrides.get("natsmq.server.maxFileStore") if server and server.mq == "natsmq" else None
 
         def guard() -> None:
             check_disk(self.run_dir, min_free_bytes, "the rest of this ingest")
             if limit is not None:
-                held = dir_bytes(server.mq_store_dir) or 0
+                held = dir_bytes(server.mq_store_dirs) or 0
                 if held > int(limit):
                     raise StorageError(f"natsmq store holds {held / 2**20:.1f} MiB, over natsmq.server.maxFileStore="
                                        f"{int(limit)} B ({int(limit) / 2**20:.1f} MiB); stopping the ingest")
         return guard
 
     # -- measuring ---------------------------------------------------------------
+    def _only_variant(self) -> Variant | None:
+        running = [v for v in self.variants if v.conn is not None]
+        return running[0] if len(running) == 1 else None
+
     @contextlib.contextmanager
-    def track(self, op: str, phase: str, concurrency: int = 0, rows: int | None = None,
-              dataset=None, k: int | None = None, broker_pid: int | None = None, store_dir=None, **fields):
-        """Measure one phase: wall time, server CPU/peak RSS, client CPU, MQ bytes.
+    def track(self, op: str, phase: str, variant: Variant | None = None, concurrency: int = 0,
+              rows: int | None = None, dataset=None, k: int | None = None, broker_pid: int | None = None,
+              store_dir=None, **fields):
+        """Measure one phase on ``variant`` (the only one, if omitted): wall time, server CPU/peak RSS,
+        client CPU, MQ bytes.
 
         Set ``tracker.result`` to a workload Result to also record its latencies and RPS (and
         recall@``k`` and NDCG@``k`` against ``dataset``'s ground truth when it kept search ids).
-        ``broker_pid``/``store_dir`` measure another process and store than the session's server
+        ``broker_pid``/``store_dir`` measure another process and store than the variant's server
         (a standalone broker, or this process for an in-process store); ``fields`` are extra columns.
         """
-        server = self.server if self.server and self.server.proc else None
-        pid = broker_pid or (server.pid if server else None)
-        store = store_dir or (server.mq_store_dir if server else None)
-        sampler = Sampler(pid, store).start()
+        variant = variant or self._only_variant()
+        server = variant.server if variant and variant.server and variant.server.proc else None
+        progress.phase(" · ".join(str(x) for x in (op, phase, variant.label if variant else "") if x))
+        sampler = Sampler(broker_pid or (server.pid if server else None),
+                          store_dir or (server.mq_store_dirs if server else None)).start()
         tracker = Tracker()
-        row = {"op": op, "phase": phase, "concurrency": concurrency, **fields}
+        row = {"op": op, "phase": phase, **(variant.columns if variant else {}), "concurrency": concurrency,
+               **fields}
         failure = None
         try:
             yield tracker
@@ -152,66 +194,61 @@ class Session:
         if server is not None and server.proc is not None and not server.running:
             # the server's death explains whatever the client saw, so it leads the error
             then = f" (the client saw: {type(failure).__name__}: {failure})" if failure else ""
-            failure = MilvusServerError(f"milvus ({server.mq}) died during {op}/{phase} "
-                                        f"with exit code {server.proc.returncode}{then}")
+            failure = ServerError(f"milvus ({server.mq}) died during {op}/{phase} "
+                                  f"with exit code {server.proc.returncode}{then}")
         usage = sampler.stop()
         row.update(usage.as_row(), **tracker.extra)
         if rows is not None:
-            row.update(rows=rows, rows_per_s=rows / usage.wall_s if usage.wall_s > 0 else float("nan"))
+            row["rows"] = rows
+            row.setdefault("rows_per_s", rows / usage.wall_s if usage.wall_s > 0 else float("nan"))
         if tracker.result is not None:
-            row.update(self._result_row(op, phase, concurrency, tracker.result, dataset, k))
+            row.update(self._result_row(op, phase, row, tracker.result, dataset, k))
             measured = tracker.result.measured
             if failure is None and len(measured) and not measured["ok"].any():
                 failure = RuntimeError(f"every {op} request failed, e.g. {measured['error'].iloc[0]}")
         if failure is None:
-            self._append({**row, "status": "ok"})
+            tracker.row = self._append({**row, "status": "ok"})
             return
-        self._append({**row, "status": "failed", "error": f"{type(failure).__name__}: {failure}"[:500],
-                      "server_log_tail": server.log_tail() if server else ""})
+        tracker.row = self._append({**row, "status": "failed", "error": f"{type(failure).__name__}: {failure}"[:500],
+                                    "server_log_tail": server.log_tail() if server else ""})
         raise failure
 
     def write_raw(self, name: str, raw: pd.DataFrame, **columns) -> str:
         """Raw rows under ``raw/`` with the run's key columns; returns the path to put in ``raw_file``."""
-        raw_name = f"{self.tag}__{results.safe_name(name)}.parquet"
-        raw = raw.assign(run_id=self.context["run_id"], notebook=self.notebook, mq=self.context.get("mq"),
-                         repeat=self.context.get("repeat"), **columns)
+        raw_name = f"{self.tag}__{len(self.rows):04d}-{results.safe_name(name)}.parquet"
+        raw = raw.assign(run_id=self.context["run_id"], notebook=self.notebook, repeat=self.context.get("repeat"),
+                         **columns)
         results.atomic_write_parquet(raw, self.run_dir / "raw" / raw_name)
         return f"raw/{raw_name}"
 
-    def _result_row(self, op: str, phase: str, concurrency: int, res, dataset, k) -> dict:
-        raw_file = self.write_raw(f"{len(self.rows):03d}-{op}-{phase}-c{concurrency}", res.raw, op=op, phase=phase,
-                                  concurrency=concurrency)
-        measured = res.measured
-        ok = measured[measured["ok"]]
-        row = {"count": len(measured), "errors": int((~measured["ok"]).sum()),
-               "warmup_count": int(res.raw["warmup"].sum()), "window_s": res.window_s,
-               "rps": res.completed_in_window() / res.window_s if res.window_s > 0 else float("nan"),
-               "client_cpu_s": res.client_cpu_s,
-               "client_cpu_share": res.client_cpu_s / (res.window_s * self.cores) if res.window_s > 0 else None,
-               "raw_file": raw_file, **metrics.latency_stats(ok["latency_ns"]),
-               **res.fields}
-        if "target_rps" in res.fields:  # open loop: latency counts from the schedule, service time from the send
-            row.update(metrics.latency_stats(ok["service_ns"], "service"))
+    def _result_row(self, op: str, phase: str, row: dict, res, dataset, k) -> dict:
+        keys = {c: row[c] for c in ("variant", "mq", "block") if c in row}
+        raw_file = self.write_raw(f"{op}-{phase}-c{row['concurrency']}-{row.get('variant', '')}", res.raw,
+                                  op=op, phase=phase, concurrency=row["concurrency"], **keys)
+        out = metrics.summarize(res, self.cores)
+        out["raw_file"] = raw_file
         if res.found_ids and dataset is not None and dataset.neighbors is not None:
-            row["recall_at_k"] = recall_at_k(res.found_ids, dataset.neighbors, k, res.found_dist,
-                                             dataset.distances, dataset.metric)
-            row["ndcg_at_k"] = ndcg_at_k(res.found_ids, dataset.neighbors, k)
-        return row
+            out["recall_at_k"] = dataset.recall(res.found_ids, k)
+            out["ndcg_at_k"] = dataset.ndcg(res.found_ids, k)
+        return {**out, **res.fields}
 
-    def _append(self, row: dict) -> None:
-        clash = set(row) & set(self.context)
+    def _append(self, row: dict) -> dict:
+        clash = [k for k in set(row) & set(self.context) if row[k] != self.context[k]]
         if clash:
-            raise ValueError(f"parameter name(s) {sorted(clash)} clash with summary columns; rename the parameter")
-        self.rows.append({**self.context, **row})
+            raise ParameterError(f"parameter name(s) {sorted(clash)} clash with summary columns; rename the parameter")
+        full = {**self.context, **row}
+        self.rows.append(full)
         results.atomic_write_parquet(self.summary, self.part_path)
+        return full
 
     @property
     def summary(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows)
 
     def close(self) -> pd.DataFrame:
-        """Stop the server; interactive runs consolidate their own ``summary.parquet``."""
-        self.stop_server()
+        """Close client pools, stop every server; interactive runs consolidate their own ``summary.parquet``."""
+        self.close_variants()
+        progress.phase("")
         if self.interactive:
             results.consolidate(self.run_dir)
         return self.summary

@@ -1,10 +1,10 @@
 """Request workloads: serial latency, closed-loop concurrency and open-loop arrival rates.
 
-Concurrent load comes from a :class:`ClientPool` of OS processes, each with its own connection
-made once; every measurement arms the clients (each sends one request first), then releases
-them together at one instant on ``CLOCK_MONOTONIC`` (shared by all processes on Linux).
+Concurrent load comes from a :class:`ClientPool` of OS processes, each connected once to every
+server of the comparison; every measurement arms the clients (each sends one request first), then
+releases them together at one instant on ``CLOCK_MONOTONIC`` (shared by all processes on Linux).
 Every request is kept raw — scheduled time, start, latency, service time, ok/error — and the
-summary is recomputed from these rows.
+summary is recomputed from these rows (:mod:`mqbench.metrics`).
 """
 from __future__ import annotations
 
@@ -16,29 +16,30 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pymilvus.client.call_context import _api_level_md
-from pymilvus.client.utils import check_status
-
-from .ingest import ATTR_FIELD, ID_FIELD, VECTOR_FIELD
+from .client import ATTR_FIELD, ID_FIELD, VECTOR_FIELD, PreparedSearch
+from .errors import ParameterError
+from .processes import set_pdeathsig
 from .resources import client_cpu_s
-from .server import Connection, set_pdeathsig
+from .server import Connection
 
 CONSISTENCY = ("Strong", "Bounded", "Session", "Eventually")
 KINDS = ("search", "query", "filter_query", "count")
 SCALAR_FIELDS = (ID_FIELD, ATTR_FIELD)
 ARRIVALS = ("constant", "poisson")
-RAW_COLUMNS = ["worker", "seq", "scheduled_ns", "start_ns", "latency_ns", "service_ns", "ok", "error", "warmup"]
+RAW_COLUMNS = ["worker", "seq", "scheduled_ns", "start_ns", "latency_ns", "service_ns", "ok", "error", "warmup",
+               "censored"]
 _EXPR_WORDS = {"and", "or", "not", "in", "like", "true", "false", "exists"}
+NOT_SENT = "not sent: every client busy past the drain deadline"
 
 
 def check_filter(expr: str, parameter: str = "filter") -> str:
-    """``expr`` unchanged if every field it names exists in mqbench's schema; else a ValueError naming it."""
+    """``expr`` unchanged if every field it names exists in mqbench's schema; else an error naming it."""
     names = {w for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", re.sub(r"(['\"]).*?\1", "", expr))
              if w.lower() not in _EXPR_WORDS}
     unknown = sorted(names - set(SCALAR_FIELDS))
     if unknown:
-        raise ValueError(f"{parameter} {expr!r} names field(s) {unknown} that the collection does not have; "
-                         f"it has {list(SCALAR_FIELDS)} (attr is an int in [0, 10000))")
+        raise ParameterError(f"{parameter} {expr!r} names field(s) {unknown} that the collection does not have; "
+                             f"it has {list(SCALAR_FIELDS)} (attr is an int in [0, 10000))")
     return expr
 
 
@@ -68,66 +69,23 @@ class Spec:
 
     def __post_init__(self):
         if self.kind not in KINDS:
-            raise ValueError(f"unknown request kind {self.kind!r}: choose one of {', '.join(KINDS)}")
+            raise ParameterError(f"unknown request kind {self.kind!r}: choose one of {', '.join(KINDS)}")
         if self.consistency not in CONSISTENCY:
-            raise ValueError(f"unknown consistency {self.consistency!r}: choose one of {', '.join(CONSISTENCY)}")
+            raise ParameterError(f"unknown consistency {self.consistency!r}: choose one of {', '.join(CONSISTENCY)}")
         if self.kind == "search" and (self.queries is None or len(self.queries) == 0):
-            raise ValueError("a search spec needs query vectors")
+            raise ParameterError("a search spec needs query vectors")
         if self.kind == "query" and self.n < 1:
-            raise ValueError("a query spec needs n >= 1 (the id range)")
+            raise ParameterError("a query spec needs n >= 1 (the id range)")
         if self.kind == "filter_query" and not self.filter:
-            raise ValueError("a filter_query spec needs a filter, e.g. 'attr < 100'")
+            raise ParameterError("a filter_query spec needs a filter, e.g. 'attr < 100'")
         if self.k < 1 or self.nq < 1 or self.limit < 1 or self.ids_per_query < 1:
-            raise ValueError(f"k, nq, limit and ids_per_query must be >= 1 (got {self.k}, {self.nq}, "
-                             f"{self.limit}, {self.ids_per_query})")
+            raise ParameterError(f"k, nq, limit and ids_per_query must be >= 1 (got {self.k}, {self.nq}, "
+                                 f"{self.limit}, {self.ids_per_query})")
         check_filter(self.filter)
         unknown = sorted(set(self.output_fields) - set(SCALAR_FIELDS) - {VECTOR_FIELD})
         if unknown:
-            raise ValueError(f"output_fields {unknown} do not exist; the collection has "
-                             f"{[*SCALAR_FIELDS, VECTOR_FIELD]}")
-
-
-class PreparedSearch:
-    """Search requests built by pymilvus once per query (the queries cycle), then sent straight on the
-    connection's gRPC stub: pymilvus's request building and result parsing stay out of the timed path,
-    so almost all of a request's time is the gRPC call (``tests/benchmarks/bench_vs_vectordbbench.py``
-    prints the share outside it). Strong, Bounded and Eventually requests carry pymilvus's constant
-    guarantee timestamps, so building them early changes nothing; Session takes this process's last write
-    at build time (none, in the client processes: then it reads like Eventually, as pymilvus would)."""
-
-    def __init__(self, client, spec: Spec):
-        handler = client._get_connection()
-        captured: dict = {}
-
-        def capture(request, timeout=None, context=None, **kwargs):  # stands in for pymilvus's send
-            captured.update(request=request, context=context)
-            return []
-
-        self.requests = []
-        handler._execute_search = capture
-        try:
-            for i in range(len(spec.queries)):
-                rows = [(i * spec.nq + j) % len(spec.queries) for j in range(spec.nq)]
-                client.search(spec.collection, data=spec.queries[rows].tolist(), limit=spec.k,
-                              anns_field=VECTOR_FIELD, filter=spec.filter, output_fields=spec.output_fields or None,
-                              search_params={"params": spec.search_params}, consistency_level=spec.consistency)
-                self.requests.append(captured["request"])
-        finally:
-            del handler._execute_search
-        self.stub = handler._stub.Search
-        self.metadata = _api_level_md(captured["context"])
-
-    def __call__(self, i: int):
-        response = self.stub(self.requests[i % len(self.requests)], metadata=self.metadata)
-        check_status(response.status)
-        return response
-
-    @staticmethod
-    def first_hits(response) -> tuple[list, list]:
-        """Ids and distances of the first query's hits."""
-        results = response.results
-        k = results.topks[0] if len(results.topks) else 0
-        return list(results.ids.int_id.data[:k]), list(results.scores[:k])
+            raise ParameterError(f"output_fields {unknown} do not exist; the collection has "
+                                 f"{[*SCALAR_FIELDS, VECTOR_FIELD]}")
 
 
 class Requester:
@@ -136,7 +94,9 @@ class Requester:
     def __init__(self, client, spec: Spec, stream: int = 0):
         self.client, self.spec = client, spec
         self.rng = np.random.default_rng([spec.seed, stream])
-        self.search = PreparedSearch(client, spec) if spec.kind == "search" else None
+        self.search = client.prepare_search(spec.collection, spec.queries, spec.k, spec.consistency,
+                                            spec.search_params, spec.nq, spec.filter, spec.output_fields) \
+            if spec.kind == "search" else None
 
     def __call__(self, i: int):
         s = self.spec
@@ -144,26 +104,24 @@ class Requester:
             return self.search(i)
         if s.kind == "query":
             ids = self.rng.integers(0, s.n, size=s.ids_per_query).tolist()
-            return self.client.query(s.collection, filter=f"{ID_FIELD} in {ids}",
-                                     output_fields=s.output_fields or [ID_FIELD], consistency_level=s.consistency)
+            return self.client.query(s.collection, f"{ID_FIELD} in {ids}", s.output_fields, consistency=s.consistency)
         if s.kind == "filter_query":
-            return self.client.query(s.collection, filter=s.filter, output_fields=s.output_fields or [ID_FIELD],
-                                     limit=s.limit, consistency_level=s.consistency)
-        return self.client.query(s.collection, filter=s.filter, output_fields=["count(*)"],
-                                 consistency_level=s.consistency)
+            return self.client.query(s.collection, s.filter, s.output_fields, limit=s.limit, consistency=s.consistency)
+        return self.client.count(s.collection, s.consistency, s.filter)
 
 
 @dataclass
 class Result:
-    """Raw rows of one measurement, its window, client CPU and descriptive fields for the summary."""
+    """Raw rows of one measurement, its window, the client CPU and the span it was measured over,
+    and descriptive fields for the summary."""
 
     raw: pd.DataFrame
     window_s: float
     concurrency: int
     client_cpu_s: float
-    found_ids: list = field(default_factory=list)   # serial search: ids per query, for recall
-    found_dist: list = field(default_factory=list)  # and their distances (ties count as hits)
-    fields: dict = field(default_factory=dict)      # e.g. target_rps, arrivals (open loop)
+    client_span_s: float                             # wall time over which client_cpu_s was measured
+    found_ids: list = field(default_factory=list)    # serial search: ids per query, for recall
+    fields: dict = field(default_factory=dict)       # e.g. target_rps, arrivals (open loop)
 
     @property
     def measured(self) -> pd.DataFrame:
@@ -183,35 +141,40 @@ def _timed(request: Requester, i: int):
         return t0, time.perf_counter_ns() - t0, False, f"{type(exc).__name__}: {exc}"[:300], None
 
 
-def serial(conn: Connection, spec: Spec, requests: int, warmup: int = 10) -> Result:
-    """``warmup`` requests (recorded, excluded), then ``requests`` back to back on one client."""
-    if requests < 1 or warmup < 0:
-        raise ValueError(f"serial needs requests >= 1 and warmup >= 0 (got {requests}, {warmup})")
-    client = conn.client()
-    req = Requester(client, spec)
-    rows, found, dist = [], [], []
-    cpu0 = client_cpu_s()
-    for seq in range(warmup + requests):
-        i = seq - warmup  # measured request i uses query i, so the first pass gives recall
-        t0, lat, ok, err, out = _timed(req, i if i >= 0 else seq)
-        rows.append((0, seq, t0, t0, lat, lat, ok, err, i < 0))
-        if i >= 0 and spec.kind == "search" and i < len(spec.queries) and spec.nq == 1:
-            ids, distances = PreparedSearch.first_hits(out) if ok else ([], [])
-            found.append(ids)
-            dist.append(distances)
-    client.close()
+def serial(conn: Connection, spec: Spec, requests: int, warmup: int = 10, gap_s: float = 0.0,
+           seed: int = 0) -> Result:
+    """``warmup`` requests (recorded, excluded), then ``requests`` on one client: back to back, or with
+    ``gap_s`` > 0 an exponential pause (that mean) before each, so requests land at random phases of
+    anything periodic on the server (the time tick) instead of locking onto it."""
+    if requests < 1 or warmup < 0 or gap_s < 0:
+        raise ParameterError(f"serial needs requests >= 1, warmup >= 0, gap_s >= 0 (got {requests}, {warmup}, "
+                             f"{gap_s})")
+    rng = np.random.default_rng([seed, 7])
+    rows, found = [], []
+    with conn.client() as client:
+        req = Requester(client, spec)
+        cpu0, t_begin = client_cpu_s(), time.perf_counter()
+        for seq in range(warmup + requests):
+            if gap_s:
+                time.sleep(rng.exponential(gap_s))
+            i = seq - warmup  # measured request i uses query i, so the first pass gives recall
+            t0, lat, ok, err, out = _timed(req, i if i >= 0 else seq)
+            rows.append((0, seq, t0, t0, lat, lat, ok, err, i < 0, False))
+            if i >= 0 and spec.kind == "search" and i < len(spec.queries) and spec.nq == 1:
+                found.append(PreparedSearch.first_hits(out)[0] if ok else [])
+        cpu, span = client_cpu_s() - cpu0, time.perf_counter() - t_begin
     raw = pd.DataFrame(rows, columns=RAW_COLUMNS).assign(in_window=True)
     measured = raw[~raw["warmup"]]
     window = (measured["start_ns"].iloc[-1] + measured["latency_ns"].iloc[-1] - measured["start_ns"].iloc[0]) / 1e9
-    return Result(raw, window, 0, client_cpu_s() - cpu0, found, dist)
+    return Result(raw, window, 0, cpu, span, found)
 
 
 def arrival_offsets(rate: float, span_s: float, arrivals: str, seed: int = 0) -> np.ndarray:
     """Send times (ns after the start) of an open-loop schedule over ``span_s`` at ``rate`` per second."""
     if rate <= 0 or span_s <= 0:
-        raise ValueError(f"an open-loop schedule needs rate > 0 and a positive span (got {rate}, {span_s})")
+        raise ParameterError(f"an open-loop schedule needs rate > 0 and a positive span (got {rate}, {span_s})")
     if arrivals not in ARRIVALS:
-        raise ValueError(f"unknown arrivals {arrivals!r}: choose constant or poisson")
+        raise ParameterError(f"unknown arrivals {arrivals!r}: choose constant or poisson")
     count = int(rate * span_s)
     if arrivals == "constant":
         offsets = np.arange(count) / rate
@@ -222,43 +185,50 @@ def arrival_offsets(rate: float, span_s: float, arrivals: str, seed: int = 0) ->
     return (offsets * 1e9).astype(np.int64)
 
 
-def _run(req: Requester, worker: int, t_start: int, window0: int, window1: int, offsets, drain_end: int):
-    """One client's share of a measurement: closed loop until ``window1``, or the scheduled ``offsets``."""
-    rows = []
-    if offsets is None:
-        seq = 0
-        while time.perf_counter_ns() < window1:
-            t0, lat, ok, err, _ = _timed(req, seq + worker * 1_000_003)
-            rows.append((worker, seq, t0, t0, lat, lat, ok, err, t0 < window0))
-            seq += 1
-        return rows
-    for seq, offset in enumerate(offsets):
-        due = t_start + int(offset)
-        wait = due - time.perf_counter_ns()
-        if wait > 0:
-            time.sleep(wait / 1e9)
-        if time.perf_counter_ns() > drain_end:  # a backlog this deep is recorded, not silently skipped
-            rows.append((worker, seq, due, -1, -1, -1, False, "not sent: client backlog past the drain deadline",
-                         due < window0))
-            continue
-        t0, lat, ok, err, _ = _timed(req, seq * 7919 + worker)
-        rows.append((worker, seq, due, t0, t0 + lat - due, lat, ok, err, due < window0))
+def _run_closed(req: Requester, worker: int, window0: int, window1: int) -> list:
+    """Back to back until ``window1``."""
+    rows, seq = [], 0
+    while time.perf_counter_ns() < window1:
+        t0, lat, ok, err, _ = _timed(req, seq + worker * 1_000_003)
+        rows.append((worker, seq, t0, t0, lat, lat, ok, err, t0 < window0, False))
+        seq += 1
     return rows
 
 
-def _client_process(conn: Connection, worker: int, pipe) -> None:
-    """A pool member: connect once, then serve ``run`` commands until ``stop``."""
+def _run_open(req: Requester, worker: int, t_start: int, window0: int, offsets, drain_end: int, counter) -> list:
+    """Take the next scheduled request from the queue shared by all clients, wait for its time, send it.
+
+    One queue means a slow request delays no other: the next is sent by whichever client is free. A
+    request no client could start by ``drain_end`` is recorded with latency ``drain_end − due`` (a lower
+    bound, ``censored``), so the worst latencies under overload stay in the percentiles."""
+    rows = []
+    while True:
+        with counter.get_lock():
+            seq = counter.value
+            counter.value += 1
+        if seq >= len(offsets):
+            return rows
+        due = t_start + int(offsets[seq])
+        wait = due - time.perf_counter_ns()
+        if wait > 0:
+            time.sleep(wait / 1e9)
+        if time.perf_counter_ns() > drain_end:
+            rows.append((worker, seq, due, -1, drain_end - due, -1, False, NOT_SENT, due < window0, True))
+            continue
+        t0, lat, ok, err, _ = _timed(req, seq * 7919 + worker)
+        rows.append((worker, seq, due, t0, t0 + lat - due, lat, ok, err, due < window0, False))
+
+
+def _client_process(conns: dict, worker: int, pipe, counter) -> None:
+    """A pool member: connect once to every server, then serve ``run`` commands until ``stop``."""
     set_pdeathsig()
-    client = None
+    clients = {}
     try:
-        client = conn.client()
+        clients = {label: conn.client() for label, conn in conns.items()}
         pipe.send(("ready",))
-        while True:
-            command = pipe.recv()
-            if command[0] == "stop":
-                break
-            _, spec, window, offsets = command
-            req = Requester(client, spec, stream=worker + 1)
+        while (command := pipe.recv())[0] != "stop":
+            _, label, spec, window, offsets = command
+            req = Requester(clients[label], spec, stream=worker + 1)
             req(0)  # arm: the connection and the collection are used before the window opens
             pipe.send(("armed",))
             _, t_start = pipe.recv()
@@ -266,32 +236,36 @@ def _client_process(conn: Connection, worker: int, pipe) -> None:
             while time.perf_counter_ns() < t_start:
                 time.sleep(0.0002)
             cpu0 = client_cpu_s()
-            rows = _run(req, worker, t_start, window0, window1, offsets, drain_end)
-            pipe.send(("done", rows, client_cpu_s() - cpu0))
+            rows = _run_closed(req, worker, window0, window1) if offsets is None else \
+                _run_open(req, worker, t_start, window0, offsets, drain_end, counter)
+            pipe.send(("done", rows, client_cpu_s() - cpu0, (time.perf_counter_ns() - t_start) / 1e9))
     except BaseException as exc:  # report, never hang the parent
         try:
             pipe.send(("error", f"{type(exc).__name__}: {exc}"))
         except Exception:
             pass
     finally:
-        if client is not None:
+        for client in clients.values():
             client.close()
 
 
 class ClientPool:
-    """``size`` client processes, each with its own connection, reused across measurements.
+    """``size`` client processes, each connected to every server in ``conns`` (a label → Connection
+    mapping, or one Connection), reused across measurements.
 
     Use as a context manager; the processes are stopped (and killed if they do not stop) on exit.
     """
 
-    def __init__(self, conn: Connection, size: int, start_timeout_s: float = 180):
+    def __init__(self, conns, size: int, start_timeout_s: float = 180):
         if size < 1:
-            raise ValueError(f"a client pool needs at least one process (got {size})")
+            raise ParameterError(f"a client pool needs at least one process (got {size})")
+        self.conns = conns if isinstance(conns, dict) else {"": conns}
         ctx = mp.get_context("spawn")  # fork is unsafe with gRPC threads in the parent
+        self.counter = ctx.Value("q", 0)
         self.size, self.pipes, self.procs = size, [], []
         for w in range(size):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_client_process, args=(conn, w, child), daemon=True)
+            proc = ctx.Process(target=_client_process, args=(self.conns, w, child, self.counter), daemon=True)
             proc.start()
             child.close()
             self.pipes.append(parent)
@@ -324,56 +298,61 @@ class ClientPool:
             replies.append(reply)
         return replies
 
-    def _measure(self, spec: Spec, clients: int, warmup_s: float, duration_s: float, shares=None,
-                 drain_s: float = 0.0) -> tuple[pd.DataFrame, float]:
+    def _measure(self, target: str, spec: Spec, clients: int, warmup_s: float, duration_s: float, offsets=None,
+                 drain_s: float = 0.0) -> tuple[pd.DataFrame, float, float]:
         if not 1 <= clients <= self.size:
-            raise ValueError(f"this pool has {self.size} client processes; asked for {clients}")
+            raise ParameterError(f"this pool has {self.size} client processes; asked for {clients}")
+        if target not in self.conns:
+            raise ParameterError(f"this pool has no server {target!r} (it has {sorted(self.conns)})")
         pipes = self.pipes[:clients]
         window = (warmup_s, warmup_s + duration_s, warmup_s + duration_s + drain_s)
-        for w, pipe in enumerate(pipes):
-            pipe.send(("run", spec, window, None if shares is None else shares[w]))
+        self.counter.value = 0
+        for pipe in pipes:
+            pipe.send(("run", target, spec, window, offsets))
         self._gather(pipes, "armed", 120)
         t_start = time.perf_counter_ns() + 50_000_000  # every client begins at this instant
         for pipe in pipes:
             pipe.send(("go", t_start))
         replies = self._gather(pipes, "done", warmup_s + duration_s + drain_s + 300)
-        raw = pd.DataFrame([row for _, rows, _ in replies for row in rows], columns=RAW_COLUMNS)
+        raw = pd.DataFrame([row for _, rows, *_ in replies for row in rows], columns=RAW_COLUMNS)
         window1 = t_start + int((warmup_s + duration_s) * 1e9)
         raw["in_window"] = (raw["start_ns"] >= 0) & ((raw["scheduled_ns"] + raw["latency_ns"]) <= window1)
-        return raw, sum(cpu for *_, cpu in replies)
+        return raw, sum(r[2] for r in replies), max(r[3] for r in replies)
 
-    def closed_loop(self, spec: Spec, concurrency: int, duration_s: float, warmup_s: float = 1.0) -> Result:
-        """``concurrency`` clients back to back for ``warmup_s`` then the ``duration_s`` window.
-
-        A request belongs to the window if it starts inside it; RPS counts those that also finish
-        inside it, divided by ``duration_s``.
-        """
+    def closed_loop(self, spec: Spec, concurrency: int, duration_s: float, warmup_s: float = 1.0,
+                    target: str = "") -> Result:
+        """``concurrency`` clients back to back for ``warmup_s`` then the ``duration_s`` window, against the
+        server labelled ``target``. A request belongs to the window if it starts inside it; RPS counts
+        those that also finish inside it, divided by ``duration_s``."""
         if duration_s <= 0 or warmup_s < 0:
-            raise ValueError(f"a closed-loop window needs duration_s > 0 and warmup_s >= 0 "
-                             f"(got {duration_s}, {warmup_s})")
-        raw, cpu = self._measure(spec, concurrency, warmup_s, duration_s)
-        return Result(raw, duration_s, concurrency, cpu)
+            raise ParameterError(f"a closed-loop window needs duration_s > 0 and warmup_s >= 0 "
+                                 f"(got {duration_s}, {warmup_s})")
+        raw, cpu, span = self._measure(target, spec, concurrency, warmup_s, duration_s)
+        return Result(raw, duration_s, concurrency, cpu, span)
 
     def open_loop(self, spec: Spec, rate: float, duration_s: float, warmup_s: float = 1.0,
-                  arrivals: str = "poisson", seed: int = 0, drain_s: float | None = None) -> Result:
-        """Requests sent on a schedule at ``rate`` per second (``constant`` or ``poisson`` arrivals),
-        spread round-robin over all clients; latency counts from each request's *scheduled* time, so
-        a server that falls behind shows its queueing (no coordinated omission).
+                  arrivals: str = "poisson", seed: int = 0, clients: int | None = None,
+                  drain_s: float | None = None, target: str = "") -> Result:
+        """Requests sent on a schedule at ``rate`` per second (``constant`` or ``poisson`` arrivals) from
+        one queue shared by ``clients`` processes (default: all); latency counts from each request's
+        *scheduled* time, so a server that falls behind shows its queueing (no coordinated omission).
 
-        A request still unsent ``drain_s`` (default: ``duration_s``) after the window is recorded
-        as an error, never dropped. RPS is the achieved rate: requests scheduled in the window and
-        completed in it, divided by ``duration_s``.
+        A request still unsent ``drain_s`` (default: ``duration_s``) after the window is recorded as
+        censored, never dropped. ``scheduled`` is the number of requests due in the window, ``completed``
+        how many of them completed without error (before the drain deadline); RPS is the achieved rate:
+        requests scheduled in the window and completed in it, divided by ``duration_s``.
         """
         if duration_s <= 0 or warmup_s < 0:
-            raise ValueError(f"an open-loop window needs duration_s > 0 and warmup_s >= 0 "
-                             f"(got {duration_s}, {warmup_s})")
+            raise ParameterError(f"an open-loop window needs duration_s > 0 and warmup_s >= 0 "
+                                 f"(got {duration_s}, {warmup_s})")
+        clients = clients or self.size
         offsets = arrival_offsets(rate, warmup_s + duration_s, arrivals, seed)
-        shares = [offsets[w::self.size] for w in range(self.size)]
-        raw, cpu = self._measure(spec, self.size, warmup_s, duration_s, shares,
-                                 duration_s if drain_s is None else drain_s)
-        fields = {"target_rps": float(rate), "clients": self.size,
-                  "not_sent": int((raw["start_ns"] < 0).sum())}
-        return Result(raw, duration_s, self.size, cpu, fields=fields)
+        raw, cpu, span = self._measure(target, spec, clients, warmup_s, duration_s, offsets,
+                                       duration_s if drain_s is None else drain_s)
+        measured = raw[~raw["warmup"]]
+        fields = {"target_rps": float(rate), "arrivals": arrivals, "not_sent": int(measured["censored"].sum()),
+                  "scheduled": len(measured), "completed": int(measured["ok"].sum())}
+        return Result(raw, duration_s, clients, cpu, span, fields=fields)
 
     def close(self) -> None:
         for pipe in self.pipes:
@@ -395,7 +374,7 @@ def concurrent(conn: Connection, spec: Spec, concurrency: int, duration_s: float
                warmup_s: float = 1.0) -> Result:
     """One closed-loop measurement on a pool made for it (a sweep should keep one pool instead)."""
     if concurrency < 1 or duration_s <= 0 or warmup_s < 0:
-        raise ValueError(f"concurrent needs concurrency >= 1, duration_s > 0, warmup_s >= 0 "
-                         f"(got {concurrency}, {duration_s}, {warmup_s})")
+        raise ParameterError(f"concurrent needs concurrency >= 1, duration_s > 0, warmup_s >= 0 "
+                             f"(got {concurrency}, {duration_s}, {warmup_s})")
     with ClientPool(conn, concurrency) as pool:
         return pool.closed_loop(spec, concurrency, duration_s, warmup_s)

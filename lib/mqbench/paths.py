@@ -1,0 +1,14 @@
+"""Where mqbench's own files are: the project root, its notebooks, data and results folders."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = PROJECT_ROOT / "notebooks"
+DATA = PROJECT_ROOT / "data"
+
+
+def results_root() -> Path:
+    """``$MQBENCH_RESULTS``, else ``results/`` at the project root."""
+    return Path(os.environ.get("MQBENCH_RESULTS", PROJECT_ROOT / "results"))

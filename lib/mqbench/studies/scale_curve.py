@@ -1,0 +1,68 @@
+"""``scale_curve.ipynb``: for each N a fresh server — load, index, then Table 2's four numbers (serial search
+and query latency, search and query RPS) with percentiles and recall — so each cost is measured at N."""
+from __future__ import annotations
+
+from .. import checks, datasets, indexes, pipeline, schema, workload
+from ..errors import ParameterError
+from ..workload import Spec
+
+COLLECTION = "mqbench_scale"
+
+
+def check(p: dict) -> None:
+    """Every parameter, before any server starts (the dataset's dimension is known only for synthetic data
+    here; file datasets are checked again by the load)."""
+    sizes = p["sizes"]
+    checks.int_list("sizes", sizes, minimum=100)
+    if sizes != sorted(sizes):
+        raise ParameterError(f"sizes must be ascending, got {sizes}")
+    checks.one_of("load_method", p["load_method"], pipeline.LOAD_METHODS)
+    if p["load_method"] == "bulk" and p["uri"]:
+        raise ParameterError("load_method must be insert or bulk (bulk on embedded servers only: the files must be "
+                             "in the server's storage)")
+    for name in ("serial_requests", "clients", "queries", "k", "insert_workers"):
+        checks.integer(name, p[name])
+    checks.integer("warmup_requests", p["warmup_requests"], minimum=0)
+    for name in ("rps_window_s", "batch_mb"):
+        checks.positive_number(name, p[name])
+    checks.positive_number("rps_warmup_s", p["rps_warmup_s"], allow_zero=True)
+    checks.one_of("consistency", p["consistency"], workload.CONSISTENCY)
+    indexes.check_index(p["index_type"], p["index_params"], p["dim"], embedded=not p["uri"])
+    indexes.check_search(p["index_type"], p["search_params"], p["index_params"], p["k"])
+
+
+def data_at(p: dict, size: int):
+    """The dataset at N = ``size`` (the first ``size`` rows), with exact ground truth for the queries."""
+    return datasets.load(p["dataset"], n=size, nq=p["queries"], k=p["k"], metric=p["metric"], dim=p["dim"],
+                         seed=p["seed"])
+
+
+def measure(session, variant, data, p: dict) -> dict[str, dict]:
+    """Load ``data`` into ``variant`` and measure it; returns every recorded row by name."""
+    pipeline.check_room(session, data.n, data.dim, p["index_type"], p["index_params"])
+    rows = pipeline.load(session, variant, COLLECTION, data, p["index_type"], p["index_params"], p["load_method"],
+                         p["batch_mb"], p["insert_workers"])
+    search = Spec(schema.OP_SEARCH, COLLECTION, p["consistency"], queries=data.queries, k=p["k"],
+                  search_params=p["search_params"])
+    lookup = Spec(schema.OP_QUERY, COLLECTION, p["consistency"], n=data.n, seed=p["seed"])
+    for spec in (search, lookup):
+        with session.track(spec.kind, schema.PHASE_SERIAL, variant, dataset=data, k=p["k"]) as t:
+            t.result = workload.serial(variant.conn, spec, p["serial_requests"], p["warmup_requests"])
+        rows[f"{spec.kind}_serial"] = t.row
+    pool = session.client_pool(p["clients"])
+    for spec in (search, lookup):
+        with session.track(spec.kind, schema.PHASE_CONCURRENT, variant, concurrency=p["clients"]) as t:
+            t.result = pool.closed_loop(spec, p["clients"], p["rps_window_s"], p["rps_warmup_s"], variant.label)
+        rows[f"{spec.kind}_concurrent"] = t.row
+    pool.close()
+    session.pools.remove(pool)
+    return rows
+
+
+def line(data, rows: dict) -> str:
+    """One printed line per N."""
+    ins, idx, ser, conc = rows["insert"], rows["index"], rows["search_serial"], rows["search_concurrent"]
+    return (f"N={data.n:>12,}: insert {ins['rows_per_s']:9,.0f} rows/s, index {idx['duration_s']:7.1f} s, "
+            f"search {ser['latency_avg_ms']:.2f} ms (recall {ser.get('recall_at_k', float('nan')):.3f}), "
+            f"{conc['rps']:.0f} rps; query {rows['query_serial']['latency_avg_ms']:.2f} ms, "
+            f"{rows['query_concurrent']['rps']:.0f} rps")
