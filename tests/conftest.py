@@ -1,8 +1,11 @@
 """Shared fixtures. Tiers by folder: unit (no server), integration (real servers), notebooks (papermill)."""
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,26 +22,36 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(autouse=True)
 def _results_in_tmp(tmp_path_factory, monkeypatch):
-    """Nothing a test makes lands in the project's results/."""
+    """Nothing a test makes lands in the project's results/ or data cache."""
     monkeypatch.setenv("MQBENCH_RESULTS", str(tmp_path_factory.getbasetemp() / "results"))
     monkeypatch.setenv("MQBENCH_DATA_CACHE", str(tmp_path_factory.getbasetemp() / "data-cache"))
 
 
+def milvus_pids() -> set[int]:
+    """PIDs of processes whose command line is the Milvus binary (to prove none is left behind)."""
+    found = set()
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if len(cmd) >= 3 and cmd[0].endswith("/milvus") and cmd[1:3] == ["run", "standalone"]:
+            found.add(proc.info["pid"])
+    return found
+
+
 @pytest.fixture
 def live_pids():
-    """PIDs of processes whose command line is the Milvus binary (to prove none is left behind)."""
-    import psutil
+    return milvus_pids
 
-    def pids():
-        found = set()
-        for proc in psutil.process_iter(["pid", "cmdline"]):
-            cmd = proc.info["cmdline"] or []
-            if len(cmd) >= 3 and cmd[0].endswith("/milvus") and cmd[1:3] == ["run", "standalone"]:
-                found.add(proc.info["pid"])
-        return found
 
-    return pids
+def mqbench(*args: str, timeout: float = 900, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+    """The one way tests launch the ``mqbench`` command line: a subprocess of this interpreter."""
+    return subprocess.run([sys.executable, "-m", "mqbench.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=env, **kwargs)
 
+
+def start_mqbench(*args: str) -> subprocess.Popen:
+    """``mqbench`` started in the background (for tests that interrupt it)."""
+    return subprocess.Popen([sys.executable, "-m", "mqbench.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
 @pytest.fixture(scope="session")
@@ -47,16 +60,20 @@ def run_mqbench():
 
 
 def _run_mqbench(run_dir: Path, *args: str, grid_yaml: str | None = None, timeout: float = 900) -> Path:
-    """``mqbench run`` in a subprocess (a grid written from ``grid_yaml`` if given, with ``--report``);
-    asserts it succeeded and returns the run folder."""
-    import subprocess
-    import sys
-
+    """``mqbench run`` (a grid written from ``grid_yaml`` if given) with ``--report``; asserts it succeeded and
+    printed the run folder last, and returns it."""
     if grid_yaml is not None:
         grid = run_dir.parent / f"{run_dir.name}-grid.yaml"
         grid.write_text(grid_yaml)
         args = ("--grid", str(grid), *args)
-    proc = subprocess.run([sys.executable, "-m", "mqbench.cli", "run", *args, "--run-dir", str(run_dir),
-                           "--report"], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    proc = mqbench("run", *args, "--run-dir", str(run_dir), "--report", timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == str(run_dir)
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """The smoke grid (both MQs side by side in paired blocks, every sweep at one or two points), run once for
+    every test that reads it."""
+    return _run_mqbench(tmp_path_factory.mktemp("smoke") / "run", "--grid", "data/grids/smoke.yaml")

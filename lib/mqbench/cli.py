@@ -1,4 +1,4 @@
-"""``mqbench`` command line: run notebooks or a grid, build a report, serve an embedded Milvus."""
+"""``mqbench`` command line: run notebooks or a grid, build reports, compare runs, serve an embedded Milvus."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from . import datasets, interop, migration, report, results, runner
+from . import compare, datasets, interop, migration, paths, report, results, runindex, runner
 from .errors import FormatError, GridError, MigrationError, MqbenchError
 from .server import TOKEN_ENV, EmbeddedMilvus, check_mq, running_in
 
@@ -49,6 +49,7 @@ def _execute(cells, run_dir, with_report: bool) -> int:
     failures = runner.execute(cells, run_dir)
     if with_report:
         print(f"report: {report.build(run_dir)}", file=sys.stderr)
+    print(f"index: {runindex.build(run_dir.parent)}", file=sys.stderr)
     if failures:
         print(f"{len(failures)} of {len(cells)} executions failed; see {run_dir / results.FAILURES}",
               file=sys.stderr)
@@ -57,23 +58,53 @@ def _execute(cells, run_dir, with_report: bool) -> int:
 
 
 def cmd_report(args) -> int:
-    print(report.build(args.run_dir))
+    if len(args.run_dir) > 1 and not args.out:
+        raise GridError("several run folders make one combined report: give --out FOLDER for it")
+    run_dir = results.combine(args.run_dir, args.out) if len(args.run_dir) > 1 else args.run_dir[0]
+    print(report.build(run_dir))
+    return 0
+
+
+def cmd_compare(args) -> int:
+    if len(args.run_dir) < 2:
+        raise GridError("mqbench compare needs two or more run folders (the first is the baseline)")
+    runs = [results.open_run_dir(r).resolve() for r in args.run_dir]
+    out = Path(args.out) if args.out else paths.results_root() / "compare" / "__vs__".join(r.name for r in runs)[:200]
+    table, caveats = compare.compare_runs(runs)
+    for caveat in caveats:
+        print(f"caveat: {caveat}", file=sys.stderr)
+    print(f"{len(table)} metrics compared", file=sys.stderr)
+    html = report.execute_page(paths.NOTEBOOKS / "compare.ipynb", out / "compare.ipynb",
+                               {"runs": [str(r) for r in runs]}, "mqbench compare", out / "compare.html")
+    print(html)
+    return 0
+
+
+def cmd_index(args) -> int:
+    print(runindex.build(args.folder or paths.results_root()))
+    return 0
+
+
+def cmd_publish(args) -> int:
+    target = results.publish(args.run_dir, args.to)
+    runindex.build(args.to)
+    print(target)
     return 0
 
 
 def cmd_server(args) -> int:
     check_mq(args.mq)
-    base = Path(args.dir) if args.dir else results.results_root() / "servers" / results.new_run_id()
+    base = Path(args.dir) if args.dir else paths.results_root() / "servers" / results.new_run_id()
     server = EmbeddedMilvus(args.mq, base, args.override)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with server:
-        print(f"Milvus {args.mq} is up (pid {server.pid}, folder {base}).\n"
-              f"Connect from a notebook: set uri = \"{server.uri}\" and mq = \"{args.mq}\", and before starting\n"
-              f"JupyterLab export {TOKEN_ENV}='{server.connection.token}'\n"
-              f"(the root password is random for this server and is not written anywhere). Ctrl-C stops it.",
-              flush=True)
-        try:
+        try:  # Ctrl-C may come as soon as the banner is out
+            print(f"Milvus {args.mq} is up (pid {server.pid}, folder {base}).\n"
+                  f"Connect from a notebook: set uri = \"{server.uri}\" and variants = [\"{args.mq}\"], and before "
+                  f"starting\nJupyterLab export {TOKEN_ENV}='{server.connection.token}'\n"
+                  f"(the root password is random for this server and is not written anywhere). Ctrl-C stops it.",
+                  flush=True)
             while not stop.wait(1.0):
                 if not server.running:
                     print(f"milvus exited unexpectedly; log tail:\n{server.log_tail()}", file=sys.stderr)
@@ -137,10 +168,7 @@ def cmd_import_dataset(args) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mqbench", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
-
+def _add_run(sub) -> None:
     run = sub.add_parser("run", help="execute one notebook or a grid with papermill into a new run folder")
     run.add_argument("notebook", nargs="?", help="a notebook under notebooks/")
     run.add_argument("--grid", help="a grid YAML file (data/grids/default.yaml)")
@@ -153,10 +181,26 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--report", action="store_true", help="build report.html at the end")
     run.set_defaults(func=cmd_run)
 
-    rep = sub.add_parser("report", help="render a run folder's results to report.html (no re-execution)")
-    rep.add_argument("run_dir")
-    rep.set_defaults(func=cmd_report)
 
+def _add_pages(sub) -> None:
+    rep = sub.add_parser("report", help="render a run folder's results to report.html (no re-execution)")
+    rep.add_argument("run_dir", nargs="+", help="a run folder; several are combined into --out")
+    rep.add_argument("--out", help="the folder of a combined report over several runs")
+    rep.set_defaults(func=cmd_report)
+    cmp = sub.add_parser("compare", help="put two or more runs side by side (ratios, verdicts, caveats)")
+    cmp.add_argument("run_dir", nargs="+", help="run folders; the first is the baseline")
+    cmp.add_argument("--out", help="folder for compare.html (default results/compare/<runs>)")
+    cmp.set_defaults(func=cmd_compare)
+    idx = sub.add_parser("index", help="rebuild index.html of a folder of runs (default results/)")
+    idx.add_argument("folder", nargs="?")
+    idx.set_defaults(func=cmd_index)
+    pub = sub.add_parser("publish", help="copy a run's manifest, summary and report (no raw files) to reports/")
+    pub.add_argument("run_dir")
+    pub.add_argument("--to", default=str(paths.PROJECT_ROOT / "reports"), help="default: reports/ in the project")
+    pub.set_defaults(func=cmd_publish)
+
+
+def _add_servers(sub) -> None:
     srv = sub.add_parser("server", help="start an embedded Milvus for interactive work; Ctrl-C stops it")
     srv.add_argument("--mq", required=True, help="rocksmq or natsmq")
     srv.add_argument("--dir", help="server folder (default results/servers/<id>)")
@@ -172,6 +216,8 @@ def parser() -> argparse.ArgumentParser:
     mig.add_argument("--remove-old", action="store_true", help="back up, then remove, the old MQ folder")
     mig.set_defaults(func=cmd_migrate)
 
+
+def _add_data(sub) -> None:
     ds = sub.add_parser("datasets", help="list datasets, describe one, or compute its exact ground truth")
     ds.add_argument("action", choices=["list", "info", "groundtruth"])
     ds.add_argument("dataset", nargs="?", help="a name from data/datasets.yaml or a file/folder path")
@@ -180,13 +226,11 @@ def parser() -> argparse.ArgumentParser:
     ds.add_argument("--k", type=int, default=100, help="ground truth depth (default 100)")
     ds.add_argument("--metric", help="metric for data that does not record one (parquet folders)")
     ds.set_defaults(func=cmd_datasets)
-
     ex = sub.add_parser("export", help="write a run's search results as VectorDBBench result JSON")
     ex.add_argument("run_dir")
     ex.add_argument("--format", choices=["vectordbbench"], required=True)
     ex.add_argument("--out", help="results folder (default RUN_DIR/vectordbbench); the file goes in OUT/Milvus/")
     ex.set_defaults(func=cmd_export)
-
     im = sub.add_parser("import-dataset", help="check a VectorDBBench custom dataset folder for use as a dataset")
     im.add_argument("dir", help="folder with train*.parquet, test.parquet and neighbors.parquet")
     im.add_argument("--from", dest="source", choices=["vectordbbench"], required=True)
@@ -194,6 +238,13 @@ def parser() -> argparse.ArgumentParser:
     im.add_argument("--queries", type=int, help="use the first N queries")
     im.add_argument("--k", type=int, default=100)
     im.set_defaults(func=cmd_import_dataset)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mqbench", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    for add in (_add_run, _add_pages, _add_servers, _add_data):
+        add(sub)
     return p
 
 

@@ -124,6 +124,10 @@ class Client:
         index_params.add_index(field_name=VECTOR_FIELD, index_type=index_type, metric_type=metric,
                                params=dict(params))
         self._client.create_index(name, index_params)
+        self.wait_indexed(name, timeout_s)
+
+    def wait_indexed(self, name: str, timeout_s: float = 3600) -> None:
+        """Wait until every row of ``name`` is in an indexed segment (none pending)."""
         index_name = self._client.list_indexes(name)[0]
         deadline = time.monotonic() + timeout_s
         while True:
@@ -135,6 +139,17 @@ class Client:
             if time.monotonic() > deadline:
                 raise IngestError(f"index build on {name!r} not finished after {timeout_s:.0f} s: {info}")
             time.sleep(0.5)
+
+    def compact(self, name: str, timeout_s: float = 3600) -> None:
+        """Merge small segments (Milvus's manual compaction), wait for it, then for the index to cover the
+        merged segments: afterwards no background compaction or index build competes with measurements."""
+        job = self._client.compact(name)
+        deadline = time.monotonic() + timeout_s
+        while str(self._client.get_compaction_state(job)) not in ("Completed", "CompactionState.Completed"):
+            if time.monotonic() > deadline:
+                raise IngestError(f"compaction of {name!r} not finished after {timeout_s:.0f} s")
+            time.sleep(0.5)
+        self.wait_indexed(name, max(1.0, deadline - time.monotonic()))
 
     def indexes(self, name: str) -> dict[str, dict]:
         """Each index of ``name``: its type, metric, field and build parameters."""

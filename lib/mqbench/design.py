@@ -36,7 +36,8 @@ class Variant:
     @property
     def columns(self) -> dict:
         """What every summary row measured on this variant carries."""
-        return {"variant": self.label, "mq": self.mq, "variant_index": self.index}
+        return {"variant": self.label, "mq": self.mq, "variant_index": self.index,
+                "server": "external" if self.server is None else "embedded"}
 
 
 def parse_variants(spec, overrides: dict | None = None, external: bool = False) -> list[Variant]:

@@ -1,4 +1,5 @@
-"""Where the MQ sits on the path: insert→visible lag per consistency level, and recovery after SIGKILL.
+"""Where the MQ sits on the path: insert→visible lag, Strong reads across the time tick, recovery after
+SIGKILL, a background writer, and MQ bytes during a sustained ingest.
 
 Inserts travel through the MQ's DML channels to the query node; Strong reads wait for the time tick
 that covers them. So the time from an acknowledged insert to the row being visible, and the time a
@@ -6,44 +7,45 @@ killed server needs to replay its channels and serve every acknowledged row agai
 """
 from __future__ import annotations
 
+import multiprocessing as mp
 import time
 
 import numpy as np
 import pandas as pd
 
-from .client import ID_FIELD, VECTOR_FIELD
+from .errors import ParameterError
+from .metrics import latency_stats
+from .processes import set_pdeathsig
+from .resources import dir_bytes
 
 
-def _rows(first_id: int, vectors: np.ndarray) -> list[dict]:
-    return [{ID_FIELD: first_id + i, VECTOR_FIELD: v} for i, v in enumerate(vectors.tolist())]
-
-
-def _visible(client, collection: str, row_id: int, consistency: str) -> bool:
-    return bool(client.query(collection, filter=f"{ID_FIELD} == {row_id}", output_fields=[ID_FIELD],
-                             consistency_level=consistency))
+def _vectors(rng, rows: int, dim: int) -> np.ndarray:
+    return rng.standard_normal((rows, dim), dtype=np.float32)
 
 
 def visibility_lags(client, collection: str, dim: int, batch_rows: int, batches: int, consistency: str,
-                    first_id: int, seed: int = 0, timeout_s: float = 60) -> pd.DataFrame:
+                    first_id: int, seed: int = 0, timeout_s: float = 60, gap_s: float = 0.0) -> pd.DataFrame:
     """For each batch: insert it, then poll its last id with ``consistency`` until it is visible.
 
     ``ack_ms`` is the insert call; ``lag_ms`` runs from the acknowledgement to the first poll that sees
     the row (for Strong the first poll itself waits for the time tick); ``polls`` counts the queries.
-    A batch not visible within ``timeout_s`` is kept with ``visible = False``, never dropped.
+    ``gap_s`` > 0 pauses an exponential time (that mean) before each insert, so inserts land at random
+    phases of the tick. A batch not visible within ``timeout_s`` is kept with ``visible = False``.
     """
     rng = np.random.default_rng(seed)
     out = []
     for b in range(batches):
+        if gap_s:
+            time.sleep(rng.exponential(gap_s))
         start = first_id + b * batch_rows
-        vectors = rng.standard_normal((batch_rows, dim), dtype=np.float32)
         t0 = time.perf_counter_ns()
-        client.insert(collection, _rows(start, vectors))
+        client.insert(collection, np.arange(start, start + batch_rows), _vectors(rng, batch_rows, dim))
         t_ack = time.perf_counter_ns()
         last, polls, seen = start + batch_rows - 1, 0, False
         deadline = t_ack + int(timeout_s * 1e9)
         while not seen and time.perf_counter_ns() < deadline:
             polls += 1
-            seen = _visible(client, collection, last, consistency)
+            seen = client.has_id(collection, last, consistency)
         t_seen = time.perf_counter_ns()
         out.append({"batch": b, "batch_rows": batch_rows, "consistency": consistency, "ack_ms": (t_ack - t0) / 1e6,
                     "lag_ms": (t_seen - t_ack) / 1e6, "polls": polls, "visible": seen})
@@ -51,88 +53,97 @@ def visibility_lags(client, collection: str, dim: int, batch_rows: int, batches:
 
 
 def lag_summary(lags: pd.DataFrame) -> dict:
-    seen = lags[lags["visible"]]["lag_ms"]
-    p = np.percentile(seen, [50, 95, 99]) if len(seen) else [np.nan] * 3
-    return {"count": len(lags), "errors": int((~lags["visible"]).sum()), "lag_p50_ms": float(p[0]),
-            "lag_p95_ms": float(p[1]), "lag_p99_ms": float(p[2]),
-            "lag_max_ms": float(seen.max()) if len(seen) else np.nan,
-            "ack_p50_ms": float(lags["ack_ms"].median())}
+    """Lag statistics of the visible batches (percentiles only where the sample supports them, as for
+    latencies), the failed ones counted."""
+    stats = latency_stats(lags.loc[lags["visible"], "lag_ms"] * 1e6, "lag")
+    return {"count": len(lags), "errors": int((~lags["visible"]).sum()), **stats,
+            "ack_avg_ms": float(lags["ack_ms"].mean())}
 
 
-def kill_and_recover(server, collection: str, acked: int, timeout_s: float = 300) -> dict:
+def present_ids(client, collection: str, ids: np.ndarray, page: int = 5000) -> tuple[int, int]:
+    """(distinct ``ids`` that are visible to a Strong query, rows returned for them): a duplicate cannot
+    hide a loss, as it could in ``count(*)``."""
+    found, returned = set(), 0
+    for start in range(0, len(ids), page):
+        chunk = ids[start:start + page].tolist()
+        rows = client.query(collection, f"id in {chunk}", limit=len(chunk) * 2, consistency="Strong")
+        returned += len(rows)
+        found.update(row["id"] for row in rows)
+    return len(found), returned
+
+
+def kill_and_recover(server, collection: str, acked_ids: np.ndarray, timeout_s: float = 300) -> dict:
     """SIGKILL the embedded server, restart it on the same folder, and time (a) until it serves a
-    Strong ``count(*)`` again and (b) until all ``acked`` rows are visible. Rows lost are reported
-    as observed, whatever they are."""
-    import os
-    import signal
-
-    os.kill(server.pid, signal.SIGKILL)
-    server.proc.wait()
-    server.stop()  # records exited(-9), releases the log files
+    Strong ``count(*)`` again and (b) until as many rows as were acknowledged are counted; then check the
+    acknowledged ids themselves: ``rows_lost`` are acknowledged ids not found, ``rows_duplicated`` extra
+    rows returned for them. Whatever is observed is reported."""
+    acked = len(acked_ids)
+    server.kill()
     t0 = time.perf_counter()
-    server.start()
+    server.restart()
     started = time.perf_counter() - t0
-    client = server.connection.client(timeout=timeout_s)
     serving = seen = None
-    deadline = time.monotonic() + timeout_s
     count = -1
-    while time.monotonic() < deadline:
-        try:
-            count = client.count(collection)
-            serving = serving or time.perf_counter() - t0
-            if count >= acked:
-                seen = time.perf_counter() - t0
-                break
-        except Exception:  # noqa: BLE001 - not serving yet (collection still loading, channels replaying)
-            pass
-        time.sleep(0.2)
-    client.close()
+    with server.connection.client(timeout=timeout_s) as client:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                count = client.count(collection)
+                serving = serving or time.perf_counter() - t0
+                if count >= acked:
+                    seen = time.perf_counter() - t0
+                    break
+            except Exception:  # noqa: BLE001 - not serving yet (collection still loading, channels replaying)
+                pass
+            time.sleep(0.2)
+        distinct, returned = present_ids(client, collection, acked_ids) if serving else (0, 0)
     return {"restart_s": started, "serving_s": serving, "all_visible_s": seen, "rows_acked": acked,
-            "rows_visible": count, "rows_lost": acked - count if count >= 0 else None}
+            "rows_visible": count, "rows_lost": acked - distinct if serving else None,
+            "rows_duplicated": returned - distinct if serving else None}
 
 
 # -- a background writer at a fixed rate, in its own process -------------------------------------------------
 def _writer(conn, collection: str, dim: int, rows_per_s: float, batch_rows: int, duration_s: float,
             first_id: int, seed: int, out) -> None:
+    set_pdeathsig()
+    acks = []
     try:
-        client = conn.client()
-        rng = np.random.default_rng(seed)
-        vectors = rng.standard_normal((batch_rows, dim), dtype=np.float32)
-        interval = batch_rows / rows_per_s
-        t0 = time.perf_counter()
-        sent = late = 0
-        while time.perf_counter() - t0 < duration_s:
-            due = t0 + (sent // batch_rows) * interval
-            now = time.perf_counter()
-            if now < due:
-                time.sleep(due - now)
-            elif now - due > interval:
-                late += 1
-            client.insert(collection, _rows(first_id + sent, vectors))
-            sent += batch_rows
-        client.close()
-        out.put({"rows": sent, "elapsed_s": time.perf_counter() - t0, "late_batches": late, "error": ""})
+        with conn.client() as client:
+            rng = np.random.default_rng(seed)
+            vectors = _vectors(rng, batch_rows, dim)
+            interval = batch_rows / rows_per_s
+            t0 = time.perf_counter()
+            sent = late = 0
+            while time.perf_counter() - t0 < duration_s:
+                due = t0 + (sent // batch_rows) * interval
+                now = time.perf_counter()
+                if now < due:
+                    time.sleep(due - now)
+                elif now - due > interval:
+                    late += 1
+                client.insert(collection, np.arange(first_id + sent, first_id + sent + batch_rows), vectors)
+                sent += batch_rows
+                acks.append(time.perf_counter_ns())
+        out.put({"rows": sent, "late_batches": late, "acks_ns": acks, "error": ""})
     except BaseException as exc:  # reported, never hangs the parent
-        out.put({"rows": 0, "elapsed_s": 0.0, "late_batches": 0, "error": f"{type(exc).__name__}: {exc}"})
+        out.put({"rows": len(acks) * batch_rows, "late_batches": 0, "acks_ns": acks,
+                 "error": f"{type(exc).__name__}: {exc}"})
 
 
 class BackgroundWriter:
     """Inserts ``rows_per_s`` (in batches of ``batch_rows``) for ``duration_s`` from a spawned process.
-    ``result`` after the block: rows written, the achieved rate (never the target pretended), late batches."""
+    After the block, :meth:`achieved` gives the rate over a window (never the target pretended)."""
 
     def __init__(self, conn, collection: str, dim: int, rows_per_s: float, duration_s: float,
                  batch_rows: int = 100, first_id: int = 0, seed: int = 0):
-        import multiprocessing as mp
-
         if rows_per_s <= 0 or duration_s <= 0 or batch_rows < 1:
-            raise ValueError(f"writer needs rows_per_s > 0, duration_s > 0, batch_rows >= 1 "
-                             f"(got {rows_per_s}, {duration_s}, {batch_rows})")
+            raise ParameterError(f"writer needs rows_per_s > 0, duration_s > 0, batch_rows >= 1 "
+                                 f"(got {rows_per_s}, {duration_s}, {batch_rows})")
         ctx = mp.get_context("spawn")
         self.out = ctx.Queue()
-        self.target = rows_per_s
+        self.target, self.batch_rows, self.duration_s = rows_per_s, batch_rows, duration_s
         self.proc = ctx.Process(target=_writer, args=(conn, collection, dim, rows_per_s, batch_rows, duration_s,
                                                       first_id, seed, self.out), daemon=True)
-        self.duration_s = duration_s
         self.result: dict = {}
 
     def __enter__(self) -> "BackgroundWriter":
@@ -146,22 +157,27 @@ class BackgroundWriter:
             self.proc.join(timeout=30)
             if self.proc.is_alive():
                 self.proc.kill()
-        r = self.result
-        r["achieved_rows_per_s"] = r["rows"] / r["elapsed_s"] if r.get("elapsed_s") else 0.0
-        r["target_rows_per_s"] = self.target
+
+    def achieved(self, start_ns: int, end_ns: int) -> dict:
+        """Rows acknowledged between ``start_ns`` and ``end_ns`` (perf_counter_ns, shared by processes on
+        Linux) per second, with the target and the writer's error, as summary fields."""
+        acks = np.asarray(self.result.get("acks_ns", []), dtype=np.int64)
+        inside = int(((acks >= start_ns) & (acks <= end_ns)).sum()) * self.batch_rows
+        span = (end_ns - start_ns) / 1e9
+        return {"writer_target_rows_per_s": self.target, "writer_achieved_rows_per_s": inside / span if span > 0
+                else np.nan, "writer_rows": self.result.get("rows", 0),
+                "writer_late_batches": self.result.get("late_batches", 0), "writer_error": self.result.get("error", "")}
 
 
-def ingest_growth(client, collection: str, dim: int, rows: int, batch_rows: int, store_dir, seed: int = 0,
+def ingest_growth(client, collection: str, dim: int, rows: int, batch_rows: int, store_dirs, seed: int = 0,
                   first_id: int = 0) -> pd.DataFrame:
     """Insert ``rows`` as fast as acknowledged, recording the MQ store's bytes on disk after each batch."""
-    from .resources import dir_bytes
-
     rng = np.random.default_rng(seed)
     out, done, t0 = [], 0, time.perf_counter()
     while done < rows:
         n = min(batch_rows, rows - done)
-        client.insert(collection, _rows(first_id + done, rng.standard_normal((n, dim), dtype=np.float32)))
+        client.insert(collection, np.arange(first_id + done, first_id + done + n), _vectors(rng, n, dim))
         done += n
         out.append({"rows_inserted": done, "elapsed_s": time.perf_counter() - t0,
-                    "mq_storage_bytes": dir_bytes(store_dir)})
+                    "mq_storage_bytes": dir_bytes(store_dirs)})
     return pd.DataFrame(out)

@@ -20,15 +20,17 @@ def _first(rows: pd.DataFrame, column: str) -> float:
 
 
 def _case(cell: pd.DataFrame, manifest: dict) -> dict:
-    """One VectorDBBench CaseResult from the summary rows of one search_query cell (one MQ, one repeat)."""
+    """One VectorDBBench CaseResult from the summary rows of one variant of a search_query run: load phases,
+    the paired blocks' serial search (latency percentiles, recall) and the concurrency sweep (medians over
+    sweep blocks)."""
     def phase(op, ph):
         return cell[(cell["op"] == op) & (cell["phase"] == ph)]
 
     first = cell.iloc[0]
     load = {op: float(phase(op, "load")["duration_s"].sum()) for op in ["insert", "flush", "index", "load"]}
-    serial = phase("search", "serial")
-    serial = serial[serial["sweep"] == "baseline"] if "sweep" in serial else serial
-    conc = report.in_sweep(phase("search", "concurrent"), "concurrency").sort_values("concurrency")
+    serial = report.in_sweep(phase("search", "serial"), "blocks").median(numeric_only=True).to_frame().T
+    conc = report.in_sweep(phase("search", "concurrent"), "concurrency").groupby("concurrency").median(
+        numeric_only=True).reset_index().sort_values("concurrency")
     index_params = json.loads(first["index_params"]) if isinstance(first.get("index_params"), str) else {}
     search_params = json.loads(first["search_params"]) if isinstance(first.get("search_params"), str) else {}
     metrics = {
@@ -50,20 +52,20 @@ def _case(cell: pd.DataFrame, manifest: dict) -> dict:
             "st_conc_failed_rate_list", "st_conc_num_list_list", "st_conc_qps_list_list",
             "st_conc_latency_p99_list_list", "st_conc_latency_p95_list_list", "st_conc_latency_avg_list_list"]},
     }
-    label = f"mqbench-{first['mq']}-r{first['repeat']}"
+    label = f"mqbench-{first['variant']}-r{first['repeat']}"
     task = {
         "db": "Milvus",
         "db_config": {"db_label": label, "version": manifest.get("versions", {}).get("milvus", ""),
-                      "note": f"mqbench run {first['run_id']}, git {manifest.get('git_sha', '')}, mq {first['mq']}",
+                      "note": f"mqbench run {first['run_id']}, git {manifest.get('git_sha', '')}, variant {first['variant']}",
                       "uri": "**********", "user": "root", "password": "**********", "num_shards": 1,
                       "replica_number": 1},
-        "db_case_config": {"index": first.get("index_type", "HNSW"), "metric_type": first.get("metric", "COSINE"),
+        "db_case_config": {"index": first.get("index_type", "HNSW"), "metric_type": first.get("data_metric", "COSINE"),
                            "use_partition_key": False, **index_params, **search_params},
         "case_config": {"case_id": CUSTOM_DATASET_CASE, "custom_case": {
-            "name": f"mqbench {first['dataset']}", "description": f"mqbench search_query, {first['mq']}",
+            "name": f"mqbench {first['data_name']}", "description": f"mqbench search_query, {first['variant']}",
             "load_timeout": 36000, "optimize_timeout": 36000,
-            "dataset_config": {"name": str(first["dataset"]), "dir": "", "size": str(int(first["n"])),
-                               "dim": str(int(first["dim"])), "metric_type": str(first.get("metric", "COSINE")),
+            "dataset_config": {"name": str(first["data_name"]), "dir": "", "size": str(int(first["data_n"])),
+                               "dim": str(int(first["data_dim"])), "metric_type": str(first.get("data_metric", "COSINE")),
                                "file_count": "1", "use_shuffled": False, "with_gt": True}},
             "k": int(first["k"]), "concurrency_search_config": {
                 "num_concurrency": [int(c) for c in conc["concurrency"]],
@@ -83,7 +85,7 @@ def export_vectordbbench(run_dir: str | Path, out_dir: str | Path | None = None)
     if summary.empty:
         raise ValueError(f"{run_dir} has no successful search_query rows to export")
     manifest = results.read_manifest(run_dir)
-    cases = [_case(cell, manifest) for _, cell in summary.groupby(["mq", "repeat"], sort=True)]
+    cases = [_case(cell, manifest) for _, cell in summary.groupby(["variant", "repeat"], sort=True)]
     run_id = run_dir.name.replace("-", "").replace(".", "").lower()
     created = datetime.fromisoformat(manifest["created_utc"].replace("Z", "+00:00")).astimezone(timezone.utc)
     day = created.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from tqdm import tqdm
 
 from . import progress, results
 from .errors import IngestError
@@ -195,10 +194,10 @@ def load(conn: Connection, name: str, data, n: int | None = None, batch_mb: floa
         into = target(client, name, data)
     total = into.source.check_limit(n)
     batch_rows = batch_rows_for(into.dim, batch_mb)
+    redone = len(resume.inflight) if resume else 0
     state = _resume_state(conn, name, into.source, total, batch_rows, checkpoint, resume, into.collection_id)
     done = set(state.done) if state else set()
-    stats = LoadStats(0, -(-total // batch_rows), batch_rows, workers, len(done),
-                      len(resume.inflight) if resume else 0)
+    stats = LoadStats(0, -(-total // batch_rows), batch_rows, workers, len(done), redone)
     t_start = time.perf_counter()
     with _Loaders(conn, name, workers, timeout_s) as pool, \
             progress.bar(total, f"insert {name}", unit="rows", initial=min(total, len(done) * batch_rows),

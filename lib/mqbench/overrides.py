@@ -6,11 +6,11 @@ from typing import Any
 
 import yaml
 
+from .errors import OverrideError
+
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
 
-class OverrideError(ValueError):
-    """A server override that is not of the form ``a.b.c=value``."""
 
 
 def parse_override(text: str) -> tuple[str, Any]:

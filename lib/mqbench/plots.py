@@ -18,16 +18,17 @@ def vs_concurrency(summary: pd.DataFrame, column: str, ops=("search", "query")) 
     """One panel per op: ``column`` against client concurrency, a line per MQ, spread over repeats."""
     df = in_sweep(summary, "concurrency")
     df = df[(df["phase"] == "concurrent") & df["op"].isin(ops) & (df["status"] == "ok")]
+    df = df.dropna(subset=[column]) if column in df else df.iloc[0:0]
     if df.empty:
         return None
-    grid = sns.relplot(data=df, x="concurrency", y=column, hue="mq", style="mq", col="op", kind="line",
+    grid = sns.relplot(data=df, x="concurrency", y=column, hue="variant", style="variant", col="op", kind="line",
                        markers=True, errorbar=("pi", 100), height=3.2, aspect=1.25,
                        facet_kws={"sharey": False})
     grid.set_axis_labels("client processes", _axis_label(column))
     for ax in grid.axes.flat:
         ax.set_xscale("log", base=2)
         ax.set_ylim(bottom=0)
-    grid.figure.suptitle(f"{METRICS[column].label} vs concurrency (band: min–max over repeats)", y=1.04)
+    grid.figure.suptitle(f"{METRICS[column].label} vs concurrency (band: min–max over sweep blocks)", y=1.04)
     return grid.figure
 
 
@@ -60,7 +61,7 @@ def freshness_lags(lags: pd.DataFrame) -> plt.Figure | None:
         return None
     return _log_catplot(lags, "consistency level", "insert → visible (ms, lower is better)",
                         "insert → visible lag per batch (rows per insert in the panel title)", x="consistency",
-                        y="lag_ms", hue="mq", col="batch_rows", kind="box", height=3.4, aspect=1.1, sharey=True)
+                        y="lag_ms", hue="variant", col="batch_rows", kind="box", height=3.4, aspect=1.1, sharey=True)
 
 
 def storage_growth(growth: pd.DataFrame) -> plt.Figure | None:
@@ -68,19 +69,52 @@ def storage_growth(growth: pd.DataFrame) -> plt.Figure | None:
     if growth.empty:
         return None
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    sns.lineplot(data=growth.assign(mq_storage_mb=growth["mq_storage_bytes"] / 1e6), x="rows_inserted",
-                 y="mq_storage_mb", hue="mq", units="repeat", estimator=None, ax=ax)
-    ax.set(xlabel="rows inserted", ylabel="MQ store on disk (MB, lower is better)",
+    sns.lineplot(data=growth.assign(mq_storage_mib=growth["mq_storage_bytes"] / 2**20), x="rows_inserted",
+                 y="mq_storage_mib", hue="variant", units="repeat", estimator=None, ax=ax)
+    ax.set(xlabel="rows inserted", ylabel="MQ store on disk (MiB, lower is better)",
            title="sustained ingest: MQ bytes on disk")
     return fig
 
 
-def latency_vs_rps(points: pd.DataFrame, column: str = "latency_p99_ms") -> plt.Figure | None:
+def tick_ecdf(samples: pd.DataFrame) -> plt.Figure | None:
+    """Latency ECDF per variant, one panel per kind, one thin line per server start."""
+    if samples.empty:
+        return None
+    kinds = sorted(samples["kind"].unique())
+    fig, axes = plt.subplots(1, len(kinds), figsize=(4.4 * len(kinds), 3.4), squeeze=False, sharey=True)
+    palette = dict(zip(sorted(samples["variant"].unique()), sns.color_palette(n_colors=samples["variant"].nunique())))
+    for ax, kind in zip(axes.flat, kinds):
+        for (variant, _), one in samples[samples["kind"] == kind].groupby(["variant", "start"]):
+            sns.ecdfplot(x=one["ms"], ax=ax, color=palette[variant], linewidth=0.8, alpha=0.6)
+        ax.set(title=kind, xlabel="ms (lower is better)", ylabel="share of requests")
+    axes.flat[0].legend(handles=[plt.Line2D([], [], color=c, label=v) for v, c in palette.items()], title="variant",
+                        fontsize=8)
+    fig.suptitle("a line per server start", y=1.03)
+    fig.tight_layout()
+    return fig
+
+
+def tick_strip(rows: pd.DataFrame) -> plt.Figure | None:
+    """Each server start's mean latency, per variant, one panel per kind."""
+    if rows.empty:
+        return None
+    grid = sns.catplot(data=rows, x="variant", y="mean_ms", col="kind", kind="strip", hue="variant", height=3.2,
+                       aspect=0.9, sharey=False, jitter=0.15, legend=False)
+    grid.set_axis_labels("variant", "per-start mean (ms, lower is better)")
+    return grid.figure
+
+
+def latency_vs_rps(points: pd.DataFrame) -> plt.Figure | None:
     """Search latency against achieved RPS, one panel per mode (closed loop: a point per concurrency level;
-    open loop: a point per target rate, latency from the scheduled send), a line per MQ and repeat."""
+    open loop: a point per target rate, latency from the scheduled send), a line per variant and block; the
+    highest percentile the samples support (p99, else p95, else p50)."""
+    column = next((c for c in ("latency_p99_ms", "latency_p95_ms", "latency_p50_ms")
+                   if c in points and points[c].notna().any()), "latency_p50_ms")
+    points = points.dropna(subset=[column]) if column in points else points.iloc[0:0]
     if points.empty:
         return None
-    grid = sns.relplot(data=points, x="rps", y=column, hue="mq", style="mq", units="repeat", estimator=None,
+    grid = sns.relplot(data=points.assign(block=points.get("block", 0)), x="rps", y=column, hue="variant",
+                       style="variant", units="block", estimator=None,
                        col="mode", kind="line", markers=True, sort=False, height=3.4, aspect=1.2,
                        facet_kws={"sharex": False, "sharey": False})
     grid.set_axis_labels(_axis_label("rps"), _axis_label(column))
@@ -96,23 +130,37 @@ def recall_vs_qps(points: pd.DataFrame) -> plt.Figure | None:
     if points.empty:
         return None
     fig, ax = plt.subplots(figsize=(6, 3.8))
-    sns.lineplot(data=points, x="recall_at_k", y="rps", hue="mq", style="mq", units="repeat", estimator=None,
+    sns.lineplot(data=points, x="recall_at_k", y="rps", hue="variant", style="variant", units="block", estimator=None,
                  markers=True, sort=False, ax=ax)
-    for row in points.drop_duplicates(["mq", "variant"]).itertuples():
-        ax.annotate(row.variant, (row.recall_at_k, row.rps), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    for row in points.drop_duplicates(["variant", "point"]).itertuples():
+        ax.annotate(row.point, (row.recall_at_k, row.rps), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set(xlabel=_axis_label("recall_at_k"), ylabel=_axis_label("rps"),
            title=f"recall vs QPS ({int(points['concurrency'].iloc[0])} client processes)")
     return fig
 
 
 def consistency_latency(table: pd.DataFrame) -> plt.Figure | None:
-    """Serial p50 latency per consistency level, a bar per MQ, one panel per op (log scale)."""
+    """Serial mean latency per consistency level (the mean: defined for any sample size), a bar per variant,
+    one panel per op (log scale)."""
+    table = table.dropna(subset=["latency_avg_ms"]) if "latency_avg_ms" in table else table.iloc[0:0]
     if table.empty:
         return None
-    return _log_catplot(table, "consistency level", _axis_label("latency_p50_ms"),
-                        "serial latency per consistency level (median over repeats)", x="consistency_level",
-                        y="latency_p50_ms", hue="mq", col="op", kind="bar", height=3.4, aspect=1.1,
-                        order=["Strong", "Session", "Bounded", "Eventually"])
+    levels = [c for c in ["Strong", "Session", "Bounded", "Eventually"] if c in set(table["consistency_level"])]
+    return _log_catplot(table, "consistency level", _axis_label("latency_avg_ms"),
+                        "serial latency per consistency level", x="consistency_level", y="latency_avg_ms",
+                        hue="variant", col="op", kind="bar", height=3.4, aspect=1.1, order=levels)
+
+
+def insert_curve(curves: pd.DataFrame) -> plt.Figure | None:
+    """Rows acknowledged against seconds of each load, a line per variant and N (a straight line: the rate
+    held; a bend: ingest slowed as the store grew)."""
+    if curves.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    data = curves.assign(load=curves["variant"].astype(str) + " N=" + curves["n"].map(lambda n: f"{n:,.0f}"))
+    sns.lineplot(data=data, x="elapsed_s", y="rows_acked", hue="load", estimator=None, ax=ax)
+    ax.set(xlabel="seconds since every loader was connected", ylabel="rows acknowledged", title="insert curve")
+    return fig
 
 
 def scale_curves(points: pd.DataFrame, fitted: pd.DataFrame) -> plt.Figure | None:

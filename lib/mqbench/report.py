@@ -1,34 +1,53 @@
-"""The published report: tables built from ``summary.parquet`` and one self-contained HTML page.
+"""The report's tables, each built from ``summary.parquet`` (and ``raw/`` where a distribution is drawn).
 
-``build(run_dir)`` executes ``notebooks/report.ipynb`` on the recorded results (it never
-re-runs a benchmark) and exports it without code cells, plots embedded.
+Every table groups by variant and by every parameter the run swept (``configuration``), so a grid
+over N or index types never mixes configurations in one cell. Verdicts come from
+:mod:`mqbench.findings`; the page is assembled by :mod:`mqbench.page`.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pandas as pd
-import papermill as pm
-from nbconvert import HTMLExporter
 
-from . import results
-from .seed import TABLE2, seed_table
+from . import results, runner, schema
+from .paths import NOTEBOOKS, PROJECT_ROOT
+from .scaling import CLIENT_BOUND
+from .seed import SEED_N, SEED_PLATFORM, TABLE2, seed_table
 
-REPORT_NOTEBOOK = results.PROJECT_ROOT / "notebooks" / "report.ipynb"
-LOAD_OPS = ["server_start", "insert", "flush", "index", "load"]
-
-
-BASE_COLUMNS = ["notebook", "mq", "repeat", "op", "phase", "concurrency", "status", "error"]
+BASE_COLUMNS = ["notebook", "variant", "mq", "repeat", "op", "phase", "concurrency", "status", "error"]
+NOT_CONFIG = {"repeat", "run_id", "notebook", "seed", "variants", "server_overrides", "delta", "blocks",
+              "sweep_blocks", "block", "queries", "mq", "variant"}
 
 
 def load_summary(run_dir: str | Path) -> pd.DataFrame:
     """``summary.parquet`` with the base columns present even when nothing was measured."""
-    summary = pd.read_parquet(Path(run_dir) / results.SUMMARY)
+    return with_base(pd.read_parquet(Path(run_dir) / results.SUMMARY))
+
+
+def load_many(patterns: list[str]) -> pd.DataFrame:
+    """The summaries of every run folder matching ``patterns`` (folders or globs, relative to the project root)."""
+    import glob
+
+    folders = []
+    for pattern in patterns:
+        pattern = pattern if Path(pattern).is_absolute() else str(PROJECT_ROOT / pattern)
+        folders += [Path(p) for p in sorted(glob.glob(pattern)) if (Path(p) / results.SUMMARY).exists()]
+    if not folders:
+        raise results.RunDirError(f"no run folder with a {results.SUMMARY} matches {patterns}")
+    return with_base(pd.concat([pd.read_parquet(f / results.SUMMARY) for f in dict.fromkeys(folders)],
+                               ignore_index=True))
+
+
+def with_base(summary: pd.DataFrame) -> pd.DataFrame:
+    """``summary`` with every base column (empty where nothing was measured) and a variant on every row."""
+    summary = summary.copy()
     for column in BASE_COLUMNS:
         if column not in summary:
             summary[column] = pd.Series(dtype=object)
+    if summary["variant"].isna().any():  # rows of notebooks that compare across cells: the MQ is the variant
+        summary["variant"] = summary["variant"].fillna(summary["mq"])
     return summary
 
 
@@ -36,292 +55,347 @@ def ok_rows(summary: pd.DataFrame) -> pd.DataFrame:
     return summary[summary["status"] == "ok"]
 
 
-def _spread(values: pd.Series) -> dict:
-    return {"median": values.median(), "min": values.min(), "max": values.max(), "repeats": values.size}
-
-
-def ratio_interval(num: np.ndarray, den: np.ndarray, draws: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """95% bootstrap interval of median(num) / median(den), resampling each side's repeats."""
-    rng = np.random.default_rng(seed)
-    a = rng.choice(num, size=(draws, len(num)), replace=True)
-    b = rng.choice(den, size=(draws, len(den)), replace=True)
-    ratios = np.median(a, axis=1) / np.median(b, axis=1)
-    return tuple(float(v) for v in np.percentile(ratios, [2.5, 97.5]))
-
-
-def mq_verdict(nats: np.ndarray, rocks: np.ndarray) -> tuple[float, float, float, str]:
-    """NATS ÷ RocksMQ ratio of medians, its 95% bootstrap interval, and whether it exceeds the noise."""
-    low, high = ratio_interval(nats, rocks)
-    verdict = "within noise" if low <= 1 <= high else ("NATS higher" if low > 1 else "NATS lower")
-    return float(np.median(nats) / np.median(rocks)), low, high, verdict
+def configuration(summary: pd.DataFrame, declared: dict[str, list[str]] | None = None) -> list[str]:
+    """The parameter columns that take more than one value among the rows (of any notebook), plus
+    ``data_n`` when it varies: the keys a table must group by so configurations never mix."""
+    declared = declared or {nb: list(runner.declared_parameters(NOTEBOOKS / f"{nb}.ipynb"))
+                            for nb in summary["notebook"].dropna().unique() if (NOTEBOOKS / f"{nb}.ipynb").exists()}
+    names = {p for params in declared.values() for p in params if p in summary and p not in NOT_CONFIG}
+    if "data_n" in summary:
+        names.add("data_n")
+    return sorted(c for c in names if summary[c].astype(str).nunique() > 1)
 
 
 def in_sweep(df: pd.DataFrame, *names: str) -> pd.DataFrame:
-    """Rows of the named sweeps of ``search_query.ipynb``. A run without a ``sweep`` column predates the
-    sweeps: its search_query rows are the baseline and concurrency ones."""
-    if "sweep" in df:
-        return df[df["sweep"].isin(names)]
-    legacy = {"baseline", "concurrency"} & set(names)
-    return df[df["notebook"] == "search_query"] if legacy else df.iloc[0:0]
+    """Rows of the named sweeps of ``search_query.ipynb``."""
+    return df[df["sweep"].isin(names)] if "sweep" in df else df.iloc[0:0]
 
 
-def with_verdicts(table: pd.DataFrame, per_repeat: pd.DataFrame, keys: list[str], column: str) -> pd.DataFrame:
-    """``table`` (one row per ``keys`` + mq) with the NATS÷RocksMQ verdict of ``column`` per ``keys`` group,
-    from ``per_repeat`` values."""
-    rows = []
-    for group, part in per_repeat.groupby(keys):
-        nats = part.loc[part["mq"] == "natsmq", column].dropna().to_numpy(float)
-        rocks = part.loc[part["mq"] == "rocksmq", column].dropna().to_numpy(float)
-        if len(nats) and len(rocks):
-            ratio, low, high, verdict = mq_verdict(nats, rocks)
-            group = group if isinstance(group, tuple) else (group,)
-            rows.append({**dict(zip(keys, group)), "nats_over_rocks": ratio, "ratio_ci_low": low,
-                         "ratio_ci_high": high, "verdict": verdict})
-    return table.merge(pd.DataFrame(rows), on=keys, how="left") if rows else table
+def _group(df: pd.DataFrame, keys: list[str], columns: list[str], how: str = "median") -> pd.DataFrame:
+    keys = [k for k in keys if k in df]
+    columns = [c for c in columns if c in df]
+    if df.empty or not columns:
+        return pd.DataFrame(columns=keys + columns)
+    return df.groupby(keys, dropna=False, sort=True)[columns].agg(how).reset_index()
 
 
+# -- Table 2 -----------------------------------------------------------------------------------------------
 def table2(summary: pd.DataFrame) -> pd.DataFrame:
-    """The seed's Table 2 shape, ours beside theirs: one row per (metric, mq).
+    """The seed's Table 2 shape, ours beside theirs: one row per (configuration, metric, variant).
 
-    Latencies are the serial phase's mean; RPS is the peak over the concurrency sweep (per repeat,
-    then spread over repeats). ``verdict``: whether NATS ÷ RocksMQ differs from 1 by more than the
-    run-to-run noise, by a 95% bootstrap interval of the ratio of medians over repeats.
+    From the paired blocks of ``search_query`` (latency: mean of the per-block means of serial requests;
+    RPS: median over blocks at the blocks' concurrency) and from ``scale_curve`` at each N. The seed's
+    "RPS" figures cannot be requests per second at a 20 ms mean latency (that allows ~50/s per client):
+    they are shown as printed, under their own label.
     """
-    df = in_sweep(ok_rows(summary), "baseline", "concurrency")
+    df = ok_rows(summary)
+    blocks = in_sweep(df, schema.SWEEP_BLOCKS)
+    scale = df[df["notebook"] == "scale_curve"]
     seed = seed_table("integration").set_index(["metric", "mq"])["value"]
-    out, values = [], {}
-    for metric, (op, phase, column) in TABLE2.items():
-        part = df[(df["op"] == op) & (df["phase"] == phase)]
-        for mq, rows in part.groupby("mq"):
-            per_repeat = (rows.groupby("repeat")[column].max() if phase == "concurrent" else rows[column]).dropna()
-            values[metric, mq] = per_repeat.to_numpy(dtype=float)
-            spread = _spread(per_repeat)
-            out.append({"metric": metric, "mq": mq, "ours_median": spread["median"], "ours_min": spread["min"],
-                        "ours_max": spread["max"], "repeats": spread["repeats"],
-                        "seed_100M": seed.get((metric, mq)), "unit": "ms" if "latency" in metric else "1/s"})
-    table = pd.DataFrame(out)
+    keys = [k for k in ["notebook", "data_name", "data_n", "data_dim", "index_type", "variant", "mq"] if k in df]
+    out = []
+    for source in (blocks, scale):
+        for metric, (op, phase, column) in TABLE2.items():
+            part = source[(source["op"] == op) & (source["phase"] == phase)]
+            if part.empty or column not in part:
+                continue
+            for key, rows in part.groupby(keys, dropna=False):
+                row = dict(zip(keys, key))
+                values = rows[column].dropna()
+                out.append({**row, "metric": metric, "ours": values.mean() if "latency" in metric else values.median(),
+                            "ours_min": values.min(), "ours_max": values.max(), "units": len(values),
+                            "ours_unit": "ms" if "latency" in metric else "requests/s",
+                            "latency_p50_ms": rows["latency_p50_ms"].median() if "latency_p50_ms" in rows else np.nan,
+                            "latency_p99_ms": rows["latency_p99_ms"].median() if "latency_p99_ms" in rows else np.nan,
+                            "seed_100M": seed.get((metric, row.get("mq"))),
+                            "seed_unit": "ms" if "latency" in metric else "the seed's 'RPS' (definition unknown)"})
+    return pd.DataFrame(out)
+
+
+def table2_context(summary: pd.DataFrame, manifest: dict) -> str:
+    """What stands beside Table 2: the seed's N and host, and ours."""
+    host = manifest.get("host", {})
+    ns = sorted({int(n) for n in summary.get("data_n", pd.Series(dtype=float)).dropna().unique()})
+    return (f"Seed: N = {SEED_N:,} vectors; host {SEED_PLATFORM}. Ours: N = {', '.join(f'{n:,}' for n in ns) or '—'}; "
+            f"host {host.get('cpu_model', '?')}, {host.get('logical_cores', '?')} logical cores, "
+            f"{host.get('ram_gb', '?')} GB RAM, client and server on the same machine.")
+
+
+# -- loads and sweeps ----------------------------------------------------------------------------------------
+def load_phases(summary: pd.DataFrame) -> pd.DataFrame:
+    """Median duration and resources of each load phase per variant and configuration."""
+    df = ok_rows(summary)
+    df = df[df["op"].isin(schema.LOAD_OPS)]
+    columns = ["duration_s", "rows_per_s", "server_cpu_s", "server_rss_peak_mib", "mq_storage_bytes",
+               "mq_bytes_carried"]
+    table = _group(df, ["notebook", *configuration(summary), "op", "variant", "mq"], columns)
     if table.empty:
         return table
-    seed_ratio = seed.unstack("mq")
-    verdicts = {}
-    for metric in table["metric"].unique():
-        nats, rocks = values.get((metric, "natsmq")), values.get((metric, "rocksmq"))
-        if nats is None or rocks is None or not len(nats) or not len(rocks):
-            continue
-        verdicts[metric] = mq_verdict(nats, rocks)
-    if verdicts:
-        for i, name in enumerate(["ours_nats_over_rocks", "ratio_ci_low", "ratio_ci_high", "verdict"]):
-            table[name] = table["metric"].map({m: v[i] for m, v in verdicts.items()})
-        table["seed_nats_over_rocks"] = table["metric"].map(seed_ratio["natsmq"] / seed_ratio["rocksmq"])
-    return table
-
-
-def load_phases(summary: pd.DataFrame) -> pd.DataFrame:
-    """Median duration and resources of each load phase per MQ."""
-    df = ok_rows(summary)
-    df = df[df["op"].isin(LOAD_OPS)]
-    columns = [c for c in ["duration_s", "rows_per_s", "server_cpu_s", "server_rss_peak_mb", "mq_storage_bytes"]
-               if c in df]
-    table = df.groupby(["op", "mq"])[columns].median().reset_index()
-    table["op"] = pd.Categorical(table["op"], LOAD_OPS, ordered=True)
-    return table.sort_values(["op", "mq"]).reset_index(drop=True)
+    table["op"] = pd.Categorical(table["op"], schema.LOAD_OPS, ordered=True)
+    return table.sort_values([c for c in ["notebook", "op", "variant"] if c in table]).reset_index(drop=True)
 
 
 def sweep(summary: pd.DataFrame) -> pd.DataFrame:
-    """Latency and RPS per (op, mq, concurrency), median over repeats, with client CPU share."""
-    df = in_sweep(ok_rows(summary), "baseline", "concurrency")
-    df = df[df["phase"].isin(["serial", "concurrent"])]
-    columns = ["rps", "latency_avg_ms", "latency_p50_ms", "latency_p99_ms", "errors", "client_cpu_share",
-               "server_cpu_s", "recall_at_k"]
-    columns = [c for c in columns if c in df]
-    return df.groupby(["op", "phase", "concurrency", "mq"])[columns].median().reset_index()
+    """Latency and RPS per (op, concurrency, variant) of the concurrency sweep, median over sweep blocks,
+    with the client's CPU share and whether the client was the bottleneck."""
+    df = in_sweep(ok_rows(summary), schema.SWEEP_CONCURRENCY)
+    table = _group(df, [*configuration(summary), "op", "phase", "concurrency", "variant", "mq"],
+                   ["rps", "latency_avg_ms", "latency_p50_ms", "latency_p99_ms", "errors", "client_cpu_share",
+                    "server_cpu_s"])
+    if "client_cpu_share" in table:
+        table["client_bound"] = table["client_cpu_share"] > CLIENT_BOUND
+    return table
 
 
 def latency_vs_rps(summary: pd.DataFrame) -> pd.DataFrame:
-    """Every closed-loop level and open-loop rate of search, per repeat: achieved RPS against latency."""
+    """Every closed-loop level and open-loop rate of search, per variant and sweep block."""
     df = ok_rows(summary)
-    closed = in_sweep(df, "concurrency")
-    closed = closed[(closed["op"] == "search") & (closed["phase"] == "concurrent")].assign(mode="closed loop")
-    opened = df[(df["op"] == "search") & (df["phase"] == "open_loop")].assign(mode="open loop")
-    columns = ["mode", "mq", "repeat", "concurrency", "target_rps", "rps", "latency_p50_ms", "latency_p99_ms",
-               "latency_p999_ms", "errors", "not_sent", "client_cpu_share"]
-    out = pd.concat([closed, opened], ignore_index=True)
-    return out[[c for c in columns if c in out]].sort_values(
-        [c for c in ["mode", "mq", "repeat", "concurrency", "target_rps"] if c in out]).reset_index(drop=True)
+    closed = in_sweep(df, schema.SWEEP_CONCURRENCY)
+    closed = closed[(closed["op"] == schema.OP_SEARCH) & (closed["phase"] == schema.PHASE_CONCURRENT)]
+    opened = df[(df["op"] == schema.OP_SEARCH) & (df["phase"] == schema.PHASE_OPEN_LOOP)]
+    out = pd.concat([closed.assign(mode="closed loop"), opened.assign(mode="open loop")], ignore_index=True)
+    columns = ["mode", "variant", "mq", "block", "concurrency", "target_rps", "scheduled", "completed", "rps",
+               "latency_p50_ms", "latency_p99_ms", "latency_p999_ms", "errors", "not_sent", "client_cpu_share"]
+    out = out[[c for c in columns if c in out]]
+    return out.sort_values([c for c in ["mode", "variant", "block", "concurrency", "target_rps"] if c in out]) \
+        .reset_index(drop=True)
 
 
 def knee(summary: pd.DataFrame, keep_up: float = 0.95) -> pd.DataFrame:
-    """Per MQ and repeat, the highest open-loop target rate the server kept up with (achieved ≥
-    ``keep_up`` × target, nothing left unsent), and the p99 latency there. ``highest_rate_tried``: the
-    server kept up with every rate, so the knee lies above it (try higher ``open_loop_rates``)."""
+    """Per variant and sweep block, the highest open-loop target rate the server kept up with: of the
+    requests actually scheduled in the window, at least ``keep_up`` completed without error and none was
+    left unsent (the number scheduled is random under Poisson arrivals, so it is the reference, not the
+    nominal rate). ``highest_rate_tried``: it kept up with every rate, so the knee lies above it."""
     df = latency_vs_rps(summary)
-    df = df[df["mode"] == "open loop"]
-    if df.empty:
-        return df
-    kept = df[(df["rps"] >= keep_up * df["target_rps"]) & (df["not_sent"].fillna(0) == 0)]
-    best = kept.loc[kept.groupby(["mq", "repeat"])["target_rps"].idxmax()] if len(kept) else kept
-    tried = df.groupby(["mq", "repeat"])["target_rps"].max()
-    best = best.assign(highest_rate_tried=[rate == tried[mq, r] for mq, r, rate in
-                                           zip(best["mq"], best["repeat"], best["target_rps"])])
-    return best[["mq", "repeat", "target_rps", "rps", "latency_p99_ms", "highest_rate_tried"]].rename(
-        columns={"target_rps": "knee_target_rps", "rps": "achieved_rps"}).reset_index(drop=True)
+    df = df[df["mode"] == "open loop"] if len(df) else df
+    if df.empty or "scheduled" not in df:
+        return pd.DataFrame()
+    df = df.assign(block=df["block"].fillna(0) if "block" in df else 0)
+    kept = df[(df["completed"] >= keep_up * df["scheduled"]) & (df["not_sent"].fillna(0) == 0)]
+    best = kept.loc[kept.groupby(["variant", "block"])["target_rps"].idxmax()] if len(kept) else kept
+    tried = df.groupby(["variant", "block"])["target_rps"].max()
+    best = best.assign(highest_rate_tried=[rate == tried[v, b] for v, b, rate in
+                                           zip(best["variant"], best["block"], best["target_rps"])])
+    return best[["variant", "block", "target_rps", "scheduled", "completed", "rps", "latency_p99_ms",
+                 "highest_rate_tried"]].rename(columns={"target_rps": "knee_target_rps", "rps": "achieved_rps"}) \
+        .reset_index(drop=True)
 
 
 def recall_qps(summary: pd.DataFrame) -> pd.DataFrame:
-    """Recall (serial) and RPS (closed loop) per search-parameter value, per MQ and repeat."""
-    df = in_sweep(ok_rows(summary), "search_params")
-    if df.empty or "variant" not in df:
+    """Recall (serial) and RPS (closed loop) per search-parameter value, per variant and sweep block."""
+    df = in_sweep(ok_rows(summary), schema.SWEEP_SEARCH_PARAMS)
+    if df.empty or "point" not in df:
         return pd.DataFrame()
-    keys = ["mq", "repeat", "variant", "knob"]
-    serial = df[df["phase"] == "serial"][keys + ["recall_at_k", "latency_avg_ms"]]
-    conc = df[df["phase"] == "concurrent"][keys + ["rps", "latency_p99_ms", "concurrency"]]
-    return serial.merge(conc, on=keys, how="inner").sort_values(["mq", "knob", "repeat"]).reset_index(drop=True)
+    keys = ["variant", "mq", "block", "point", "knob"]
+    serial = df[df["phase"] == schema.PHASE_SERIAL][keys + ["recall_at_k", "latency_avg_ms"]]
+    conc = df[df["phase"] == schema.PHASE_CONCURRENT][keys + ["rps", "latency_p99_ms", "concurrency"]]
+    return serial.merge(conc, on=keys, how="inner").sort_values(["variant", "knob", "block"]).reset_index(drop=True)
 
 
 def consistency(summary: pd.DataFrame) -> pd.DataFrame:
-    """Serial latency per consistency level, op and MQ (median over repeats), with the NATS÷RocksMQ verdict
-    on p50 latency: the MQ is on the path of Strong reads."""
-    df = in_sweep(ok_rows(summary), "consistency")
-    if df.empty or "consistency_level" not in df:
-        return pd.DataFrame()
-    keys = ["op", "consistency_level"]
-    table = df.groupby(keys + ["mq"])[["latency_p50_ms", "latency_p99_ms", "latency_avg_ms"]].median().reset_index()
-    return with_verdicts(table, df, keys, "latency_p50_ms")
+    """Serial latency per consistency level, op and variant (median over sweep blocks). Strong reads wait
+    for the time tick: one server start per variant cannot say which MQ waits longer (see the tick study)."""
+    df = in_sweep(ok_rows(summary), schema.SWEEP_CONSISTENCY)
+    return _group(df, ["op", "consistency_level", "variant", "mq"],
+                  ["latency_p50_ms", "latency_p99_ms", "latency_avg_ms", "latency_count"])
 
 
 def shapes(summary: pd.DataFrame) -> pd.DataFrame:
-    """Request shapes and query kinds: serial p50 latency and closed-loop RPS per variant and MQ (medians
-    over repeats), with the NATS÷RocksMQ verdict on RPS."""
-    df = in_sweep(ok_rows(summary), "shape", "query_kind")
-    if df.empty or "variant" not in df:
+    """Request shapes and query kinds: serial p50 latency and closed-loop RPS per point and variant."""
+    df = in_sweep(ok_rows(summary), schema.SWEEP_SHAPE, schema.SWEEP_QUERY_KIND)
+    if df.empty or "point" not in df:
         return pd.DataFrame()
-    keys = ["sweep", "op", "variant"]
-    serial = df[df["phase"] == "serial"].groupby(keys + ["mq"])[["latency_p50_ms", "latency_p99_ms"]].median()
-    conc = df[df["phase"] == "concurrent"]
-    table = serial.join(conc.groupby(keys + ["mq"])[["rps"]].median(), how="outer").reset_index()
-    return with_verdicts(table, conc, keys, "rps")
+    keys = ["sweep", "op", "point", "variant"]
+    serial = _group(df[df["phase"] == schema.PHASE_SERIAL], keys, ["latency_p50_ms", "latency_p99_ms"])
+    conc = _group(df[df["phase"] == schema.PHASE_CONCURRENT], keys, ["rps", "client_cpu_share"])
+    return serial.merge(conc, on=keys, how="outer")
 
 
-def table1(summary: pd.DataFrame) -> pd.DataFrame:
-    """The seed's Table 1 shape: s/op, memory, CPU and storage per (shape, level, broker, variant),
-    seed numbers beside (broker level). CPU and storage are per op: the seed's totals were over 50 ops.
-    ``bound_by`` says whose CPU was the limit: the client (one Python process, at most one core) when it
-    used >= 80% of a core over the phase, else the side that used more CPU."""
-    df = ok_rows(summary)
-    df = df[df["op"] == "pubsub"].copy()
+# -- the seed's Table 1 -------------------------------------------------------------------------------------------
+def table1(summary: pd.DataFrame, bound: float = 0.8) -> pd.DataFrame:
+    """The seed's Table 1 shape, one row per (level, shape, broker configuration): s/op, memory, CPU and storage
+    per op over every op of every block. The seed's figures stand beside the ``strict`` broker rows only (its op
+    waits for each ack) — its CPU and storage were totals over 50 ops, shown per op. ``bound_by``, over all ops:
+    the client when it used at least ``bound`` of a core or more CPU than the broker, else the broker; "one
+    process" for the in-process RocksDB model."""
+    df = summary[summary["op"] == schema.OP_PUBSUB] if "op" in summary else summary.iloc[0:0]
     if df.empty:
-        return df
-    in_process = df["broker"].str.startswith("rocksdb")
-    df["cpu_s_per_op"] = (df["server_cpu_s"] + df["client_cpu_s"].where(~in_process, 0)) / df["ops"]
-    df["storage_gb_per_op"] = df["mq_storage_bytes"] / 1e9 / df["ops"]
-    df["memory_gb"] = df["server_rss_peak_mb"] / 1024
-    client_util = df["client_cpu_s"] / df["duration_s"]
-    df["bound_by"] = "broker"
-    df.loc[(client_util >= 0.8) | (df["client_cpu_s"] >= df["server_cpu_s"]), "bound_by"] = "client"
-    df.loc[in_process, "bound_by"] = "one process"
-    keys = ["shape", "phase", "mq", "broker", "variant"]
-    table = df.groupby(keys, sort=False).agg(
-        repeats=("repeat", "nunique"), ops=("ops", "sum"), failed_ops=("failed_ops", "sum"),
-        s_per_op=("s_per_op", "median"), s_per_op_min=("s_per_op_min", "min"), s_per_op_max=("s_per_op_max", "max"),
-        mb_per_s=("mb_per_s", "median"), memory_gb=("memory_gb", "median"), cpu_s_per_op=("cpu_s_per_op", "median"),
-        storage_gb_per_op=("storage_gb_per_op", "median"), bound_by=("bound_by", "first")).reset_index()
+        return pd.DataFrame()
+    ok = df["status"] == "ok"
+    df = df.assign(ok=ok, growth=df.get("mq_storage_growth_bytes"))
+    keys = ["phase", "shape", "variant", "mq", "broker", "publish"]
+    table = pd.DataFrame([{**dict(zip(keys, key)), **_table1_row(g, str(key[4]).startswith("rocksdb"), bound)}
+                          for key, g in df.groupby(keys, sort=False)]).rename(columns={"phase": "level"})
     seed = seed_table("pubsub").pivot_table(index=["test", "mq"], columns="metric", values="value")
-    broker = table["phase"] == "broker"
+    strict = (table["level"] == schema.PHASE_BROKER) & (table["publish"] == "strict")
     for column, metric, scale in [("seed_s_per_op", "s_per_op", 1), ("seed_memory_gb", "memory", 1),
-                                  ("seed_cpu_s_per_op", "cpu_total", 1 / 50), ("seed_storage_gb_per_op", "storage", 1 / 50)]:
-        table[column] = [seed[metric].get((shape, mq), float("nan")) * scale if is_broker else float("nan")
-                         for shape, mq, is_broker in zip(table["shape"], table["mq"], broker)]
-    return table.rename(columns={"phase": "level"})
+                                  ("seed_cpu_s_per_op", "cpu_total", 1 / 50),
+                                  ("seed_storage_gb_per_op", "storage", 1 / 50)]:
+        table[column] = [seed[metric].get((shape, mq), np.nan) * scale if is_strict else np.nan
+                         for shape, mq, is_strict in zip(table["shape"], table["mq"], strict)]
+    return table
 
 
-def pubsub_ops(run_dir: str | Path, summary: pd.DataFrame) -> pd.DataFrame:
-    """Per-op seconds of every pub/sub row (from ``raw/``), labelled for plotting."""
+def _table1_row(g: pd.DataFrame, in_process: bool, bound: float) -> dict:
+    good = g[g["ok"]]
+    client_util = good["client_cpu_s"].sum() / good["duration_s"].sum() if len(good) else np.nan
+    bound_by = "one process" if in_process else (
+        "client" if client_util >= bound or good["client_cpu_s"].sum() >= good["server_cpu_s"].sum() else "broker")
+    return {"ops": len(good), "failed_ops": int((~g["ok"]).sum()), "s_per_op": good["s_per_op"].median(),
+            "s_per_op_min": good["s_per_op"].min(), "s_per_op_max": good["s_per_op"].max(),
+            "mib_per_s": good["mib_per_s"].median(), "memory_gib": good["server_rss_peak_mib"].max() / 1024,
+            "broker_cpu_s_per_op": good["server_cpu_s"].median(), "client_cpu_s_per_op": good["client_cpu_s"].median(),
+            "storage_gib_per_op": good["growth"].median() / 2**30 if good["growth"].notna().any() else np.nan,
+            "client_cpu_of_a_core": client_util, "bound_by": bound_by,
+            "error": next((e for e in g.get("error", pd.Series(dtype=str)).dropna()), "")}
+
+
+def pubsub_ops(summary: pd.DataFrame) -> pd.DataFrame:
+    """Seconds of every successful op, labelled for plotting."""
     df = ok_rows(summary)
-    df = df[df["op"] == "pubsub"]
-    frames = [pd.read_parquet(Path(run_dir) / row.raw_file).assign(
-        shape=row.shape, level=row.phase, series=f"{row.mq} · {row.broker} · {row.variant}")
-        for row in df.itertuples()]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["shape", "level", "series",
-                                                                                      "seconds"])
-
-
-def freshness(summary: pd.DataFrame) -> pd.DataFrame:
-    """Insert→visible lag percentiles per (mq, consistency level, batch size), median over repeats."""
-    df = ok_rows(summary)
-    df = df[df["op"] == "insert_visible"]
+    df = df[df["op"] == schema.OP_PUBSUB] if len(df) else df
     if df.empty:
-        return df
-    columns = ["lag_p50_ms", "lag_p95_ms", "lag_p99_ms", "lag_max_ms", "ack_p50_ms", "errors"]
-    return df.groupby(["consistency_level", "batch_rows", "mq"])[columns].median().reset_index()
+        return pd.DataFrame(columns=["shape", "level", "series", "seconds"])
+    return pd.DataFrame({"shape": df["shape"], "level": df["phase"], "series": df["variant"], "seconds": df["s_per_op"]})
 
 
-def _raw_of(run_dir: str | Path, summary: pd.DataFrame, op: str) -> pd.DataFrame:
-    """The raw rows behind every successful ``op`` row, concatenated."""
-    df = ok_rows(summary)
-    df = df[df["op"] == op]
-    frames = [pd.read_parquet(Path(run_dir) / f) for f in df["raw_file"]] if len(df) else []
+# -- time tick, freshness, recovery ------------------------------------------------------------------------------
+def raw_of(run_dir: str | Path, rows: pd.DataFrame) -> pd.DataFrame:
+    """The raw rows behind ``rows`` (their ``raw_file``s), concatenated."""
+    files = rows["raw_file"].dropna().unique() if "raw_file" in rows else []
+    frames = [pd.read_parquet(Path(run_dir) / f) for f in files]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def freshness_raw(run_dir: str | Path, summary: pd.DataFrame) -> pd.DataFrame:
-    return _raw_of(run_dir, summary, "insert_visible")
+def tick(summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per server start and kind of the time-tick study: mean, fastest and slowest sample."""
+    df = ok_rows(summary)
+    df = df[df["phase"] == schema.PHASE_TICK] if "phase" in df else df.iloc[0:0]
+    if df.empty:
+        return df
+    lag = df["op"] == schema.OP_INSERT_VISIBLE
+    out = pd.DataFrame({"kind": np.where(lag, "insert→visible", "Strong " + df["op"].astype(str)),
+                        "variant": df["variant"], "mq": df["mq"], "block": df["block"],
+                        "mean_ms": np.where(lag, df.get("lag_avg_ms"), df.get("latency_avg_ms")),
+                        "fastest_ms": np.where(lag, df.get("lag_min_ms"), df.get("latency_min_ms")),
+                        "slowest_ms": np.where(lag, df.get("lag_max_ms"), df.get("latency_max_ms")),
+                        "samples": df["count"]})
+    return out.sort_values(["kind", "variant", "block"]).reset_index(drop=True)
+
+
+def tick_samples(run_dir: str | Path, summary: pd.DataFrame) -> pd.DataFrame:
+    """Every sample of the time-tick study, tidy: kind, variant, start (block), ms."""
+    df = ok_rows(summary)
+    df = df[df["phase"] == schema.PHASE_TICK] if len(df) else df
+    frames = []
+    for row in df.to_dict("records"):
+        path = Path(run_dir) / str(row.get("raw_file"))
+        if not row.get("raw_file") or not path.exists():
+            continue
+        raw = pd.read_parquet(path)
+        if row["op"] == schema.OP_INSERT_VISIBLE:
+            ms, kind = raw.loc[raw["visible"], "lag_ms"], "insert→visible"
+        else:
+            ms, kind = raw.loc[raw["ok"] & ~raw["warmup"], "latency_ns"] / 1e6, f"Strong {row['op']}"
+        frames.append(pd.DataFrame({"kind": kind, "variant": row["variant"], "start": row["block"], "ms": ms.values}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["kind", "variant", "start", "ms"])
+
+
+def tick_period_ms(summary: pd.DataFrame) -> float:
+    """``proxy.timeTickInterval`` of the run (an override if one was set, else Milvus's default 200 ms)."""
+    import json
+
+    for value in summary.get("server_overrides", pd.Series(dtype=object)).dropna().unique():
+        overrides = json.loads(value) if isinstance(value, str) else value
+        if isinstance(overrides, dict) and "proxy.timeTickInterval" in overrides:
+            return float(overrides["proxy.timeTickInterval"])
+    return 200.0
+
+
+def tick_text(rows: pd.DataFrame, samples: pd.DataFrame, summary: pd.DataFrame) -> str:
+    """How much of the wait the tick period explains, and what each variant adds beyond it."""
+    period = tick_period_ms(summary)
+    lines = [f"Tick period: {period:.0f} ms (`proxy.timeTickInterval`)."]
+    for kind, part in rows.groupby("kind"):
+        per_variant = []
+        for variant, v in part.groupby("variant"):
+            per_variant.append(f"{variant}: per-start means {v['mean_ms'].min():.0f}–{v['mean_ms'].max():.0f} ms "
+                               f"(median {v['mean_ms'].median():.0f}), fastest sample per start "
+                               f"{v['fastest_ms'].median():.0f} ms (median over starts)")
+        lines.append(f"**{kind}** — " + "; ".join(per_variant) + ".")
+    lat = samples.loc[samples["kind"].str.startswith("Strong"), "ms"] if len(samples) else pd.Series(dtype=float)
+    if len(lat) >= 20:
+        spread = np.percentile(lat, 95) - np.percentile(lat, 5)
+        lines.append(f"Pooled over every start and variant, Strong reads spread over {spread:.0f} ms between their 5th "
+                     f"and 95th percentiles, {spread / period:.2f} tick periods: a request arriving at a random time "
+                     "waits for the next tick, the per-start floor (fastest sample) is the fixed phase between "
+                     "Milvus's tick loops plus the MQ's delivery of the tick message.")
+    return "\n\n".join(lines)
+
+
+def freshness(summary: pd.DataFrame) -> pd.DataFrame:
+    """Insert→visible lag per (consistency level, batch size, variant) on the long-lived servers."""
+    df = ok_rows(summary)
+    df = df[(df["op"] == schema.OP_INSERT_VISIBLE) & (df["phase"] == schema.PHASE_FRESHNESS)]
+    return _group(df, ["consistency_level", "batch_rows", "variant", "mq"],
+                  ["lag_avg_ms", "lag_p50_ms", "lag_p95_ms", "lag_max_ms", "ack_avg_ms", "count", "errors"])
 
 
 def mixed(summary: pd.DataFrame) -> pd.DataFrame:
     """Search while inserting: RPS and latency with and without the background writer."""
     df = ok_rows(summary)
-    df = df[(df["op"] == "search") & (df["phase"] == "mixed")]
-    columns = ["rps", "latency_p50_ms", "latency_p99_ms", "errors", "writer_achieved_rows_per_s",
-               "writer_late_batches", "client_cpu_share"]
-    if df.empty:
-        return df
-    return df.groupby(["consistency_level", "writer_target_rows_per_s", "mq"])[
-        [c for c in columns if c in df]].median().reset_index()
+    df = df[(df["op"] == schema.OP_SEARCH) & (df["phase"] == schema.PHASE_MIXED)]
+    return _group(df, ["consistency_level", "writer_target_rows_per_s", "variant", "mq"],
+                  ["rps", "latency_p50_ms", "latency_p99_ms", "errors", "writer_achieved_rows_per_s",
+                   "writer_late_batches", "client_cpu_share"])
 
 
-def growth_raw(run_dir: str | Path, summary: pd.DataFrame) -> pd.DataFrame:
-    return _raw_of(run_dir, summary, "ingest_growth")
+def recovery(summary: pd.DataFrame) -> pd.DataFrame:
+    """Restart after SIGKILL: time to serve again, until every acknowledged row is counted, rows lost."""
+    df = ok_rows(summary)
+    df = df[df["op"] == schema.OP_RECOVERY]
+    columns = ["variant", "mq", "rows_acked", "restart_s", "serving_s", "all_visible_s", "rows_visible", "rows_lost",
+               "rows_duplicated"]
+    return df[[c for c in columns if c in df]].reset_index(drop=True)
 
 
 def migration(run_dir: str | Path, summary: pd.DataFrame) -> pd.DataFrame:
     """Each migration check, ✓ or ✗, with its numbers, for the flushed and the unflushed case."""
-    df = summary[(summary["op"] == "migration") & (summary["phase"] == "verify") & summary["raw_file"].notna()] \
-        if "raw_file" in summary else summary.iloc[0:0]
-    frames = [pd.read_parquet(Path(run_dir) / row.raw_file).assign(migration=row.mq, repeat=row.repeat)
-              for row in df.itertuples()]
-    if not frames:
-        return pd.DataFrame()
-    checks = pd.concat(frames, ignore_index=True)
+    df = summary[summary["op"] == schema.OP_MIGRATION] if "op" in summary else summary.iloc[0:0]
+    checks = raw_of(run_dir, df)
+    if checks.empty:
+        return checks
     checks["result"] = checks["passed"].map({"True": "✓", "False": "✗"})
-    return checks[["migration", "flush", "repeat", "check", "result", "before", "after"]]
+    return checks[[c for c in ["migration", "flush", "collection", "check", "result", "before", "after"] if c in checks]]
 
 
-def recovery(summary: pd.DataFrame) -> pd.DataFrame:
-    """Restart after SIGKILL: time to serve again, time until every acknowledged row is visible, rows lost."""
+def insert_curves(run_dir: str | Path, summary: pd.DataFrame) -> pd.DataFrame:
+    """The insert curve of every load (time, rows acknowledged, MQ bytes), with its variant and N."""
     df = ok_rows(summary)
-    df = df[df["op"] == "recovery"]
-    columns = ["mq", "repeat", "rows_acked", "restart_s", "serving_s", "all_visible_s", "rows_visible", "rows_lost"]
-    return df[[c for c in columns if c in df]].reset_index(drop=True)
+    df = df[(df["op"] == schema.OP_INSERT) & df.get("raw_file", pd.Series(dtype=object)).notna()] if len(df) else df
+    frames = [pd.read_parquet(Path(run_dir) / row["raw_file"]).assign(variant=row["variant"], n=row.get("data_n"))
+              for row in df.to_dict("records") if (Path(run_dir) / row["raw_file"]).exists()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def styled(table: pd.DataFrame):
-    """A table for the HTML page: no index, bytes as MB, three significant decimals."""
-    table = table.copy()
-    if "mq_storage_bytes" in table:
-        table.insert(table.columns.get_loc("mq_storage_bytes"), "mq_storage_mb", table.pop("mq_storage_bytes") / 1e6)
-    return table.style.hide(axis="index").format(precision=3, na_rep="—")
+def execute_page(notebook: Path, executed: Path, parameters: dict, title: str, out: Path) -> Path:
+    """Execute a page notebook on recorded results (never a benchmark) and write its outputs as one
+    self-contained HTML page at ``out``."""
+    import papermill as pm
+
+    from . import page
+
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    pm.execute_notebook(str(notebook), str(executed), parameters=parameters, cwd=str(notebook.parent),
+                        progress_bar=False, kernel_manager_class=runner.IPCKernelManager)
+    results.atomic_write_text(out, page.from_notebook(executed, title))
+    return out
 
 
-def build(run_dir: str | Path, progress: bool = False) -> Path:
-    """Execute the report notebook on ``run_dir``'s results; write ``report.html`` beside them."""
+def build(run_dir: str | Path) -> Path:
+    """``report.html`` of a run folder, from its ``summary.parquet`` and ``manifest.json``."""
     run_dir = results.open_run_dir(run_dir).resolve()
     if not (run_dir / results.SUMMARY).exists():
         results.consolidate(run_dir)
-    executed = run_dir / "executed" / "report.ipynb"
-    pm.execute_notebook(str(REPORT_NOTEBOOK), str(executed), parameters={"run_dir": str(run_dir)},
-                        cwd=str(REPORT_NOTEBOOK.parent), progress_bar=progress)
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
-    html = run_dir / "report.html"
-    results.atomic_write_text(html, body)
-    return html
+    return execute_page(NOTEBOOKS / "report.ipynb", run_dir / "executed" / "report.ipynb", {"run_dir": str(run_dir)},
+                        f"mqbench report · {run_dir.name}", run_dir / "report.html")

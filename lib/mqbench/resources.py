@@ -66,11 +66,12 @@ class Usage:
     server_rss_peak_mib: float | None
     client_cpu_s: float
     mq_storage_bytes: int | None
+    mq_storage_growth_bytes: int | None = None
 
     def as_row(self) -> dict:
         return {"duration_s": self.wall_s, "server_cpu_s": self.server_cpu_s,
                 "server_rss_peak_mib": self.server_rss_peak_mib, "client_cpu_s": self.client_cpu_s,
-                "mq_storage_bytes": self.mq_storage_bytes}
+                "mq_storage_bytes": self.mq_storage_bytes, "mq_storage_growth_bytes": self.mq_storage_growth_bytes}
 
 
 class Sampler:
@@ -103,6 +104,7 @@ class Sampler:
     def start(self) -> "Sampler":
         """Begin the phase. A server process that cannot be read (gone already) leaves the server
         columns empty, with the reason in ``error``; nothing else is affected."""
+        self._store0 = dir_bytes(self.store_dir)
         self._t0 = time.perf_counter()
         self._client0 = client_cpu_s()
         if self.pid:
@@ -129,5 +131,7 @@ class Sampler:
             except psutil.Error:  # the server died during the phase
                 server_cpu = None
             peak = self._peak / MIB
+        stored = dir_bytes(self.store_dir)
+        growth = stored - (self._store0 or 0) if stored is not None else None
         return Usage(wall_s=wall, server_cpu_s=server_cpu, server_rss_peak_mib=peak,
-                     client_cpu_s=client_cpu_s() - self._client0, mq_storage_bytes=dir_bytes(self.store_dir))
+                     client_cpu_s=client_cpu_s() - self._client0, mq_storage_bytes=stored, mq_storage_growth_bytes=growth)

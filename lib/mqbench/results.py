@@ -90,9 +90,15 @@ def versions() -> dict:
             "papermill": _version("papermill"), "pandas": _version("pandas"), "numpy": _version("numpy")}
 
 
+def lock_sha256() -> str | None:
+    """SHA-256 of ``requirements.lock``, the locked stack ``make`` installs (None without one)."""
+    lock = PROJECT_ROOT / "requirements.lock"
+    return hashlib.sha256(lock.read_bytes()).hexdigest() if lock.exists() else None
+
+
 def write_manifest(run_dir: Path, **fields) -> dict:
     manifest = {"run_id": run_dir.name, "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(),
-                "git_sha": git_sha(), "versions": versions(), "host": host_info(),
+                "git_sha": git_sha(), "versions": versions(), "host": host_info(), "lock_sha256": lock_sha256(),
                 "external_token_from_env": bool(os.environ.get("MQBENCH_TOKEN")),  # whether, never which
                 **fields}
     atomic_write_text(run_dir / "manifest.json", json.dumps(manifest, indent=2, default=str))
@@ -166,3 +172,38 @@ def read_failures(run_dir: str | Path) -> list[dict]:
 def column_value(value):
     """How a parameter value is stored in a summary column: lists and dicts as sorted JSON."""
     return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict, tuple)) else value
+
+
+PUBLISHED = ("manifest.json", SUMMARY, "report.html")
+
+
+def publish(run_dir: str | Path, reports: str | Path) -> Path:
+    """Copy a run's manifest, summary and report (no raw files) to ``<reports>/<run-id>/``."""
+    import shutil
+
+    run_dir = open_run_dir(run_dir)
+    missing = [name for name in PUBLISHED if not (run_dir / name).exists()]
+    if missing:
+        raise RunDirError(f"{run_dir} has no {', '.join(missing)}: build its report first (mqbench report)")
+    target = Path(reports) / run_dir.name
+    target.mkdir(parents=True, exist_ok=True)
+    for name in PUBLISHED:
+        shutil.copy2(run_dir / name, target / name)
+    return target
+
+
+def combine(run_dirs: list, out: str | Path) -> Path:
+    """A new run folder at ``out`` whose summary is every given run's summary (rows keep their ``run_id``) and
+    whose manifest lists the sources — for one report over runs published separately."""
+    sources = [open_run_dir(r) for r in run_dirs]
+    out = create_run_dir(out)
+    frames = [pd.read_parquet(s / SUMMARY) for s in sources]
+    atomic_write_parquet(pd.concat(frames, ignore_index=True), out / SUMMARY)
+    first = read_manifest(sources[0])
+    atomic_write_text(out / "manifest.json", json.dumps({
+        **{k: first.get(k) for k in ("host", "versions", "git_sha", "lock_sha256")}, "run_id": out.name,
+        "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(), "mode": "combined",
+        "sources": [{"run_id": s.name, **{k: read_manifest(s).get(k) for k in ("git_sha", "created_utc", "grid_file",
+                                                                               "only")}} for s in sources]},
+        indent=2, default=str))
+    return out

@@ -61,6 +61,17 @@ def declared_parameters(notebook: Path) -> dict:
     return {name: spec["default"] for name, spec in pm.inspect_notebook(str(notebook)).items()}
 
 
+def notebook_defaults(notebook: Path) -> dict:
+    """The values of the notebook's ``parameters`` cell (literals, as the cell must hold)."""
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    return {stmt.targets[0].id: ast.literal_eval(stmt.value) for stmt in ast.parse(cell.source).body}
+
+
 def check_parameters(notebook: Path, params: dict) -> None:
     declared = declared_parameters(notebook)
     unknown = [name for name in params if name not in declared]

@@ -11,6 +11,8 @@ client's, not Milvus's).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import optimize
@@ -51,7 +53,9 @@ def fit_model(n, y, model: str):
             a, c = np.polyfit(n, y, 1)
             return (c, a)
         slope = (y[-1] - y[0]) / (n[-1] - n[0]) if n[-1] != n[0] else 0.0
-        params, _ = optimize.curve_fit(_power, n / n.max(), y, p0=(y.min(), slope * n.max(), 1.0), maxfev=20000)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optimize.OptimizeWarning)
+            params, _ = optimize.curve_fit(_power, n / n.max(), y, p0=(y.min(), slope * n.max(), 1.0), maxfev=20000)
         c, a, b = params
         return (c, a / n.max() ** b, b)
     except (RuntimeError, ValueError, np.linalg.LinAlgError, TypeError):
@@ -76,7 +80,10 @@ def fit(n, y, target: float, allow_beyond: bool = False) -> dict:
             if params is not None:
                 guess = predict(params, model, n.max())
                 loo = float((guess - y[~held].mean()) / y[~held].mean())
-        if best["model"] is None or (np.isfinite(loo) and not abs(loo) >= abs(best["loo_error"])):
+        # a more complex model has to predict clearly better (a fifth smaller error, and by 0.1 point) to be kept
+        gain = abs(best["loo_error"]) - abs(loo) if best["model"] else np.inf
+        if best["model"] is None or not np.isfinite(best["loo_error"]) or (
+                np.isfinite(loo) and abs(loo) < 0.8 * abs(best["loo_error"]) and gain > 1e-3):
             best = {"model": model, "loo_error": loo}
     params = fit_model(n, y, best["model"])
     out = {**best, "points": len(n), "fixed_cost": params[0] if params else np.nan,

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 # ops
 OP_SERVER_START, OP_SERVER_STOP = "server_start", "server_stop"
-OP_CREATE, OP_INSERT, OP_FLUSH, OP_INDEX, OP_LOAD = "create", "insert", "flush", "index", "load"
+OP_CREATE, OP_INSERT, OP_FLUSH, OP_INDEX, OP_COMPACT, OP_LOAD = "create", "insert", "flush", "index", "compact", "load"
 OP_SEARCH, OP_QUERY, OP_FILTER_QUERY, OP_COUNT = "search", "query", "filter_query", "count"
 OP_PUBSUB = "pubsub"
 OP_INSERT_VISIBLE, OP_STRONG_READ = "insert_visible", "strong_read"
 OP_INGEST_GROWTH, OP_RECOVERY, OP_MIGRATION = "ingest_growth", "recovery", "migration"
-LOAD_OPS = (OP_SERVER_START, OP_INSERT, OP_FLUSH, OP_INDEX, OP_LOAD)
+LOAD_OPS = (OP_SERVER_START, OP_INSERT, OP_FLUSH, OP_INDEX, OP_COMPACT, OP_LOAD)
 
 # phases
 PHASE_LIFECYCLE, PHASE_LOAD = "lifecycle", "load"
@@ -71,7 +71,8 @@ COLUMNS = {
     "data_dim": ("", "its dimension"),
     "data_metric": ("", "its metric"),
     "data_name": ("", "its name"),
-    "lag_p50_ms": ("ms", "insert→visible lag, median"),
+    "lag_avg_ms": ("ms", "insert→visible lag, mean"),
+    "lag_p50_ms": ("ms", "insert→visible lag, median (from 20 batches)"),
     "s_per_op": ("s", "pub/sub seconds per op, median"),
     "mib_per_s": ("MiB/s", "pub/sub payload MiB per second"),
     "storage_growth_bytes_per_op": ("B", "MQ store growth per pub/sub op"),

@@ -6,7 +6,9 @@ import pandas as pd
 from .paths import PROJECT_ROOT
 
 SEED_CSV = PROJECT_ROOT / "data" / "seed_tables.csv"
-SEED_PLATFORM = "Apple M1 Pro, 16 GB (as stated in the seed post)"
+SEED_N = 100_000_000
+SEED_PLATFORM = ("not stated for Table 2; the post's pub/sub tests ran on an Apple M1 Pro with 16 GB, "
+                 "presumably the same machine")
 
 # Seed "Table 2" metric -> (our op, our phase, our summary column)
 TABLE2 = {

@@ -184,6 +184,12 @@ class EmbeddedMilvus:
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> "EmbeddedMilvus":
+        """Launch the server and wait until it is ready (see :meth:`launch` and :meth:`ready`)."""
+        return self.launch().ready()
+
+    def launch(self) -> "EmbeddedMilvus":
+        """Write the config and start the process, without waiting. Call it from the thread that owns the
+        server: the parent-death signal follows the thread that started the child."""
         if self.proc is not None:
             raise ServerError(f"server in {self.base_dir} is already running (pid {self.pid})")
         if self._password is None and (self.base_dir / "data" / "etcd.data").exists():
@@ -205,6 +211,11 @@ class EmbeddedMilvus:
             [str(bin_dir / "milvus"), "run", "standalone", "--alias", f"mqbench-{secrets.token_hex(6)}"],
             cwd=self.base_dir, env=env, stdout=self._files[0], stderr=self._files[1])
         _LIVE.add(self)
+        return self
+
+    def ready(self) -> "EmbeddedMilvus":
+        """Wait for ``/healthz``, prove the MQ from the log, set the random root password (first start only);
+        stop the server if any of it fails."""
         try:
             self._wait_healthy()
             self._verify_mq()

@@ -63,13 +63,14 @@ def paired(baseline, contender, delta: float = DELTA, min_units: int = MIN_UNITS
     half = _t_critical(n - 1) * se
     p = float(2 * stats.t.sf(abs(mean) / se, n - 1)) if se > 0 else float(mean == 0)
     low, high = float(np.exp(mean - half)), float(np.exp(mean + half))
+    return Verdict(decide(low, high, delta), float(np.exp(mean)), low, high, n, p)
+
+
+def decide(low: float, high: float, delta: float) -> str:
+    """The verdict of one interval, before the run-wide correction."""
     if low >= 1 - delta and high <= 1 + delta:
-        verdict = "equivalent"
-    elif low > 1 or high < 1:
-        verdict = "different"
-    else:
-        verdict = "inconclusive"
-    return Verdict(verdict, float(np.exp(mean)), low, high, n, p)
+        return "equivalent"
+    return "different" if low > 1 or high < 1 else "inconclusive"
 
 
 @functools.lru_cache(maxsize=256)
@@ -93,8 +94,20 @@ def correct(verdicts: list[Verdict]) -> list[Verdict]:
     return out
 
 
+def recheck(table: pd.DataFrame, delta: float = DELTA) -> pd.DataFrame:
+    """Verdicts of a table of comparisons (from :func:`compare`) decided again at ``delta`` and corrected
+    as one family (rows without a p-value keep their verdict and reason)."""
+    rows = [Verdict(**{f.name: row[f.name] for f in fields(Verdict)}) for row in table.to_dict("records")]
+    rows = [replace(v, verdict=decide(v.ci_low, v.ci_high, delta), reason="") if np.isfinite(v.p_value) else v
+            for v in rows]
+    out = table.copy()
+    for f, values in zip(("verdict", "reason"), zip(*[(v.verdict, v.reason) for v in correct(rows)])):
+        out[f] = list(values)
+    return out
+
+
 def compare(rows: pd.DataFrame, metrics: list[str], keys: list[str], unit: str = "block",
-            delta: float = DELTA) -> pd.DataFrame:
+            delta: float = DELTA, correct_family: bool = True) -> pd.DataFrame:
     """Every non-baseline variant against the baseline (``variant_index`` 0), per ``keys`` group and metric.
 
     ``rows``: one row per (keys, variant, unit) with the metric columns. Returns one row per
@@ -103,30 +116,31 @@ def compare(rows: pd.DataFrame, metrics: list[str], keys: list[str], unit: str =
     out = []
     if rows.empty or unit not in rows or "variant" not in rows:
         return pd.DataFrame(columns=[*keys, "metric", "baseline", "contender", *(f.name for f in fields(Verdict))])
-    order = rows.groupby("variant")["variant_index"].min().sort_values() if "variant_index" in rows else \
-        pd.Series(range(rows["variant"].nunique()), index=sorted(rows["variant"].unique(), key=_rocks_first))
-    baseline, contenders = order.index[0], list(order.index[1:])
     for group, part in rows.groupby(keys, dropna=False, sort=False) if keys else [((), rows)]:
         group = group if isinstance(group, tuple) else (group,)
+        order = _variant_order(part)
+        baseline, contenders = order[0], order[1:]
         for metric in metrics:
             if metric not in part or part[metric].isna().all():
                 continue
             table = part.pivot_table(index=unit, columns="variant", values=metric, aggfunc="median")
             if baseline not in table:
                 continue
-            for contender in contenders:
-                if contender not in table:
-                    continue
+            for contender in (c for c in contenders if c in table):
                 out.append(({**dict(zip(keys, group)), "metric": metric, "baseline": baseline,
                              "contender": contender, "baseline_median": float(table[baseline].median()),
                              "contender_median": float(table[contender].median())},
                             paired(table[baseline], table[contender], delta)))
-    verdicts = correct([v for _, v in out])
-    return pd.DataFrame([{**row, **asdict(v)} for (row, _), v in zip(out, verdicts)])
+    found = [v for _, v in out]
+    found = correct(found) if correct_family else found
+    return pd.DataFrame([{**row, **asdict(v)} for (row, _), v in zip(out, found)])
 
 
-def _rocks_first(label: str) -> tuple:
-    return (not str(label).startswith("rocksmq"), str(label))
+def _variant_order(rows: pd.DataFrame) -> list:
+    """The variants of ``rows``, the baseline first: by ``variant_index`` if recorded, else RocksMQ first."""
+    if "variant_index" in rows and rows["variant_index"].notna().all():
+        return list(rows.groupby("variant")["variant_index"].min().sort_values(kind="stable").index)
+    return sorted(rows["variant"].unique(), key=lambda label: (not str(label).startswith("rocksmq"), str(label)))
 
 
 def simulate(effects: list[float], units: int, noise_cv: float, drift_cv: float = 0.0, runs: int = 2000,

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mqbench import bulk, datasets, ingest, loader
+from mqbench import bulk, datasets, loader
 from mqbench.server import EmbeddedMilvus
 
 
@@ -34,18 +34,18 @@ def main() -> None:
             client = server.connection.client(timeout=600)
             for workers in [int(w) for w in args.workers.split(",")]:
                 name = f"insert_{workers}"
-                ingest.create_collection(client, name, data.dim, data.metric, attr=True)
+                client.create_collection(name, data.dim, attr=True)
                 stats = loader.load(server.connection, name, data.base, data.n, batch_mb=4.0, workers=workers,
-                                    progress=False)
+                                    show_progress=False)
                 t0 = time.perf_counter()
                 client.flush(name)
                 flushed = stats.seconds + time.perf_counter() - t0
                 print(f"{mq:8} {f'loader, {workers} processes':22} {stats.rows_per_s:>20,.0f} "
                       f"{data.n / flushed:>17,.0f}")
                 client.drop_collection(name)
-            ingest.create_collection(client, "bulk", data.dim, data.metric, attr=True)
+            client.create_collection("bulk", data.dim, attr=True)
             imported = bulk.bulk_import(server.connection, "bulk", data.base, data.n,
-                                        server.base_dir / "data" / "bulk-files", file_mb=64, progress=False)
+                                        server.base_dir / "data" / "bulk-files", file_mb=64, show_progress=False)
             print(f"{mq:8} {f'bulk import, {imported.tasks} tasks':22} {'—':>20} {imported.rows_per_s:>17,.0f}"
                   f"   (+ {imported.write_s:.1f} s writing the files)")
             client.close()

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mqbench import datasets, ingest, loader, workload
+from mqbench import datasets, loader, workload
 from mqbench.server import EmbeddedMilvus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,8 +85,10 @@ def run_vdbb(py: Path, server: EmbeddedMilvus, data, folder: Path, levels: list[
 
 
 def plain_loop(conn, spec: workload.Spec, duration: float) -> float:
-    """Requests per second of one process calling ``client.search`` back to back, nothing else."""
-    client = conn.client()
+    """Requests per second of one process calling pymilvus's public ``MilvusClient.search`` back to back."""
+    from pymilvus import MilvusClient
+
+    client = MilvusClient(uri=conn.uri, token=conn.token)
     queries = spec.queries.tolist()
     done, end = 0, time.perf_counter() + duration
     while time.perf_counter() < end:
@@ -101,8 +103,8 @@ def client_overhead(conn, spec: workload.Spec, requests: int) -> tuple[float, fl
     """Serial loop as the engine runs it, with the gRPC ``Search`` stub timed: (ms per request, share
     of that spent outside the gRPC call)."""
     client = conn.client()
-    handler = client._get_connection()
-    stub, inside = handler._stub.Search, [0]
+    request = workload.Requester(client, spec)
+    stub, inside = request.search.stub, [0]
 
     def timed(*args, **kwargs):
         t0 = time.perf_counter_ns()
@@ -111,8 +113,7 @@ def client_overhead(conn, spec: workload.Spec, requests: int) -> tuple[float, fl
         finally:
             inside[0] += time.perf_counter_ns() - t0
 
-    handler._stub.Search = timed
-    request = workload.Requester(client, spec)
+    request.search.stub = timed
     for i in range(50):
         workload._timed(request, i)  # warm-up
     inside[0] = 0
@@ -140,14 +141,13 @@ def main() -> None:
         with EmbeddedMilvus(args.mq, folder / "server") as server:
             conn = server.connection
             vdbb = run_vdbb(py, server, data, folder, levels, args.duration)
-            client = conn.client()
-            ingest.create_collection(client, "mqbench", data.dim, "COSINE", attr=True)
-            loaded = loader.load(conn, "mqbench", data.base, data.n, batch_mb=4.0, workers=2, progress=False)
-            insert_s = loaded.seconds
-            client.flush("mqbench")
-            ingest.build_index(client, "mqbench", "COSINE", "HNSW", INDEX)
-            client.load_collection("mqbench")
-            client.close()
+            with conn.client() as client:
+                client.create_collection("mqbench", data.dim, attr=True)
+                loaded = loader.load(conn, "mqbench", data.base, data.n, batch_mb=4.0, workers=2, show_progress=False)
+                insert_s = loaded.seconds
+                client.flush("mqbench")
+                client.build_index("mqbench", "COSINE", "HNSW", INDEX)
+                client.load("mqbench")
             spec = workload.Spec("search", "mqbench", "Session", queries=data.queries, k=K,
                                  search_params={"ef": EF})
             ours = {}
@@ -162,7 +162,7 @@ def main() -> None:
     vdbb_qps = dict(zip(vdbb["conc_num_list"], vdbb["conc_qps_list"]))
     for c in levels:
         rps = ours[c].completed_in_window() / ours[c].window_s
-        share = ours[c].client_cpu_s / (ours[c].window_s * os.cpu_count())
+        share = ours[c].client_cpu_s / (ours[c].client_span_s * os.cpu_count())
         print(f"{c:>8} {rps:>12.1f} {vdbb_qps.get(c, float('nan')):>10.1f} "
               f"{rps / vdbb_qps.get(c, float('nan')):>6.2f} {share:>17.2f}")
     peak = max(r.completed_in_window() / r.window_s for r in ours.values())

@@ -1,17 +1,17 @@
 """`mqbench server --mq natsmq` serves until Ctrl-C, then stops its Milvus."""
+import os
 import re
 import signal
-import subprocess
-import sys
 
 import psutil
 from pymilvus import MilvusClient
 
+from conftest import mqbench, start_mqbench
+
 
 def test_server_command_prints_uri_and_stops_on_ctrl_c(tmp_path, live_pids):
     before = live_pids()
-    proc = subprocess.Popen([sys.executable, "-m", "mqbench.cli", "server", "--mq", "natsmq", "--dir",
-                             str(tmp_path / "srv")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start_mqbench("server", "--mq", "natsmq", "--dir", str(tmp_path / "srv"))
     try:
         banner = "".join(proc.stdout.readline() for _ in range(4))
         uri = re.search(r'uri = "(http://127\.0\.0\.1:\d+)"', banner).group(1)
@@ -26,3 +26,18 @@ def test_server_command_prints_uri_and_stops_on_ctrl_c(tmp_path, live_pids):
         if proc.poll() is None:
             proc.kill()
     assert token not in "".join(p.read_text(errors="replace") for p in (tmp_path / "srv").rglob("*") if p.is_file())
+
+
+def test_migrate_refuses_a_folder_with_nothing_to_verify(tmp_path, live_pids):
+    """A server folder with no collection: migrate exits non-zero with one line, and starts nothing lasting."""
+    before = live_pids()
+    proc = start_mqbench("server", "--mq", "rocksmq", "--dir", str(tmp_path / "srv"), "-o", "common.session.ttl=10")
+    banner = "".join(proc.stdout.readline() for _ in range(4))
+    token = re.search(r"MQBENCH_TOKEN='([^']+)'", banner).group(1)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0
+    done = mqbench("migrate", str(tmp_path / "srv"), "--to", "natsmq", timeout=300,
+                   env={**os.environ, "MQBENCH_TOKEN": token})
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "has no collection: there is nothing to migrate or verify" in done.stderr
+    assert live_pids() == before

@@ -10,7 +10,9 @@ import time
 import numpy as np
 import pytest
 
-from mqbench import datasets, ingest, loader
+from mqbench import datasets, loader
+from mqbench.client import attr_values
+from mqbench.errors import IngestError
 from mqbench.server import EmbeddedMilvus
 
 N, DIM = 40_000, 16
@@ -22,8 +24,10 @@ from mqbench.server import Connection
 conn = Connection(sys.argv[1], "rocksmq", sys.argv[2])
 data = datasets.synthetic(n={n}, dim={dim}, nq=1, metric="L2", seed=5)
 ckpt = Path(sys.argv[3])
-resume = loader.open_collection(conn.client(), "big", {dim}, "L2", ckpt)
-stats = loader.load(conn, "big", data.base, batch_mb=0.01, workers=2, checkpoint=ckpt, resume=resume, progress=False)
+with conn.client() as client:
+    resume = loader.open_collection(client, "big", {dim}, ckpt)
+stats = loader.load(conn, "big", data.base, batch_mb=0.01, workers=2, checkpoint=ckpt, resume=resume,
+                    show_progress=False)
 print(stats.rows, stats.resumed_batches, stats.redone_batches)
 """
 
@@ -42,12 +46,11 @@ def _loader(server, checkpoint, script):
 
 def _ids_exactly_once(client, name, n, page=5000):
     """count(*) counts duplicates; the ids a query returns per id range must be exactly that range."""
-    assert ingest.count_rows(client, name) == n
+    assert client.count(name) == n
     for start in range(0, n, page):
         where = f"id >= {start} and id < {start + page}"
-        count = client.query(name, filter=where, output_fields=["count(*)"], consistency_level="Strong")[0]["count(*)"]
-        ids = [row["id"] for row in client.query(name, filter=where, output_fields=["id"], limit=page + 10,
-                                                 consistency_level="Strong")]
+        count = client.count(name, "Strong", where)
+        ids = [row["id"] for row in client.query(name, where, ["id"], limit=page + 10, consistency="Strong")]
         assert count == page and sorted(ids) == list(range(start, start + page)), start
 
 
@@ -73,28 +76,34 @@ def test_killed_load_resumes_without_duplicates_or_gaps(server, tmp_path):
     rows, resumed, redone = map(int, out.split())
     assert resumed == len(state["done"]) and redone == len(state["inflight"])
     assert rows == N - resumed * state["batch_rows"]
-    client = server.connection.client()
-    client.flush("big")
-    ingest.build_index(client, "big", "L2", "FLAT", {})
-    client.load_collection("big")
-    _ids_exactly_once(client, "big", N)
-    client.close()
+    with server.connection.client() as client:
+        client.flush("big")
+        client.build_index("big", "L2", "FLAT", {})
+        client.load("big")
+        _ids_exactly_once(client, "big", N)
 
 
 def test_batches_by_bytes_and_a_checkpoint_of_another_collection_starts_fresh(server, tmp_path):
     data = datasets.synthetic(n=3000, dim=DIM, nq=1, metric="L2", seed=1)
     client = server.connection.client()
     checkpoint = tmp_path / "c.json"
-    assert loader.open_collection(client, "small", DIM, "L2", checkpoint) is None
+    assert loader.open_collection(client, "small", DIM, checkpoint) is None
+    t0 = time.perf_counter()
     stats = loader.load(server.connection, "small", data.base, batch_mb=0.05, workers=3, checkpoint=checkpoint,
-                        progress=False)
+                        show_progress=False)
+    elapsed = time.perf_counter() - t0
     assert stats.rows == 3000 and stats.batch_rows == int(0.05 * 2**20 // (DIM * 4 + 16))
     assert stats.batches == -(-3000 // stats.batch_rows) and stats.rows_per_s > 0
+    # the rate counts from every loader connected: process start-up and imports are not insert time
+    assert stats.startup_s > 0 and stats.seconds + stats.startup_s <= elapsed
+    assert stats.rows_per_s == pytest.approx(3000 / stats.seconds)
+    curve = stats.curve_frame()
+    assert curve["rows_acked"].iloc[-1] == 3000 and curve["elapsed_s"].iloc[-1] == pytest.approx(stats.seconds, abs=0.5)
     assert len(json.loads(checkpoint.read_text())["done"]) == stats.batches
     client.drop_collection("small")  # the checkpoint's collection is gone: a new one, loaded from the start
-    assert loader.open_collection(client, "small", DIM, "L2", checkpoint) is None
-    with pytest.raises(loader.IngestError, match="dimension mismatch"):
-        loader.load(server.connection, "small", np.zeros((5, 3), np.float32), progress=False)
+    assert loader.open_collection(client, "small", DIM, checkpoint) is None
+    with pytest.raises(IngestError, match="dimension mismatch"):
+        loader.load(server.connection, "small", np.zeros((5, 3), np.float32), show_progress=False)
     client.close()
 
 
@@ -103,15 +112,15 @@ def test_bulk_import_writes_column_files_and_reports_each_task(server, tmp_path)
 
     data = datasets.synthetic(n=5000, dim=DIM, nq=1, metric="L2", seed=2)
     client = server.connection.client()
-    ingest.create_collection(client, "bulk", DIM, "L2", attr=True)
+    client.create_collection("bulk", DIM, attr=True)
     stats = bulk.bulk_import(server.connection, "bulk", data.base, None, server.base_dir / "data" / "bulk-test",
-                             file_mb=0.1, progress=False)
+                             file_mb=0.1, show_progress=False)
     rows_per_task = int(0.1 * 2**20 // (DIM * 4))
     assert stats.tasks == -(-5000 // rows_per_task) and stats.states == ["Completed"] * stats.tasks
     assert stats.rows == 5000 and stats.rows_per_s > 0
-    ingest.build_index(client, "bulk", "L2", "FLAT", {})
-    client.load_collection("bulk")
+    client.build_index("bulk", "L2", "FLAT", {})
+    client.load("bulk")
     _ids_exactly_once(client, "bulk", 5000)
-    row = client.query("bulk", filter="id == 4321", output_fields=["attr"], consistency_level="Strong")[0]
-    assert row["attr"] == int(ingest.attr_values(np.array([4321]))[0])
+    row = client.query("bulk", "id == 4321", ["attr"], consistency="Strong")[0]
+    assert row["attr"] == int(attr_values(np.array([4321]))[0])
     client.close()

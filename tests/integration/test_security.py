@@ -9,9 +9,9 @@ from mqbench.session import Session
 def test_listeners_and_password_never_on_disk(tmp_path):
     run_dir = results.create_run_dir(tmp_path / "run")
     results.write_manifest(run_dir, mode="test")
-    session = Session("sec", {"mq": "natsmq", "repeat": 0}, run_dir, interactive=False)
-    conn = session.start_server("natsmq")
-    server = session.server
+    session = Session("sec", {"repeat": 0}, run_dir, interactive=False)
+    (variant,) = session.start_variants(["natsmq"])
+    conn, server = variant.conn, variant.server
     password = conn.token.split(":", 1)[1]
     assert len(password) >= 24
     listening = {c.laddr.port: c.laddr.ip for c in psutil.Process(server.pid).net_connections("tcp")
@@ -21,11 +21,9 @@ def test_listeners_and_password_never_on_disk(tmp_path):
     # Milvus 2.3.5 has no setting that binds gRPC/HTTP to loopback (the *.ip keys only set the advertised
     # address): they listen on all interfaces, which is why authentication is always on.
     assert listening[server.ports["proxy"]] in ("::", "0.0.0.0")
-    client = conn.client()
-    with session.track("insert", "load", rows=10):
-        ingest.create_collection(client, "p", 4, "L2")
-        ingest.insert(client, "p", np.ones((10, 4), np.float32), progress=False)
-    client.close()
+    with conn.client() as client, session.track("insert", "load", rows=10):
+        client.create_collection("p", 4)
+        ingest.insert(client, "p", np.ones((10, 4), np.float32), show_progress=False)
     session.close()
     results.consolidate(run_dir)
     for path in run_dir.rglob("*"):

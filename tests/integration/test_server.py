@@ -15,7 +15,8 @@ from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from mqbench import ingest
-from mqbench.server import EmbeddedMilvus, MilvusServerError, external
+from mqbench.errors import IngestError, ServerError
+from mqbench.server import EmbeddedMilvus, external
 
 
 @pytest.mark.parametrize("mq", ["rocksmq", "natsmq"])
@@ -26,21 +27,21 @@ def test_start_verify_use_stop(mq, tmp_path, live_pids):
         assert server.mq_from_log() == mq
         assert server.pid in live_pids()
         client = server.connection.client()
-        ingest.create_collection(client, "c", dim=8, metric="L2")
+        client.create_collection("c", 8)
         vectors = np.random.default_rng(0).standard_normal((500, 8), dtype=np.float32)
-        assert ingest.insert(client, "c", vectors, batch_rows=200, progress=False) == 500
+        assert ingest.insert(client, "c", vectors, batch_rows=200, show_progress=False) == 500
         client.flush("c")
-        ingest.build_index(client, "c", "L2", "HNSW", {"M": 8, "efConstruction": 32})
-        client.load_collection("c")
-        hits = client.search("c", data=[vectors[7].tolist()], limit=3, consistency_level="Strong")
-        assert hits[0][0]["id"] == 7
-        assert client.query("c", filter="id in [3, 4]", consistency_level="Strong")[0]["id"] in (3, 4)
-        with pytest.raises(ingest.IngestError, match="dimension mismatch: collection 'c' has dim 8"):
-            ingest.insert(client, "c", np.zeros((2, 4), np.float32), progress=False)
-        store = server.mq_store_dir
+        client.build_index("c", "L2", "HNSW", {"M": 8, "efConstruction": 32})
+        client.load("c")
+        assert client.search("c", vectors[7:8], 3, consistency="Strong")[0][0] == 7
+        assert client.query("c", "id in [3, 4]", consistency="Strong")[0]["id"] in (3, 4)
+        with pytest.raises(IngestError, match="dimension mismatch: collection 'c' has dim 8"):
+            ingest.insert(client, "c", np.zeros((2, 4), np.float32), show_progress=False)
+        stores = server.mq_store_dirs
         client.close()
     assert server.stop_method in ("terminated", "killed")
-    assert store.exists() and store.name == ("rocksmq" if mq == "rocksmq" else "nats")
+    assert all(store.exists() for store in stores)
+    assert [s.name for s in stores] == (["rocksmq", "rocksmq_meta_kv"] if mq == "rocksmq" else ["nats"])
     assert live_pids() == before
 
 
@@ -50,7 +51,8 @@ def test_authentication_is_on_and_two_servers_run_at_once(tmp_path):
         for server in (a, b):
             with pytest.raises((MilvusException, grpc.RpcError), match="(?i)auth"):
                 MilvusClient(uri=server.uri, token="root:Milvus", timeout=10).list_collections()
-            assert server.connection.client().list_collections() == []
+            with server.connection.client() as client:
+                assert client.list_collections() == []
         assert "root:" not in repr(a.connection)
 
 
@@ -60,7 +62,7 @@ def test_explicit_port_already_taken(tmp_path, live_pids):
         sock.bind(("", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        with pytest.raises(MilvusServerError, match=f"port {port} \\(natsmq.server.port\\) is already in use"):
+        with pytest.raises(ServerError, match=f"port {port} \\(natsmq.server.port\\) is already in use"):
             EmbeddedMilvus("natsmq", tmp_path / "s", [f"natsmq.server.port={port}"]).start()
     assert live_pids() == before
 
@@ -89,30 +91,45 @@ def test_external_uri_token_from_env_only(monkeypatch):
     monkeypatch.setenv("MQBENCH_TOKEN", "user:secret")
     conn = external("http://127.0.0.1:1", "natsmq")
     assert conn.token == "user:secret" and "secret" not in repr(conn)
-    with pytest.raises(MilvusServerError, match="must start with"):
+    with pytest.raises(ServerError, match="must start with"):
         external("127.0.0.1:19530", "natsmq")
 
 
 def test_restart_same_object_keeps_data_and_password_foreign_folder_refused(tmp_path):
     server = EmbeddedMilvus("natsmq", tmp_path / "s", {"common.session.ttl": 10})  # restart waits out the TTL
     with server:
-        client = server.connection.client()
-        ingest.create_collection(client, "r", dim=4, metric="L2")
-        ingest.insert(client, "r", np.ones((10, 4), np.float32), progress=False)
-        client.flush("r")
-        client.close()
+        with server.connection.client() as client:
+            ingest.flat_collection(client, "r", 4)
+            ingest.insert(client, "r", np.ones((10, 4), np.float32), show_progress=False)
+            client.flush("r")
     with server:  # same folder, same password, data still there
-        assert server.connection.client().get_collection_stats("r")["row_count"] == 10
-    with pytest.raises(MilvusServerError, match="already holds a Milvus deployment"):
+        with server.connection.client() as client:
+            client.load("r")
+            assert client.count("r") == 10
+    server.kill()
+    with pytest.raises(ServerError, match="already holds a Milvus deployment"):
         EmbeddedMilvus("natsmq", tmp_path / "s").start()
+
+
+def test_kill_then_restart_with_another_mq_is_checked(tmp_path):
+    server = EmbeddedMilvus("rocksmq", tmp_path / "k", {"common.session.ttl": 10})
+    server.start()
+    assert server.kill() == "killed" and not server.running
+    with pytest.raises(ServerError, match="contradicts mq=natsmq"):
+        server.restart(mq="natsmq", overrides={"mq.type": "rocksmq"})
+    server.restart(mq="natsmq")
+    assert server.mq_from_log() == "natsmq" and server.mq == "natsmq"
+    server.stop()
 
 
 def test_nats_message_over_max_payload_is_refused_before_publishing(tmp_path):
     from mqbench import pubsub
+    from mqbench.errors import PubSubError
     from mqbench.nats_server import NatsServer
 
     with NatsServer(tmp_path / "nats") as nats:
-        with pytest.raises(pubsub.PubSubError, match="exceeds the server's max_payload 8388608 B"):
-            pubsub.nats_op(nats.url, "big", pubsub.parse_shape("9MB*1"))
+        shape = pubsub.parse_shape("9MB*1")
+        with pytest.raises(PubSubError, match="exceeds the server's max_payload 8388608 B"):
+            pubsub.nats_op(nats.url, "big", shape, pubsub.Payloads(shape.size))
         assert nats.proc.poll() is None
     assert nats.stop_method == "terminated"

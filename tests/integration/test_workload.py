@@ -10,13 +10,12 @@ from mqbench.server import EmbeddedMilvus
 def loaded(tmp_path_factory):
     data = datasets.synthetic(n=3000, dim=16, nq=30, metric="L2", seed=1, k=10)
     with EmbeddedMilvus("natsmq", tmp_path_factory.mktemp("srv")) as server:
-        client = server.connection.client()
-        ingest.create_collection(client, "w", 16, "L2", attr=True)
-        ingest.insert(client, "w", data.base, batch_rows=1000, progress=False)
-        client.flush("w")
-        ingest.build_index(client, "w", "L2", "FLAT", {})
-        client.load_collection("w")
-        client.close()
+        with server.connection.client() as client:
+            client.create_collection("w", 16, attr=True)
+            ingest.insert(client, "w", data.base, batch_rows=1000, show_progress=False)
+            client.flush("w")
+            client.build_index("w", "L2", "FLAT", {})
+            client.load("w")
         yield server.connection, data
 
 
@@ -26,7 +25,7 @@ def test_serial_search_recall_and_warmup(loaded):
     res = workload.serial(conn, spec, requests=30, warmup=5)
     assert len(res.raw) == 35 and res.raw["warmup"].sum() == 5
     assert res.raw["ok"].all() and len(res.found_ids) == 30
-    assert datasets.recall_at_k(res.found_ids, data.neighbors, 10) == pytest.approx(1.0)  # FLAT is exact
+    assert data.recall(res.found_ids, 10) == pytest.approx(1.0)  # FLAT is exact
 
 
 def test_concurrent_processes_share_one_window(loaded):
@@ -36,9 +35,9 @@ def test_concurrent_processes_share_one_window(loaded):
     measured = res.measured
     assert set(measured["worker"]) == {0, 1}
     assert measured["ok"].all() and res.completed_in_window() > 10
-    first = measured.groupby("worker")["start_ns"].min()
-    assert (first.max() - first.min()) / 1e6 < 50  # released together on the barrier
-    assert res.client_cpu_s > 0 and res.window_s == 1.0
+    first = res.raw.groupby("worker")["start_ns"].min()
+    assert (first.max() - first.min()) / 1e9 < 0.3  # released together: both began within the warm-up
+    assert res.client_cpu_s > 0 and res.window_s == 1.0 and res.client_span_s >= 1.3  # CPU over warm-up + window
 
 
 def test_one_pool_serves_closed_and_open_loop_and_every_query_kind(loaded):
@@ -57,7 +56,15 @@ def test_one_pool_serves_closed_and_open_loop_and_every_query_kind(loaded):
     sent = res.measured[res.measured["start_ns"] >= 0]
     assert sent["ok"].all() and set(sent["worker"]) == {0, 1} and res.fields["not_sent"] == 0
     assert len(res.measured) == 40 and res.completed_in_window() >= 38
-    assert (sent["start_ns"] - sent["scheduled_ns"]).max() < 20e6  # sent on time when the server keeps up
+    assert (sent["start_ns"] - sent["scheduled_ns"]).median() < 20e6  # sent on time when the server keeps up
+
+
+def test_open_loop_records_the_clients_it_used_not_the_pool(loaded):
+    conn, data = loaded
+    spec = workload.Spec("search", "w", queries=data.queries, k=5)
+    with workload.ClientPool(conn, 3) as pool:
+        res = pool.open_loop(spec, rate=30, duration_s=0.5, warmup_s=0.1, arrivals="constant", clients=1)
+    assert res.concurrency == 1 and set(res.raw["worker"]) == {0}
 
 
 def test_open_loop_shows_the_queueing_of_a_server_that_falls_behind(loaded):

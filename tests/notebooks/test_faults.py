@@ -2,15 +2,12 @@
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 import psutil
 
-ROOT = Path(__file__).resolve().parents[2]
+from conftest import mqbench, start_mqbench
 
 
 def _wait_for(predicate, timeout=300, what="condition"):
@@ -23,17 +20,16 @@ def _wait_for(predicate, timeout=300, what="condition"):
 
 
 def _cli(*args):
-    return subprocess.Popen([sys.executable, "-m", "mqbench.cli", "run", *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return start_mqbench("run", *args)
 
 
 def test_server_killed_mid_sweep_is_recorded_and_reported(tmp_path, live_pids):
     before = live_pids()
     run = tmp_path / "run"
-    proc = _cli("notebooks/search_query.ipynb", "--run-dir", str(run), "--report", "-p", "mq", "natsmq",
-                "-p", "n", "1000", "-p", "dim", "8", "-p", "concurrency_levels", "[1, 2]",
-                "-p", "sweep_window_s", "4.0", "-p", "serial_requests", "20")
-    _wait_for(lambda: list((run / "raw").glob("*search-serial*")), what="the serial phase")
+    proc = _cli("notebooks/search_query.ipynb", "--run-dir", str(run), "--report", "-p", "variants", "[natsmq]",
+                "-p", "n", "1000", "-p", "dim", "8", "-p", "blocks", "3", "-p", "block_window_s", "2.0",
+                "-p", "block_requests", "20", "-p", "concurrency_levels", "[1]")
+    _wait_for(lambda: list((run / "raw").glob("*search-serial*")), what="the first block")
     (server_pid,) = live_pids() - before
     os.kill(server_pid, signal.SIGKILL)
     out, err = proc.communicate(timeout=300)
@@ -52,11 +48,11 @@ def test_server_killed_mid_sweep_is_recorded_and_reported(tmp_path, live_pids):
 LIGHT_GRID = """
 notebooks:
   - notebook: notebooks/search_query.ipynb
-    parameters: {n: 2000, dim: 8, queries: 5, serial_requests: 5, warmup_requests: 1, concurrency_levels: [1],
-                 sweep_window_s: 2.0, sweep_warmup_s: 0.2, sweep_concurrency: 1, open_loop_clients: 1,
-                 open_loop_rates: [], search_param_sweep: [], consistency_levels: [], request_shapes: [],
-                 query_kinds: []}
-    grid: {mq: [rocksmq, natsmq]}
+    parameters: {n: 2000, dim: 8, queries: 5, blocks: 2, block_requests: 5, block_window_s: 2.0,
+                 block_concurrency: 1, warmup_requests: 1, concurrency_levels: [1], sweep_window_s: 0.5,
+                 sweep_warmup_s: 0.2, sweep_concurrency: 1, open_loop_clients: 1, open_loop_rates: [],
+                 search_param_sweep: [], consistency_levels: [], request_shapes: [], query_kinds: []}
+    grid: {variants: [[rocksmq], [natsmq]]}
 """
 
 
@@ -68,7 +64,7 @@ def test_runner_killed_mid_grid_then_resumed(tmp_path, live_pids):
     proc = _cli("--grid", str(grid), "--run-dir", str(run))
     _wait_for(lambda: (run / "completed.json").exists() and len(list((run / "parts").glob("*"))) == 2,
               what="the second cell to start")
-    time.sleep(1)
+    _wait_for(lambda: live_pids() - before, what="the second cell's Milvus")
     children = psutil.Process(proc.pid).children(recursive=True)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -77,13 +73,14 @@ def test_runner_killed_mid_grid_then_resumed(tmp_path, live_pids):
     assert live_pids() == before
     assert len(json.loads((run / "completed.json").read_text())) == 1
 
-    resumed = subprocess.run([sys.executable, "-m", "mqbench.cli", "run", "--resume", str(run)], cwd=ROOT,
-                             capture_output=True, text=True, timeout=600)
+    resumed = mqbench("run", "--resume", str(run), timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "1 notebook executions left" in resumed.stderr
     s = pd.read_parquet(run / "summary.parquet")
     assert set(s["mq"]) == {"rocksmq", "natsmq"} and (s["status"] == "ok").all()
     assert s.groupby("mq")["op"].apply(lambda ops: (ops == "insert").sum()).tolist() == [1, 1]  # no duplicates
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["order_seed"] == 0 and len(manifest["cells"]) == 2
     assert list((run / "interrupted").rglob("*.parquet"))  # the partial part is kept aside
     assert len(json.loads((run / "completed.json").read_text())) == 2
     assert live_pids() == before
@@ -94,17 +91,15 @@ def test_natsmq_store_over_max_file_store_is_a_clear_error_not_a_hang(tmp_path, 
     'Max Storage'); mqbench's guard stops the ingest with a clear error instead of letting it run on."""
     before = live_pids()
     run = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "mqbench.cli", "run", "notebooks/search_query.ipynb",
-                           "--run-dir", str(run), "-p", "mq", "natsmq", "-p", "n", "30000", "-p", "dim", "32",
-                           "-p", "batch_mb", "0.25", "-p", "server_overrides",
-                           '{"natsmq.server.maxFileStore": 1048576}'],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = mqbench("run", "notebooks/search_query.ipynb", "--run-dir", str(run), "-p", "variants", "[natsmq]",
+                   "-p", "n", "30000", "-p", "dim", "32", "-p", "batch_mb", "0.25", "-p", "server_overrides",
+                   '{"natsmq.server.maxFileStore": 1048576}', timeout=300)
     assert proc.returncode == 1
     (failure,) = json.loads((run / "failures.json").read_text())
     assert "over natsmq.server.maxFileStore=1048576 B" in failure["error"]
     s = pd.read_parquet(run / "summary.parquet")
     assert s.loc[s["status"] == "failed", "op"].tolist() == ["insert"]
-    (nats_log,) = (run / "servers").glob("*/logs/nats.log")
+    (nats_log,) = (run / "servers").glob("*/*/logs/nats.log")
     max_storage = [line for line in nats_log.read_text().splitlines() if "Max Storage" in line]
     assert max_storage and "1.00 MB" not in max_storage[0]  # not applied by Milvus 2.3.5
     assert live_pids() == before

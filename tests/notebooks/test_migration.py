@@ -15,15 +15,16 @@ def test_flushed_migration_passes_every_check(migration_run):
     s = pd.read_parquet(migration_run / "summary.parquet")
     checks = report.migration(migration_run, s)
     flushed = checks[checks["flush"] == True]  # noqa: E712 - a column of booleans
-    assert len(flushed) == 5 and (flushed["result"] == "✓").all(), flushed
+    assert len(flushed) == 6 and (flushed["result"] == "✓").all(), flushed
     assert flushed.loc[flushed["check"] == "row count", "after"].iloc[0] == "100000"
     migrate = s[(s["op"] == "migration") & (s["phase"] == "migrate") & (s["flush"] == True)]  # noqa: E712
     assert migrate["mq_after"].iloc[0] == "natsmq" and migrate["backup"].iloc[0].startswith("backup/rocksmq-")
+    assert migrate["checks_passed"].iloc[0] == migrate["checks"].iloc[0] == 6
 
 
 def test_unflushed_case_is_reported_whatever_happens(migration_run):
     s = pd.read_parquet(migration_run / "summary.parquet")
     checks = report.migration(migration_run, s)
     unflushed = checks[checks["flush"] == False]  # noqa: E712
-    assert len(unflushed) == 5 and set(unflushed["result"]) <= {"✓", "✗"}
+    assert len(unflushed) == 6 and set(unflushed["result"]) <= {"✓", "✗"}
     assert "Migration between MQs" in (migration_run / "report.html").read_text()

@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mqbench import datasets, resources, runner, sweeps, workload
-from mqbench.overrides import OverrideError, parse_overrides
-from mqbench.server import EmbeddedMilvus, MilvusServerError, external
+from mqbench import datasets, resources, runner, workload
+from mqbench.errors import GridError, OverrideError, ParameterError, ServerError
+from mqbench.overrides import parse_overrides
+from mqbench.server import EmbeddedMilvus, external
 from mqbench.session import Session
+from mqbench.studies import freshness, pubsub, search_query
 
 ROOT = Path(__file__).resolve().parents[2]
 NB = "notebooks/search_query.ipynb"
@@ -19,17 +21,17 @@ NB = "notebooks/search_query.ipynb"
 CASES = {
     "grid entry with an unknown key": (
         lambda: runner.expand_grid({"notebooks": [{"notebook": NB, "params": {}}]}, ROOT),
-        runner.GridError, "may have only 'parameters', 'grid' and 'repeats'"),
-    "grid that is not a mapping": (lambda: runner.expand_grid(["x"], ROOT), runner.GridError, "'notebooks' list"),
+        GridError, "may have only 'parameters', 'grid' and 'repeats'"),
+    "grid that is not a mapping": (lambda: runner.expand_grid(["x"], ROOT), GridError, "'notebooks' list"),
     "grid repeats not a positive integer": (
-        lambda: runner.expand_grid({"repeats": "two", "notebooks": [{"notebook": NB}]}, ROOT), runner.GridError,
+        lambda: runner.expand_grid({"repeats": "two", "notebooks": [{"notebook": NB}]}, ROOT), GridError,
         "'two'"),
     "override key that is not dotted": (lambda: parse_overrides({"mqtype": 1}), OverrideError, "'mqtype'"),
     "mq.type override contradicting mq": (
         lambda: EmbeddedMilvus("natsmq", "/tmp/never", {"mq.type": "rocksmq"}),
-        MilvusServerError, "mq.type=rocksmq contradicts mq=natsmq"),
-    "unknown mq for a server": (lambda: EmbeddedMilvus("pulsar", "/tmp/never"), MilvusServerError, "'pulsar'"),
-    "external uri without a scheme": (lambda: external("localhost:19530", "natsmq"), MilvusServerError,
+        ServerError, "mq.type=rocksmq contradicts mq=natsmq"),
+    "unknown mq for a server": (lambda: EmbeddedMilvus("pulsar", "/tmp/never"), ServerError, "'pulsar'"),
+    "external uri without a scheme": (lambda: external("localhost:19530", "natsmq"), ServerError,
                                       "'localhost:19530' must start with"),
     "unknown metric": (lambda: datasets.synthetic(10, 4, metric="EUCLID"), ValueError, "'EUCLID'"),
     "unknown synthetic distribution": (lambda: datasets.synthetic(10, 4, distribution="zipf"), ValueError, "'zipf'"),
@@ -40,6 +42,8 @@ CASES = {
         lambda: datasets.ground_truth(np.zeros((3, 4), np.float32), np.zeros((1, 5), np.float32), 1, "L2"),
         ValueError, "query dim 5 differs from base dim 4"),
     "unknown consistency level": (lambda: workload.Spec("query", "c", "Eventual", n=5), ValueError, "'Eventual'"),
+    "unknown consistency level in a sweep": (lambda: _check(consistency_levels=["Strong", "Eventual"]), ValueError,
+                                             "bad: ['Eventual']"),
     "unknown request kind": (lambda: workload.Spec("upsert", "c"), ValueError, "'upsert'"),
     "search without query vectors": (lambda: workload.Spec("search", "c"), ValueError, "needs query vectors"),
     "concurrency below 1": (lambda: workload.concurrent(None, workload.Spec("query", "c", n=1), 0, 1.0),
@@ -51,7 +55,7 @@ CASES = {
     "not enough disk for a load": (lambda: resources.check_disk("/", 1e18, "loading the collection"),
                                    resources.StorageError, "loading the collection needs about"),
     "server_overrides together with an external uri": (
-        lambda: _bare_session().start_server("natsmq", "http://h:1", {"a.b": 1}),
+        lambda: _bare_session().start_variants(["natsmq"], "http://h:1", {"a.b": 1}),
         ValueError, "server_overrides apply to embedded servers only"),
     "empty concurrency list": (lambda: _check(concurrency_levels=[]), ValueError, "concurrency_levels"),
     "negative sweep window": (lambda: _check(sweep_window_s=-1.0), ValueError, "sweep_window_s"),
@@ -78,25 +82,37 @@ CASES = {
     "DISKANN on the embedded server": (lambda: _check(index_type="DISKANN", index_params={}, search_params={},
                                                       search_param_sweep=[]), ValueError, "bad_function_call"),
     "batch size of zero bytes": (lambda: _check(batch_mb=0), ValueError, "batch_mb must be a positive number"),
-    "no loader processes": (lambda: _check(insert_workers=0), ValueError, "insert_workers entries must be"),
+    "no loader processes": (lambda: _check(insert_workers=0), ValueError, "insert_workers must be an integer >= 1"),
     "open-loop pool of zero clients": (lambda: workload.ClientPool(None, 0), ValueError, "at least one process"),
+    "unknown MQ among the variants": (lambda: _check(variants=["rocksmq", "kafka"]), ParameterError, "'kafka'"),
+    "no variants": (lambda: _check(variants=[]), ParameterError, "variants must be a non-empty list"),
+    "two variants against one external server": (lambda: _check(uri="http://h:1"), ParameterError,
+                                                 "give exactly one variant"),
+    "zero paired blocks": (lambda: _check(blocks=0), ParameterError, "blocks must be an integer >= 1"),
+    "equivalence margin of zero": (lambda: _check(delta=0), ParameterError, "delta must be a positive number"),
+    "time-tick study against an external server": (
+        lambda: freshness.check({**FRESHNESS_DEFAULTS, "uri": "http://h:1", "variants": ["natsmq"]}), ParameterError,
+        "tick_starts = 0"),
+    "negative number of starts": (lambda: freshness.check({**FRESHNESS_DEFAULTS, "tick_starts": -1}), ParameterError,
+                                  "tick_starts must be an integer >= 0"),
+    "unknown pub/sub level": (lambda: pubsub.check({**PUBSUB_DEFAULTS, "levels": ["kernel"]}), ParameterError,
+                              "levels entries must be among broker, milvus"),
+    "unknown publish mode": (lambda: pubsub.check({**PUBSUB_DEFAULTS, "publish_modes": ["fire"]}), ParameterError,
+                             "publish_modes entries must be among strict, async"),
 }
 
-SEARCH_QUERY_DEFAULTS = dict(
-    concurrency_levels=[1, 2], sweep_window_s=1.0, open_loop_window_s=1.0, sweep_warmup_s=0.5, serial_requests=5,
-    consistency_requests=5, sweep_concurrency=2, open_loop_clients=2, k=10, warmup_requests=1,
-    open_loop_rates=[50], arrivals="poisson", batch_mb=1.0, insert_workers=2, consistency_levels=["Strong"], consistency="Bounded",
-    index_type="HNSW", index_params={"M": 16, "efConstruction": 64}, search_params={"ef": 64},
-    search_param_sweep=[{"ef": 16}], request_shapes=[{"nq": 2}], query_kinds=["count"], filter_query="attr < 10")
+SEARCH_QUERY_DEFAULTS = runner.notebook_defaults(ROOT / "notebooks" / "search_query.ipynb")
+FRESHNESS_DEFAULTS = runner.notebook_defaults(ROOT / "notebooks" / "freshness_recovery.ipynb")
+PUBSUB_DEFAULTS = runner.notebook_defaults(ROOT / "notebooks" / "pubsub.ipynb")
 
 
 def _check(**changes):
-    sweeps.check({**SEARCH_QUERY_DEFAULTS, **changes}, dim=50, embedded=True)
+    search_query.check({**SEARCH_QUERY_DEFAULTS, **changes}, dim=50)
 
 
 def _bare_session():
     session = Session.__new__(Session)
-    session.conn, session.context = None, {}
+    session.variants, session.context = [], {}
     return session
 
 

@@ -4,12 +4,14 @@ import pytest
 from mqbench import datasets, metrics
 
 
-def test_latency_stats_from_pooled_ns():
+def test_latency_stats_from_pooled_ns_show_only_supported_percentiles():
     stats = metrics.latency_stats(np.arange(1, 101) * 1_000_000)  # 1..100 ms
-    assert stats["latency_avg_ms"] == pytest.approx(50.5)
+    assert stats["latency_avg_ms"] == pytest.approx(50.5) and stats["latency_count"] == 100
     assert stats["latency_p50_ms"] == pytest.approx(50.5)
-    assert stats["latency_p99_ms"] == pytest.approx(99.01)
-    assert stats["latency_max_ms"] == 100
+    assert np.isnan(stats["latency_p95_ms"]) and np.isnan(stats["latency_p99_ms"])  # 100 samples do not support them
+    assert stats["latency_max_ms"] == 100 and stats["latency_min_ms"] == 1
+    many = metrics.latency_stats(np.arange(1, 1001) * 1_000_000)
+    assert many["latency_p99_ms"] == pytest.approx(990.01) and np.isnan(many["latency_p999_ms"])
     assert np.isnan(metrics.latency_stats([])["latency_avg_ms"])
 
 

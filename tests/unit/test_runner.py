@@ -9,12 +9,13 @@ ROOT = Path(__file__).resolve().parents[2]
 NB = ROOT / "notebooks" / "search_query.ipynb"
 
 
-def test_default_grid_expands_to_both_mqs_and_repeats():
+def test_default_grid_compares_both_mqs_side_by_side():
     grid, cells = runner.load_grid(ROOT / "data" / "grids" / "default.yaml")
-    assert {c.params["mq"] for c in cells} == {"rocksmq", "natsmq"}
-    assert len(cells) == sum(2 * e.get("repeats", grid["repeats"]) for e in grid["notebooks"])
-    assert {c.name for c in cells} == {"search_query", "pubsub"}
+    assert {c.name for c in cells} == {"search_query", "freshness_recovery", "pubsub"}
+    assert all(c.params["variants"] == ["rocksmq", "natsmq"] for c in cells)
     assert len({c.executed_name for c in cells}) == len(cells)
+    aa_grid, aa = runner.load_grid(ROOT / "data" / "grids" / "aa.yaml")
+    assert all(c.params["variants"] == ["rocksmq", "rocksmq"] for c in aa)
 
 
 def test_unknown_parameter_is_an_error_naming_it():
@@ -32,14 +33,16 @@ def test_grid_naming_missing_notebook_or_parameter(tmp_path):
     with pytest.raises(runner.GridError, match="repeats"):
         runner.expand_grid({"repeats": 0, "notebooks": [{"notebook": "notebooks/search_query.ipynb"}]}, ROOT)
     with pytest.raises(runner.GridError, match="non-empty list"):
-        runner.expand_grid({"notebooks": [{"notebook": "notebooks/search_query.ipynb", "grid": {"mq": []}}]}, ROOT)
+        runner.expand_grid({"notebooks": [{"notebook": "notebooks/scale_curve.ipynb", "grid": {"mq": []}}]}, ROOT)
+    with pytest.raises(runner.GridError, match="unknown key"):
+        runner.expand_grid({"seed": 1, "notebooks": []}, ROOT)
     with pytest.raises(runner.GridError, match="does not exist"):
         runner.load_grid(tmp_path / "missing.yaml")
 
 
 def test_cli_params_are_yaml_typed():
-    assert runner.parse_cli_params([["n", "20000"], ["concurrency_levels", "[1, 2]"], ["mq", "natsmq"]]) == {
-        "n": 20000, "concurrency_levels": [1, 2], "mq": "natsmq"}
+    assert runner.parse_cli_params([["n", "20000"], ["concurrency_levels", "[1, 2]"], ["variants", "[natsmq]"]]) == {
+        "n": 20000, "concurrency_levels": [1, 2], "variants": ["natsmq"]}
 
 
 def test_every_grid_file_is_valid():

@@ -1,0 +1,137 @@
+"""Self-contained HTML pages (report, comparison, run index): sections with anchors, tables that scroll
+in their own box, figures embedded as PNG with a caption and alt text, no script and no network.
+
+A page notebook (``report.ipynb``, ``compare.ipynb``) displays these fragments; :func:`from_notebook`
+gathers an executed notebook's HTML and Markdown outputs (never its code) into one document and puts a
+navigation list of every section after the first one (the Findings).
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import re
+
+import nbformat
+import pandas as pd
+from nbconvert.filters import markdown2html
+
+CSS = """
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; padding: 0 24px 48px;
+       max-width: 1180px; color: #1b1f24; box-sizing: border-box; }
+h1 { font-size: 1.7em; margin: 24px 0 8px; } h2 { font-size: 1.3em; margin-top: 36px; border-bottom: 1px solid #d0d7de; }
+h3 { font-size: 1.08em; margin-top: 22px; }
+p, li { max-width: 100%; overflow-wrap: anywhere; }
+figure { margin: 14px 0 22px; max-width: 100%; }
+figcaption { font-size: 0.9em; color: #57606a; margin: 4px 0 6px; }
+.scroll { overflow-x: auto; max-width: 100%; border: 1px solid #d0d7de; border-radius: 4px; }
+table { border-collapse: collapse; font-size: 0.86em; white-space: nowrap; }
+th, td { padding: 3px 8px; border-bottom: 1px solid #eaeef2; text-align: right; }
+th { background: #f6f8fa; position: sticky; top: 0; } td:first-child, th:first-child { text-align: left; }
+img { max-width: 100%; height: auto; }
+nav ul { columns: 2; padding-left: 18px; } nav a, a { color: #0969da; }
+.verdict-different { background: #ffebe9; } .verdict-equivalent { background: #dafbe1; }
+.verdict-inconclusive { background: #fff8c5; } .meta { color: #57606a; font-size: 0.92em; }
+pre { overflow-x: auto; background: #f6f8fa; padding: 8px; }
+"""
+
+
+def anchor(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
+
+
+def heading(text: str, level: int = 2, anchor_id: str | None = None) -> str:
+    return f'<h{level} id="{anchor_id or anchor(text)}">{html.escape(text)}</h{level}>'
+
+
+def paragraph(markdown: str) -> str:
+    return markdown2html(markdown)
+
+
+def section(title: str, text: str, *parts: str) -> str:
+    """A section: its heading (with an anchor), what it shows (Markdown), then its figures and tables."""
+    return heading(title) + paragraph(text) + "".join(parts)
+
+
+def table(frame, caption: str, anchor_id: str | None = None, row_class=None, precision: int = 3) -> str:
+    """A table in a scrolling box with its caption; ``row_class(row) -> str`` adds a class per row."""
+    if isinstance(frame, pd.DataFrame):
+        if frame.empty:
+            return paragraph(f"*{caption}: nothing recorded.*")
+        frame = frame.reset_index(drop=True)
+        styler = frame.style.hide(axis="index").format(precision=precision, na_rep="—", thousands=",")
+        text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+        if text:
+            styler = styler.set_properties(subset=text, **{"text-align": "left"})
+        if row_class is not None:
+            classes = pd.DataFrame([[row_class(r)] * frame.shape[1] for r in frame.to_dict("records")],
+                                   index=frame.index, columns=frame.columns)
+            styler = styler.set_td_classes(classes)
+    else:
+        styler = frame
+    body = styler.to_html()
+    ident = f' id="{anchor_id}"' if anchor_id else ""
+    return f'<figure{ident}><figcaption>{html.escape(caption)}</figcaption><div class="scroll">{body}</div></figure>'
+
+
+def figure(fig, caption: str, alt: str) -> str:
+    """A matplotlib figure as an embedded PNG with alt text and a caption (the figure is closed)."""
+    if fig is None:
+        return ""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=96, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode()
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def key_values(pairs: dict, caption: str) -> str:
+    """A two-column table of names and values (lists and mappings shown compactly)."""
+    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_compact(v))}</td></tr>" for k, v in pairs.items())
+    return (f'<figure><figcaption>{html.escape(caption)}</figcaption><div class="scroll"><table>{rows}</table>'
+            "</div></figure>")
+
+
+def _compact(value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_compact(v)}" for k, v in value.items()) or "{}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_compact(v) for v in value) + "]"
+    return str(value)
+
+
+def nav(sections: list[tuple[str, str]]) -> str:
+    items = "".join(f'<li><a href="#{a}">{html.escape(t)}</a></li>' for a, t in sections)
+    return f'<nav aria-label="sections"><strong>Sections</strong><ul>{items}</ul></nav>'
+
+
+def document(title: str, body: str) -> str:
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>{body}</body></html>")
+
+
+_H2 = re.compile(r'<h2 id="([^"]+)">(.*?)</h2>', re.S)
+
+
+def from_notebook(path, title: str) -> str:
+    """The HTML and Markdown outputs of an executed notebook, in order, as one document (its own Markdown
+    cells, written for JupyterLab, are left out), with a navigation list of its sections after the first one."""
+    nb = nbformat.read(path, as_version=4)
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            data = out.get("data", {})
+            if "text/html" in data:
+                parts.append(data["text/html"])
+            elif "text/markdown" in data:
+                parts.append(markdown2html(data["text/markdown"]))
+    body = "\n".join(parts)
+    sections = [(a, html.unescape(re.sub("<[^>]+>", "", t))) for a, t in _H2.findall(body)]
+    if len(sections) > 1:
+        second = body.find(f'<h2 id="{sections[1][0]}"')
+        body = body[:second] + nav(sections) + body[second:]
+    return document(title, body)

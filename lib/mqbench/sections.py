@@ -1,0 +1,317 @@
+"""The sections of ``report.html``: each a title, what it shows and which code made it, and a builder that
+turns a run's recorded results into figures and tables (nothing when the run has none of that kind).
+``notebooks/report.ipynb`` displays them in order; the head comes first (title, Findings, parameters)."""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from . import page, plots, report, results, scaling, schema
+from .findings import findings
+
+VERDICT_CLASS = {"different": "verdict-different", "equivalent": "verdict-equivalent",
+                 "inconclusive": "verdict-inconclusive"}
+
+
+@dataclass
+class Run:
+    """One run folder's recorded results, as the sections read them (``summary``: the rows of a notebook
+    still running, instead of the folder's ``summary.parquet``)."""
+
+    run_dir: Path
+    summary: pd.DataFrame | None = None
+    manifest: dict = field(init=False)
+    failures: list = field(init=False)
+
+    def __post_init__(self):
+        self.run_dir = Path(self.run_dir)
+        self.summary = report.load_summary(self.run_dir) if self.summary is None else report.with_base(self.summary)
+        self.manifest = results.read_manifest(self.run_dir)
+        self.failures = results.read_failures(self.run_dir)
+
+    def rows(self, **where) -> pd.DataFrame:
+        """Summary rows whose columns equal the given values."""
+        df = self.summary
+        for column, value in where.items():
+            df = df[df[column] == value] if column in df else df.iloc[0:0]
+        return df
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    text: str                                   # Markdown: what it shows and the code that made it
+    build: Callable[[Run], list | None]         # figures and tables as HTML, None when there is nothing to show
+
+    def __call__(self, run: Run) -> str:
+        parts = self.build(run)
+        return page.section(self.title, self.text, *parts) if parts else ""
+
+
+def _table_of(make, caption: str):
+    """A builder showing one table, ``make(run)``, when it has rows."""
+    def build(run: Run):
+        frame = make(run)
+        return [page.table(frame, caption)] if len(frame) else None
+    return build
+
+
+# -- the head ------------------------------------------------------------------------------------------------
+def header(run: Run) -> str:
+    m, host = run.manifest, run.manifest.get("host", {})
+    versions = ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items() if v)
+    lock = m.get("lock_sha256") or ""
+    return (f"<h1>mqbench report · {html.escape(m['run_id'])}</h1>"
+            f'<p class="meta">git {html.escape(str(m.get("git_sha")))} · created {html.escape(m.get("created_utc", ""))}'
+            f" · host {html.escape(str(host.get('cpu_model', '?')))}, {host.get('logical_cores', '?')} logical cores, "
+            f"{host.get('ram_gb', '?')} GB RAM — client and server share this machine · {html.escape(versions)}"
+            + (f" · lock {lock[:12]}" if lock else "") + "</p>")
+
+
+def findings_section(run: Run) -> str:
+    table = findings(run.summary)
+    counts = table["verdict"].value_counts().to_dict() if len(table) else {}
+    same_mq = len(table) and (table["baseline"].str.split("-").str[0] == table["contender"].str.split("-").str[0]).all()
+    text = ("Each line compares one metric between a variant and the baseline (`variant ÷ baseline`) over independent "
+            "units — paired blocks of requests on servers side by side, pub/sub ops on brokers side by side, or pairs "
+            "of server starts for metrics fixed per start. **different**: the 95% interval excludes 1 and survives a "
+            "Benjamini–Hochberg correction over all comparisons of the run; **equivalent**: the interval lies within "
+            "±δ; **inconclusive**: neither; **insufficient data**: fewer than 5 units. "
+            f"This run: {', '.join(f'{v} {k}' for k, v in counts.items()) or 'no comparisons'}."
+            + (" Both sides run the same MQ (an A/A comparison): any 'different' here would be a false alarm."
+               if same_mq else "") + " Made by `mqbench.findings.findings` (statistics: `mqbench.verdicts`).")
+    shown = table.assign(interval=[f"{lo:.3f}–{hi:.3f}" if pd.notna(lo) else "" for lo, hi in
+                                   zip(table.get("ci_low", []), table.get("ci_high", []))])
+    columns = ["verdict", "what", "metric", "ratio", "interval", "units", "reading", "baseline_median",
+               "contender_median", "notebook"]
+    decided = shown["verdict"] != "insufficient data" if len(shown) else pd.Series(dtype=bool)
+    few = shown[~decided][[c for c in ["what", "metric", "contender", "ratio", "units", "reason", "notebook"]
+                           if c in shown]]
+    shown = shown[[c for c in columns if c in shown]]
+    return page.section("Findings", text, page.table(shown[decided], "Findings: different first, by effect size",
+                                                      row_class=lambda row: VERDICT_CLASS.get(row.get("verdict"), "")),
+                        page.table(few, "Compared without a verdict: too few independent units (the ratio is one "
+                                        "observation's, or the metric's unit is the server start)"))
+
+
+def parameters_section(run: Run) -> str:
+    m = run.manifest
+    if m.get("mode") != "grid":
+        return page.section("Run parameters", f"Mode: {m.get('mode', '—')}.",
+                            page.key_values(m.get("parameters") or {}, f"Parameters of {m.get('notebook', '')}"))
+    cells = pd.DataFrame([{"notebook": Path(c["notebook"]).stem, **{k: str(v) for k, v in c["params"].items()}}
+                          for c in m.get("cells", [])])
+    entries = [page.key_values({**(e.get("parameters") or {}), **{f"axis {k}": v for k, v in (e.get("grid") or {}).items()}},
+                               f"Parameters of {Path(e['notebook']).stem}") for e in (m.get("grid") or {}).get("notebooks", [])]
+    return page.section("Run parameters", f"Grid `{m.get('grid_file', '')}`, cells in execution order "
+                        f"({m.get('order', 'as listed')}, order seed {m.get('order_seed', '—')}).",
+                        page.table(cells, "Cells, in the order they ran"), *entries)
+
+
+def failures_section(run: Run) -> str:
+    failed = run.rows(status="failed")
+    parts = []
+    if run.failures:
+        parts.append(page.table(pd.DataFrame(run.failures)[["notebook", "params", "error", "executed"]], "Failed cells"))
+    if len(failed):
+        columns = [c for c in ["notebook", "variant", "op", "phase", "error", "server_log_tail"] if c in failed]
+        parts.append(page.table(failed[columns], "Failed phases"))
+    return page.section("Failures", "These cells or phases failed; everything measured before them is kept. A server "
+                        "that died leads the error, with its log tail.", *parts) if parts else ""
+
+
+# -- search and query ----------------------------------------------------------------------------------------
+def _table2(run: Run):
+    t2 = report.table2(run.summary)
+    return [page.paragraph(report.table2_context(run.summary, run.manifest)), page.table(t2, "Table 2")] \
+        if len(t2) else None
+
+
+def _concurrency(run: Run):
+    sw = report.sweep(run.summary)
+    if sw.empty:
+        return None
+    figures = [page.figure(plots.vs_concurrency(run.summary, column),
+                           f"{column} against client processes, a line per variant (band: min–max over sweep blocks)",
+                           f"Line chart of {column} versus concurrency for each variant")
+               for column in ("rps", "latency_p99_ms")]
+    busy = int(sw["client_bound"].sum()) if "client_bound" in sw else 0
+    warn = page.paragraph(f"**Client-bound:** at {busy} level(s) the client processes used over "
+                          f"{scaling.CLIENT_BOUND:.0%} of the host's CPU, so those RPS figures describe the client as "
+                          "much as Milvus.") if busy else ""
+    return [*figures, page.table(sw, "Concurrency sweep"), warn]
+
+
+def _open_loop(run: Run):
+    lvr = report.latency_vs_rps(run.summary)
+    if lvr.empty:
+        return None
+    return [page.figure(plots.latency_vs_rps(lvr), "Search latency (p99 where supported) against achieved RPS; closed "
+                                                   "and open loop",
+                        "Line chart of p99 latency versus achieved requests per second for each variant"),
+            page.table(report.knee(run.summary), "Knee per variant"),
+            page.table(lvr[lvr["mode"] == "open loop"], "Open-loop rates")]
+
+
+def _with_figure(make, draw, caption: str, alt: str, table_caption: str):
+    """A builder showing a figure drawn from a table and the table itself."""
+    def build(run: Run):
+        frame = make(run)
+        return [page.figure(draw(frame), caption, alt), page.table(frame, table_caption)] if len(frame) else None
+    return build
+
+
+TABLE2 = Section(
+    "The seed's Table 2, ours beside theirs",
+    "The seed's Table 2 beside ours. Ours: from the paired blocks of `search_query.ipynb` (latency: mean of the "
+    "per-block mean of serial requests; RPS: median over blocks with the blocks' client processes) and from "
+    "`scale_curve.ipynb` at each N. The seed's *RPS* (2.95/3.07, 1.47/1.54) cannot be requests per second at a 20 ms "
+    "mean latency, so it is shown as printed under its own label. Compare ratios and verdicts (Findings), not "
+    "absolute values. Made by `mqbench.report.table2`.", _table2)
+LOADS = Section(
+    "Load phases", "Median per variant and configuration (`mqbench.report.load_phases`, pipeline "
+    "`mqbench.pipeline.load`). Insert is acknowledged once the rows are on the MQ, rows/s counted from the moment every "
+    "loader process was connected; flush waits until they are persisted as segments; `mq_storage_bytes` is what the "
+    "MQ's store holds on disk (RocksMQ counts its `_meta_kv` store too); `mq_bytes_carried` is the row data the load "
+    "sent through the MQ.", _table_of(lambda run: report.load_phases(run.summary), "Load phases"))
+CONCURRENCY = Section(
+    "Latency and throughput vs concurrency", "One OS process per client, released together, fixed window "
+    "(`mqbench.workload.ClientPool.closed_loop`; table `mqbench.report.sweep`). `client_cpu_share` is the clients' "
+    "CPU ÷ (the span it was measured over × logical cores).", _concurrency)
+OPEN_LOOP = Section(
+    "Latency vs throughput: closed and open loop", "Closed loop: a point per concurrency level. Open loop: requests "
+    "sent on a schedule from one queue shared by the clients; latency counts from each request's *scheduled* time, and "
+    "a request no client could send by the drain deadline is counted with its waiting time so far "
+    "(`mqbench.workload.ClientPool.open_loop`). The knee is the highest target rate where at least 95% of the requests "
+    "actually scheduled in the window completed and none was left unsent (`mqbench.report.knee`).", _open_loop)
+RECALL = Section(
+    "Recall vs QPS", "Each value of the index's search knob: recall@k (ties judged on distances recomputed from the "
+    "base vectors) from a serial pass, against closed-loop RPS (`mqbench.report.recall_qps`).",
+    _with_figure(lambda run: report.recall_qps(run.summary), plots.recall_vs_qps,
+                 "Closed-loop RPS against recall@k, a point per knob value",
+                 "Scatter of requests per second versus recall for each search parameter value",
+                 "Recall and RPS per search-parameter value"))
+CONSISTENCY = Section(
+    "Consistency levels", "Serial search and primary-key query at each consistency level on static data "
+    "(`mqbench.report.consistency`). A Strong read waits until the query node has consumed the MQ's time ticks past the "
+    "request's timestamp; how many ticks depends on the server start, so one start per variant cannot tell the MQs "
+    "apart — the time-tick study does, over many starts. A percentile is empty where the sample is too small (p99 "
+    "needs 1,000 requests).",
+    _with_figure(lambda run: report.consistency(run.summary), plots.consistency_latency,
+                 "Serial mean latency per consistency level and variant",
+                 "Bar chart of mean latency per consistency level, log scale", "Latency per consistency level"))
+SHAPES = Section(
+    "Request shapes and query kinds", "Serial p50/p99 latency and closed-loop RPS per request shape (nq, top-k, output "
+    "fields, a range filter on `attr`) and query kind (pk lookup, filter query with a limit, `count(*)`), medians over "
+    "sweep blocks (`mqbench.report.shapes`).", _table_of(lambda run: report.shapes(run.summary), "Shapes and query kinds"))
+
+
+# -- time tick, freshness, recovery --------------------------------------------------------------------------
+def _tick(run: Run):
+    rows = report.tick(run.summary)
+    if rows.empty:
+        return None
+    samples = report.tick_samples(run.run_dir, run.summary)
+    return [page.paragraph(report.tick_text(rows, samples, run.summary)),
+            page.figure(plots.tick_ecdf(samples), "Latency ECDF per variant, one thin line per server start",
+                        "Empirical cumulative distribution of Strong read and insert-to-visible latencies, a line per start"),
+            page.figure(plots.tick_strip(rows), "Per-start mean per variant: the spread between starts",
+                        "Strip plot of each server start's mean latency, per variant and kind"),
+            page.table(rows, "Per start: mean, fastest and slowest sample")]
+
+
+def _freshness(run: Run):
+    fresh = report.freshness(run.summary)
+    if fresh.empty:
+        return None
+    raw = report.raw_of(run.run_dir, run.rows(op=schema.OP_INSERT_VISIBLE, phase=schema.PHASE_FRESHNESS))
+    return [page.figure(plots.freshness_lags(raw), "Insert→visible lag per consistency level and batch size",
+                        "Box plots of insert-to-visible lag per consistency level, a box per variant"),
+            page.table(fresh, "Insert→visible lag")]
+
+
+def _growth(run: Run):
+    growth = report.raw_of(run.run_dir, run.rows(op=schema.OP_INGEST_GROWTH))
+    return [page.figure(plots.storage_growth(growth), "MQ store on disk against rows inserted",
+                        "Line chart of MQ bytes on disk versus rows inserted, a line per variant")] if len(growth) else None
+
+
+TICK = Section(
+    "The time tick over many server starts", "Strong reads and insert→visible lag wait for Milvus's time tick, and how "
+    "long depends on a phase fixed when the server starts — so the unit here is the start: every block started one "
+    "throwaway server per variant together, sampled them at random phases of the tick, and killed them "
+    "(`freshness_recovery.ipynb`, `mqbench.studies.freshness.tick_study`; the verdicts over starts are in the "
+    "Findings). What sets the wait: `docs/time-tick.md`.", _tick)
+FRESHNESS = Section(
+    "Insert → visible", "The lag from an acknowledged insert to the first query (at the given consistency level) that "
+    "sees its last row, per batch size, on one server start per variant (`mqbench.report.freshness`, code "
+    "`mqbench.freshness.visibility_lags`). One start per variant: read the time-tick study for what differs between "
+    "MQs rather than between starts.", _freshness)
+MIXED = Section(
+    "Search while inserting", "The same search load with and without a background writer process; the writer's rate "
+    "is the rate it achieved over the search window, never its target (`mqbench.report.mixed`).",
+    _table_of(lambda run: report.mixed(run.summary), "Search while inserting"))
+GROWTH = Section("Sustained ingest: MQ bytes on disk", "Bytes in the MQ's store after every insert batch "
+                 "(`mqbench.freshness.ingest_growth`); retention settings are server overrides.", _growth)
+RECOVERY = Section(
+    "Recovery after SIGKILL", "Acknowledged but unflushed rows, the server SIGKILLed and restarted on the same folder "
+    "with the same MQ: seconds until it serves a Strong `count(*)` again and until every row is counted; then every "
+    "acknowledged id is looked up, so a duplicate cannot hide a loss (`mqbench.freshness.kill_and_recover`).",
+    _table_of(lambda run: report.recovery(run.summary), "Recovery"))
+
+
+# -- pub/sub, migration, scale ----------------------------------------------------------------------------------
+def _table1(run: Run):
+    t1 = report.table1(run.summary)
+    return [page.figure(plots.pubsub_seconds(report.pubsub_ops(run.summary)), "Seconds per op per shape and broker",
+                        "Bar chart of seconds per pub/sub op for each shape, a bar per broker, log scale"),
+            page.table(t1, "Table 1")] if len(t1) else None
+
+
+def _scale(run: Run):
+    points = scaling.points(run.summary)
+    if points.empty:
+        return None
+    scale_rows = run.rows(notebook="scale_curve")
+    target = float(scale_rows["extrapolate_to"].dropna().iloc[0]) if "extrapolate_to" in scale_rows and \
+        scale_rows["extrapolate_to"].notna().any() else 1e8
+    allow = "extrapolate_beyond_measured" in scale_rows and bool(scale_rows["extrapolate_beyond_measured"].fillna(False).any())
+    fitted = scaling.fits(run.summary, target, allow)
+    return [page.figure(plots.scale_curves(points, fitted), "Each cost against N (log-log), measured and modelled",
+                        "Log-log line charts of load, index, storage, memory, latency and RPS against N per variant"),
+            page.figure(plots.insert_curve(report.insert_curves(run.run_dir, scale_rows)),
+                        "Insert rate over each load: rows acknowledged against time",
+                        "Line chart of rows acknowledged versus seconds for each load, a line per variant and N"),
+            page.table(scaling.beside_seed(fitted), "Cost models and extrapolation")]
+
+
+TABLE1 = Section(
+    "The seed's Table 1 (pub/sub), ours beside theirs", "Seconds per op, peak memory of the broker process, CPU and "
+    "store growth per op, per shape (message size × messages per op), over every op of every block "
+    "(`mqbench.report.table1`, notebook `pubsub.ipynb`, code `mqbench.pubsub`). The seed ran 50 ops per shape on an "
+    "Apple M1 Pro with 16 GB, its op waiting for each ack: its figures stand beside our `strict` broker rows only, CPU "
+    "and storage per op (its totals ÷ 50), its units as printed. `memory_gib` is the broker process's peak RSS (for "
+    "the NATS inside Milvus, the whole Milvus; for the RocksDB model, this process, client included). `bound_by` says "
+    "whose CPU limited the ops. The RocksDB rows model RocksMQ's storage path on the same engine; they are not Milvus's "
+    "Go code. The `milvus` level is the same shapes as insert requests, until visible. Verdicts per shape are in the "
+    "Findings.", _table1)
+MIGRATION = Section(
+    "Migration between MQs", "The seed's procedure automated (`mqbench.migration.migrate_and_verify`, notebook "
+    "`migration.ipynb`): each check ✓ or ✗ with its numbers, for the procedure as written (flush first) and with the "
+    "flush skipped — which shows what the flush is for.",
+    _table_of(lambda run: report.migration(run.run_dir, run.summary), "Migration checks"))
+SCALE = Section(
+    "Scale: costs against N", "Each cost measured at every N (`scale_curve.ipynb`, a fresh server per N; the seed's "
+    "Table 2 at N is in the Table 2 section), fitted as `y = c + a·N` or, from four sizes, `y = c + a·N^b`, whichever "
+    "predicts the largest measured N best from the smaller ones (`loo_error`: that prediction's relative error; "
+    "`mqbench.scaling`). A value at the target N is an extrapolation, refused more than 10× past the largest measured "
+    "N unless the run asked for it, and never made for RPS the client limited.", _scale)
+
+HEAD = [header, findings_section, parameters_section, failures_section]
+SEARCH = [TABLE2, LOADS, CONCURRENCY, OPEN_LOOP, RECALL, CONSISTENCY, SHAPES]
+TICK_AND_FRESHNESS = [TICK, FRESHNESS, MIXED, GROWTH, RECOVERY]
+PUBSUB_MIGRATION_SCALE = [TABLE1, MIGRATION, SCALE]

@@ -1,0 +1,170 @@
+"""``pubsub.ipynb``: the seed's Table 1, every broker of a shape side by side, ops interleaved in blocks.
+
+For each shape, every broker of every variant starts on an empty store — for ``natsmq`` the standalone
+``nats-server`` and the NATS inside a natsmq Milvus, each publishing ``strict`` (every publish waits for
+its ack, as the seed) and/or ``async`` (a bounded window); for ``rocksmq`` the RocksDB model of RocksMQ
+in this process — then ``ops`` blocks run one op on each broker in a balanced seeded order, so a block
+is one paired observation. Each op is its own summary row: seconds, broker CPU and peak memory over the
+op, and the growth of the store. Through Milvus, the variants' servers run side by side the same way.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from dataclasses import dataclass
+
+from .. import checks, design, ingest, schema
+from ..design import Variant
+from ..errors import PubSubError
+from ..nats_server import NatsServer, version
+from ..pubsub import (Payloads, RocksMQModel, Shape, milvus_op, nats_op, parse_shape, rocks_mq_label, rocksmq_op,
+                      rows_per_request)
+from ..resources import check_disk
+from ..server import EmbeddedMilvus
+
+LEVELS = ("broker", "milvus")
+NATS_SERVERS = ("standalone", "embedded")
+MODES = ("strict", "async")
+
+
+def check(p: dict) -> list[Shape]:
+    design.parse_variants(p["variants"])
+    shapes = [parse_shape(s) for s in p["shapes"]]
+    checks.subset("levels", p["levels"], LEVELS)
+    checks.subset("nats_servers", p["nats_servers"], NATS_SERVERS)
+    checks.subset("publish_modes", p["publish_modes"], MODES)
+    checks.integer("ops", p["ops"])
+    checks.integer("window", p["window"])
+    checks.positive_number("op_timeout_s", p["op_timeout_s"])
+    return shapes
+
+
+def check_disk_for(run_dir, shapes: list[Shape], ops: int, brokers: int, factor: float = 1.5) -> None:
+    """NATS keeps every op's messages (limits retention): a shape's store grows by its bytes per op and op."""
+    check_disk(run_dir, factor * brokers * max(s.bytes_per_op for s in shapes) * ops,
+               "the pub/sub ops of the largest shape")
+
+
+@dataclass
+class Broker:
+    """One broker of a shape: its variant row columns, where it runs, and how an op is sent to it."""
+
+    variant: Variant
+    kind: str          # standalone | embedded | rocksdb-model
+    mode: str          # strict | async
+    folder: object
+    server: object = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.variant.label} · {self.kind} · {self.mode}"
+
+    def start(self) -> None:
+        if self.kind == "standalone":
+            self.server = NatsServer(self.folder).start()
+        elif self.kind == "embedded":
+            self.server = EmbeddedMilvus("natsmq", self.folder, self.variant.overrides).start()
+        else:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.server = RocksMQModel(self.folder / "rdb_data")
+
+    @property
+    def pid(self) -> int:
+        return os.getpid() if self.kind == "rocksdb-model" else self.server.pid
+
+    @property
+    def store(self):
+        if self.kind == "standalone":
+            return self.server.store_dir
+        if self.kind == "embedded":
+            return self.server.mq_store_dirs
+        return [self.folder / "rdb_data", self.folder / "rdb_data_meta_kv"]
+
+    @property
+    def name(self) -> str:
+        return {"standalone": f"nats-server {version().split()[-1]}", "embedded": "nats in milvus 2.3.5",
+                "rocksdb-model": rocks_mq_label()}[self.kind]
+
+    def op(self, topic: str, shape: Shape, payloads: Payloads, p: dict):
+        if self.kind == "rocksdb-model":
+            return rocksmq_op(self.server, topic, shape, payloads, p["op_timeout_s"])
+        url = self.server.url if self.kind == "standalone" else f"nats://127.0.0.1:{self.server.ports['natsmq']}"
+        return nats_op(url, topic, shape, payloads, self.mode, p["window"], p["op_timeout_s"])
+
+    def stop(self) -> None:
+        if self.server is not None:
+            (self.server.close if self.kind == "rocksdb-model" else self.server.stop)()
+        for sub in ("jetstream", "data", "rdb_data", "rdb_data_meta_kv"):  # measured: drop the stored messages
+            shutil.rmtree(self.folder / sub, ignore_errors=True)
+
+
+def brokers_for(session, shape: Shape, p: dict) -> list[Broker]:
+    out = []
+    for v in design.parse_variants(p["variants"]):
+        base = session.run_dir / "servers" / session.tag / shape.label.replace("*", "x")
+        if v.mq == "rocksmq":
+            out.append(Broker(v, "rocksdb-model", "strict", base / f"{v.label}-rocksdb"))
+        else:
+            out += [Broker(v, kind, mode, base / f"{v.label}-{kind}-{mode}")
+                    for kind in p["nats_servers"] for mode in p["publish_modes"]]
+    for i, b in enumerate(out):  # every broker is a variant of the comparison; the first is the baseline
+        b.variant = Variant(b.label, b.variant.mq, b.variant.overrides, i)
+    return out
+
+
+def _record(t, op, shape: Shape) -> None:
+    """The op's columns; an op that did not deliver every message is a failed row with its error."""
+    t.extra.update(seconds=op.seconds, sent=op.sent, received=op.received, publish_errors=op.publish_errors)
+    if op.error:
+        raise PubSubError(op.error)
+    t.extra.update(s_per_op=op.seconds, mib_per_s=shape.bytes_per_op / 2**20 / op.seconds,
+                   messages_per_s=shape.count / op.seconds)
+
+
+@contextlib.contextmanager
+def _keep_going():
+    """A failed op is recorded (by ``track``) and the next op runs."""
+    try:
+        yield
+    except PubSubError:
+        pass
+
+
+def broker_level(session, shapes: list[Shape], p: dict) -> None:
+    """Every shape on fresh brokers side by side; ``ops`` blocks of one op per broker."""
+    for shape in shapes:
+        brokers = brokers_for(session, shape, p)
+        payloads = Payloads(shape.size, p["seed"])
+        try:
+            for b in brokers:
+                b.start()
+            for block, order in enumerate(design.block_orders(p["ops"], len(brokers), p["seed"])):
+                for position, i in enumerate(order):
+                    b = brokers[i]
+                    with _keep_going(), session.track(schema.OP_PUBSUB, schema.PHASE_BROKER, b.variant, broker_pid=b.pid,
+                                       store_dir=b.store, shape=shape.label, broker=b.name, publish=b.mode,
+                                       message_bytes=shape.size, messages_per_op=shape.count, block=block,
+                                       block_order=position) as t:
+                        _record(t, b.op(f"bench_{block}", shape, payloads, p), shape)
+        finally:
+            for b in brokers:
+                b.stop()
+
+
+def milvus_level(session, shapes: list[Shape], p: dict) -> None:
+    """Each shape as insert requests on the variants' servers side by side; each op on a fresh collection."""
+    for shape in shapes:
+        variants = session.start_variants(p["variants"], folder=shape.label.replace("*", "x"))
+        for block, order in enumerate(design.block_orders(p["ops"], len(variants), p["seed"])):
+            for position, i in enumerate(order):
+                v = variants[i]
+                with v.conn.client(timeout=p["op_timeout_s"]) as client:
+                    ingest.flat_collection(client, f"pubsub_{block}", 128)
+                    with _keep_going(), session.track(schema.OP_PUBSUB, schema.PHASE_MILVUS, v, shape=shape.label,
+                                       broker=f"milvus 2.3.5 ({v.mq})", publish="insert", message_bytes=shape.size,
+                                       messages_per_op=shape.count, rows_per_request=rows_per_request(shape),
+                                       block=block, block_order=position) as t:
+                        _record(t, milvus_op(client, f"pubsub_{block}", shape, p["op_timeout_s"]), shape)
+                    client.drop_collection(f"pubsub_{block}")
+        session.close_variants()

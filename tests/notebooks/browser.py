@@ -1,0 +1,61 @@
+"""Headless Chromium (Debian's ``chromium`` and ``chromedriver``, never a downloaded browser) for page tests."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+WIDTH = 1280
+
+
+def browser():
+    """A Chrome driver on Debian's chromium, or a skip (a failure where ``MQBENCH_REQUIRE_BROWSER`` is set, as
+    in CI, so a missing install is never silently skipped there)."""
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        message = "Debian's chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"
+        if os.environ.get("MQBENCH_REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="mqbench-chromium-")
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", f"--window-size={WIDTH},900"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_window_size(WIDTH, 900)
+    driver.profile_dir = profile
+    return driver
+
+
+def close(driver) -> None:
+    driver.quit()
+    shutil.rmtree(driver.profile_dir, ignore_errors=True)
+
+
+def check_page(driver, path: Path) -> dict:
+    """Open ``path``; return what a reader would trip over: console errors, undecodable images, navigation
+    links without a target, and whether the page is wider than the window."""
+    driver.get(path.resolve().as_uri())
+    errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    broken_images = driver.execute_script(
+        "return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt)")
+    dangling = driver.execute_script(
+        "return Array.from(document.querySelectorAll('a[href^=\"#\"]'))"
+        ".filter(a => !document.getElementById(a.getAttribute('href').slice(1))).map(a => a.getAttribute('href'))")
+    widths = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+    images = driver.execute_script("return document.images.length")
+    nav = driver.execute_script("return document.querySelectorAll('nav a').length")
+    first_heading = driver.execute_script(
+        "const h = document.querySelector('h2'); return h ? h.textContent : ''")
+    return {"errors": errors, "broken_images": broken_images, "dangling_links": dangling, "scroll_width": widths[0],
+            "window_width": widths[1], "images": images, "nav_links": nav, "first_h2": first_heading}

@@ -1,0 +1,28 @@
+"""Every published run in reports/ rebuilds its report from its summary.parquet and manifest.json alone."""
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mqbench import report
+
+ROOT = Path(__file__).resolve().parents[2]
+PUBLISHED = sorted(p.parent for p in (ROOT / "reports").glob("*/manifest.json"))
+
+
+def test_reports_folder_has_an_index_listing_every_published_run():
+    if not PUBLISHED:
+        pytest.skip("no published runs")
+    index = (ROOT / "reports" / "index.html").read_text()
+    assert all(run.name in index for run in PUBLISHED)
+
+
+@pytest.mark.parametrize("run", PUBLISHED, ids=lambda p: p.name)
+def test_published_report_rebuilds_from_summary_and_manifest(run, tmp_path):
+    assert sorted(p.name for p in run.iterdir()) == ["manifest.json", "report.html", "summary.parquet"]
+    copy = tmp_path / run.name
+    copy.mkdir()
+    for name in ("manifest.json", "summary.parquet"):
+        shutil.copy2(run / name, copy / name)
+    html = report.build(copy).read_text()
+    assert 'id="findings"' in html and "data:image/png;base64" in html
