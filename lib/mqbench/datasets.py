@@ -57,6 +57,8 @@ class Dataset:
 
     def recall(self, found_ids: list, k: int) -> float:
         """recall@``k`` of ``found_ids`` (per query, in order) with ties judged on recomputed distances."""
+        if k > self.neighbors.shape[1]:
+            raise ParameterError(f"recall@{k} needs ground truth {k} deep; {self.name}'s is {self.neighbors.shape[1]}")
         found_dist = distances_of(self.base, self.queries, found_ids, self.metric) \
             if self.distances is not None else None
         return recall_at_k(found_ids, self.neighbors, k, found_dist, self.distances, self.metric)

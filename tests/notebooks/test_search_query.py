@@ -30,7 +30,7 @@ def test_every_sweep_is_recorded_on_both_variants(smoke_run):
     s = pd.read_parquet(smoke_run / "summary.parquet")
     for variant, rows in s.groupby("variant"):
         by = rows.groupby("sweep")["op"].count().to_dict()
-        assert {"concurrency": 4, "open_loop": 2, "search_params": 4, "consistency": 4, "shape": 4,
+        assert {"concurrency": 4, "open_loop": 2, "search_params": 4, "consistency": 4, "shape": 6,
                 "query_kind": 4}.items() <= by.items(), by
         params = rows[(rows["sweep"] == "search_params") & (rows["phase"] == "serial")].set_index("knob")
         assert params.loc[64.0, "recall_at_k"] >= params.loc[10.0, "recall_at_k"] > 0.3

@@ -41,7 +41,7 @@ def measure(session, variant, data, p: dict) -> dict[str, dict]:
     """Load ``data`` into ``variant`` and measure it; returns every recorded row by name."""
     pipeline.check_room(session, data.n, data.dim, p["index_type"], p["index_params"])
     rows = pipeline.load(session, variant, COLLECTION, data, p["index_type"], p["index_params"], p["load_method"],
-                         p["batch_mb"], p["insert_workers"])
+                         p["batch_mb"], p["insert_workers"], p["compact"])
     search = Spec(schema.OP_SEARCH, COLLECTION, p["consistency"], queries=data.queries, k=p["k"],
                   search_params=p["search_params"])
     lookup = Spec(schema.OP_QUERY, COLLECTION, p["consistency"], n=data.n, seed=p["seed"])

@@ -90,7 +90,7 @@ def load(session, variants, data, p: dict) -> None:
     (order,) = design.block_orders(1, len(variants), p["seed"])
     for i in order:
         pipeline.load(session, variants[i], COLLECTION, data, p["index_type"], p["index_params"],
-                      batch_mb=p["batch_mb"], workers=p["insert_workers"])
+                      batch_mb=p["batch_mb"], workers=p["insert_workers"], compact=p["compact"])
 
 
 def pool_size(p: dict) -> int:
@@ -149,7 +149,8 @@ def run_sweeps(session, pool, variants, specs, data, p: dict) -> None:
                 if serial:
                     n = p["consistency_requests"] if sweep == schema.SWEEP_CONSISTENCY else p["serial_requests"]
                     warm = min(p["warmup_requests"], 5) if sweep == schema.SWEEP_CONSISTENCY else p["warmup_requests"]
-                    with session.track(spec.kind, schema.PHASE_SERIAL, v, dataset=data, k=spec.k, **common,
+                    # recall@k at the run's k (its ground truth's depth), whatever top-k the shape asks for
+                    with session.track(spec.kind, schema.PHASE_SERIAL, v, dataset=data, k=p["k"], **common,
                                        **extra) as t:
                         t.result = workload.serial(v.conn, spec, n, warm)
                 if concurrent:
