@@ -111,13 +111,15 @@ class Session:
             v.conn = v.server.connection
         return variants
 
-    def close_variants(self, kill: bool = False) -> None:
-        """Close the client pools and stop (or SIGKILL) every server started so far; they are forgotten."""
+    def close_variants(self, kill: bool | None = None) -> None:
+        """Close the client pools and end every server started so far; they are forgotten. By default a
+        server whose data is about to be removed is SIGKILLed (a graceful stop of RocksMQ waits out Milvus's
+        10 s grace period for nothing), one whose data is kept is stopped gracefully."""
         for pool in self.pools:
             pool.close()
         self.pools = []
         for variant in self.variants:
-            self.stop_server(variant, kill)
+            self.stop_server(variant, not self.keep_server_data if kill is None else kill)
             variant.conn = None
         self.variants = []
 
@@ -132,8 +134,8 @@ class Session:
         return variant
 
     def stop_server(self, variant: Variant, kill: bool = False) -> None:
-        """Stop ``variant``'s server (SIGKILL with ``kill``: for throwaway servers, and said so in
-        ``stop_method``) and remove its data folder unless ``keep_server_data``."""
+        """Stop ``variant``'s server (SIGKILL with ``kill``, for servers whose data is thrown away; the
+        ``server_stop`` row's ``stop_method`` says which) and remove its data folder unless ``keep_server_data``."""
         server = variant.server
         if server is None or server.proc is None:
             return

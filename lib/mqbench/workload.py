@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from . import design
 from .client import ATTR_FIELD, ID_FIELD, VECTOR_FIELD, PreparedSearch
 from .errors import ParameterError
 from .processes import set_pdeathsig
@@ -146,23 +147,42 @@ def serial(conn: Connection, spec: Spec, requests: int, warmup: int = 10, gap_s:
     """``warmup`` requests (recorded, excluded), then ``requests`` on one client: back to back, or with
     ``gap_s`` > 0 an exponential pause (that mean) before each, so requests land at random phases of
     anything periodic on the server (the time tick) instead of locking onto it."""
+    return interleaved({"": conn}, spec, requests, warmup, gap_s, seed)[""]
+
+
+def interleaved(conns: dict, spec: Spec, requests: int, warmup: int = 10, gap_s: float = 0.0,
+                seed: int = 0) -> dict[str, Result]:
+    """Serial requests on several servers (``conns``: label → Connection) taken in turns, request *i* on each
+    before request *i+1*, the order reversed every other turn (A B, B A, …): host noise, even noise faster than
+    a second, hits every server alike, so their latencies compare pairwise. One Result per label; request *i*
+    uses query *i* on every server, so the first pass gives recall."""
     if requests < 1 or warmup < 0 or gap_s < 0:
         raise ParameterError(f"serial needs requests >= 1, warmup >= 0, gap_s >= 0 (got {requests}, {warmup}, "
                              f"{gap_s})")
     rng = np.random.default_rng([seed, 7])
-    rows, found = [], []
-    with conn.client() as client:
-        req = Requester(client, spec)
+    labels = list(conns)
+    rows, found = {label: [] for label in labels}, {label: [] for label in labels}
+    clients = {label: conn.client() for label, conn in conns.items()}
+    try:
+        reqs = {label: Requester(client, spec) for label, client in clients.items()}
         cpu0, t_begin = client_cpu_s(), time.perf_counter()
         for seq in range(warmup + requests):
-            if gap_s:
-                time.sleep(rng.exponential(gap_s))
-            i = seq - warmup  # measured request i uses query i, so the first pass gives recall
-            t0, lat, ok, err, out = _timed(req, i if i >= 0 else seq)
-            rows.append((0, seq, t0, t0, lat, lat, ok, err, i < 0, False))
-            if i >= 0 and spec.kind == "search" and i < len(spec.queries) and spec.nq == 1:
-                found.append(PreparedSearch.first_hits(out)[0] if ok else [])
-        cpu, span = client_cpu_s() - cpu0, time.perf_counter() - t_begin
+            i = seq - warmup
+            for label in (labels if seq % 2 == 0 else labels[::-1]):
+                if gap_s:
+                    time.sleep(rng.exponential(gap_s))
+                t0, lat, ok, err, out = _timed(reqs[label], i if i >= 0 else seq)
+                rows[label].append((0, seq, t0, t0, lat, lat, ok, err, i < 0, False))
+                if i >= 0 and spec.kind == "search" and i < len(spec.queries) and spec.nq == 1:
+                    found[label].append(PreparedSearch.first_hits(out)[0] if ok else [])
+        cpu, span = (client_cpu_s() - cpu0) / len(labels), time.perf_counter() - t_begin
+    finally:
+        for client in clients.values():
+            client.close()
+    return {label: _serial_result(rows[label], cpu, span, found[label]) for label in labels}
+
+
+def _serial_result(rows: list, cpu: float, span: float, found: list) -> Result:
     raw = pd.DataFrame(rows, columns=RAW_COLUMNS).assign(in_window=True)
     measured = raw[~raw["warmup"]]
     window = (measured["start_ns"].iloc[-1] + measured["latency_ns"].iloc[-1] - measured["start_ns"].iloc[0]) / 1e9
@@ -191,6 +211,20 @@ def _run_closed(req: Requester, worker: int, window0: int, window1: int) -> list
     while time.perf_counter_ns() < window1:
         t0, lat, ok, err, _ = _timed(req, seq + worker * 1_000_003)
         rows.append((worker, seq, t0, t0, lat, lat, ok, err, t0 < window0, False))
+        seq += 1
+    return rows
+
+
+def _run_sliced(reqs: dict, pattern: list, slot_ns: int, worker: int, t_start: int, window0: int,
+                window1: int) -> list:
+    """Back to back until ``window1``, each request sent to the server whose time slot it starts in: slot
+    *s* (``slot_ns`` long, counted from ``t_start``) belongs to ``pattern[s % len(pattern)]``. Every client
+    switches at the same instants, so the servers take turns under the same host conditions."""
+    rows, seq = [], 0
+    while (now := time.perf_counter_ns()) < window1:
+        label = pattern[((now - t_start) // slot_ns) % len(pattern)]
+        t0, lat, ok, err, _ = _timed(reqs[label], seq + worker * 1_000_003)
+        rows.append((worker, seq, t0, t0, lat, lat, ok, err, t0 < window0, False, label))
         seq += 1
     return rows
 
@@ -227,17 +261,24 @@ def _client_process(conns: dict, worker: int, pipe, counter) -> None:
         clients = {label: conn.client() for label, conn in conns.items()}
         pipe.send(("ready",))
         while (command := pipe.recv())[0] != "stop":
-            _, label, spec, window, offsets = command
-            req = Requester(clients[label], spec, stream=worker + 1)
-            req(0)  # arm: the connection and the collection are used before the window opens
+            _, target, spec, window, offsets = command
+            sliced = isinstance(target, tuple)  # (pattern of labels, slot length in ns)
+            reqs = {label: Requester(clients[label], spec, stream=worker + 1)
+                    for label in (dict.fromkeys(target[0]) if sliced else [target])}
+            for req in reqs.values():
+                req(0)  # arm: the connection and the collection are used before the window opens
             pipe.send(("armed",))
             _, t_start = pipe.recv()
             window0, window1, drain_end = (t_start + int(s * 1e9) for s in window)
             while time.perf_counter_ns() < t_start:
                 time.sleep(0.0002)
             cpu0 = client_cpu_s()
-            rows = _run_closed(req, worker, window0, window1) if offsets is None else \
-                _run_open(req, worker, t_start, window0, offsets, drain_end, counter)
+            if sliced:
+                rows = _run_sliced(reqs, list(target[0]), target[1], worker, t_start, window0, window1)
+            elif offsets is None:
+                rows = _run_closed(reqs[target], worker, window0, window1)
+            else:
+                rows = _run_open(reqs[target], worker, t_start, window0, offsets, drain_end, counter)
             pipe.send(("done", rows, client_cpu_s() - cpu0, (time.perf_counter_ns() - t_start) / 1e9))
     except BaseException as exc:  # report, never hang the parent
         try:
@@ -298,12 +339,13 @@ class ClientPool:
             replies.append(reply)
         return replies
 
-    def _measure(self, target: str, spec: Spec, clients: int, warmup_s: float, duration_s: float, offsets=None,
+    def _measure(self, target, spec: Spec, clients: int, warmup_s: float, duration_s: float, offsets=None,
                  drain_s: float = 0.0) -> tuple[pd.DataFrame, float, float]:
         if not 1 <= clients <= self.size:
             raise ParameterError(f"this pool has {self.size} client processes; asked for {clients}")
-        if target not in self.conns:
-            raise ParameterError(f"this pool has no server {target!r} (it has {sorted(self.conns)})")
+        for label in (target[0] if isinstance(target, tuple) else [target]):
+            if label not in self.conns:
+                raise ParameterError(f"this pool has no server {label!r} (it has {sorted(self.conns)})")
         pipes = self.pipes[:clients]
         window = (warmup_s, warmup_s + duration_s, warmup_s + duration_s + drain_s)
         self.counter.value = 0
@@ -314,7 +356,8 @@ class ClientPool:
         for pipe in pipes:
             pipe.send(("go", t_start))
         replies = self._gather(pipes, "done", warmup_s + duration_s + drain_s + 300)
-        raw = pd.DataFrame([row for _, rows, *_ in replies for row in rows], columns=RAW_COLUMNS)
+        raw = pd.DataFrame([row for _, rows, *_ in replies for row in rows],
+                           columns=RAW_COLUMNS + (["target"] if isinstance(target, tuple) else []))
         window1 = t_start + int((warmup_s + duration_s) * 1e9)
         raw["in_window"] = (raw["start_ns"] >= 0) & ((raw["scheduled_ns"] + raw["latency_ns"]) <= window1)
         return raw, sum(r[2] for r in replies), max(r[3] for r in replies)
@@ -329,6 +372,21 @@ class ClientPool:
                                  f"(got {duration_s}, {warmup_s})")
         raw, cpu, span = self._measure(target, spec, concurrency, warmup_s, duration_s)
         return Result(raw, duration_s, concurrency, cpu, span)
+
+    def closed_loop_sliced(self, spec: Spec, concurrency: int, duration_s: float, warmup_s: float,
+                           labels: list[str], slot_s: float = 0.1) -> dict[str, Result]:
+        """Closed loop on several servers taking turns in time slots of ``slot_s`` (A B B A …, every client
+        switching at the same instants), so each server's RPS and latency are measured under the same host
+        conditions, even noise faster than a second. Each server gets an equal share of the window: its RPS
+        is the requests started in its slots and finished in the window ÷ that share."""
+        if duration_s <= 0 or warmup_s < 0 or slot_s <= 0:
+            raise ParameterError(f"a sliced window needs duration_s > 0, warmup_s >= 0 and slot_s > 0 "
+                                 f"(got {duration_s}, {warmup_s}, {slot_s})")
+        pattern = tuple(labels[i] for row in design.williams(len(labels)) for i in row)
+        raw, cpu, span = self._measure((pattern, int(slot_s * 1e9)), spec, concurrency, warmup_s, duration_s)
+        share = duration_s / len(labels)
+        return {label: Result(raw[raw["target"] == label].drop(columns="target").reset_index(drop=True), share,
+                              concurrency, cpu / len(labels), span / len(labels)) for label in labels}
 
     def open_loop(self, spec: Spec, rate: float, duration_s: float, warmup_s: float = 1.0,
                   arrivals: str = "poisson", seed: int = 0, clients: int | None = None,

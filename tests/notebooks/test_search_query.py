@@ -1,6 +1,7 @@
 """The smoke grid under `mqbench run --report`: both MQs side by side in paired blocks, asserting on the values
 the run recorded (never on how fast this host is)."""
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -80,7 +81,6 @@ def test_run_folder_manifest_and_report(smoke_run):
 def test_export_as_vectordbbench_results(smoke_run, tmp_path):
     proc = mqbench("export", "--format", "vectordbbench", str(smoke_run), "--out", str(tmp_path), timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    from pathlib import Path
     ours = json.loads(Path(proc.stdout.strip()).read_text())
     theirs = json.loads((Path(__file__).parents[1] / "unit/data/vectordbbench-1.0.20-result.json").read_text())
     assert set(ours) == set(theirs) and len(ours["results"]) == 2
@@ -88,3 +88,20 @@ def test_export_as_vectordbbench_results(smoke_run, tmp_path):
     assert set(case["metrics"]) == set(ref["metrics"]) and set(case["task_config"]) == set(ref["task_config"])
     by_label = {c["task_config"]["db_config"]["db_label"]: c["metrics"] for c in ours["results"]}
     assert by_label["mqbench-natsmq-r0"]["conc_num_list"] == [1, 2] and by_label["mqbench-rocksmq-r0"]["recall"] > 0.8
+
+
+def test_explore_notebook_loads_filters_and_draws_a_run(smoke_run, tmp_path):
+    """explore.ipynb, the JupyterLab starting point, over the smoke run: it loads, filters and draws."""
+    import nbformat
+    import papermill as pm
+
+    from mqbench.runner import IPCKernelManager
+
+    out, notebooks = tmp_path / "explore.ipynb", Path(__file__).resolve().parents[2] / "notebooks"
+    pm.execute_notebook(str(notebooks / "explore.ipynb"), str(out), parameters={"runs": [str(smoke_run)],
+                                                                                "where": "op == 'search'"},
+                        cwd=str(notebooks), progress_bar=False, kernel_manager_class=IPCKernelManager)
+    text = "".join(o.get("text", "") for c in nbformat.read(out, as_version=4).cells for o in c.get("outputs", []))
+    assert f"from 1 runs: {smoke_run.name}" in text
+    images = [o for c in nbformat.read(out, as_version=4).cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert images  # the concurrency plot was drawn

@@ -11,6 +11,7 @@ design order, ``sweep_blocks`` times.
 from __future__ import annotations
 
 import dataclasses
+import time
 
 from .. import checks, datasets, design, indexes, pipeline, schema, workload
 from ..errors import ParameterError
@@ -105,21 +106,36 @@ def _each(session, variants, seed: int, measure) -> None:
 
 
 def run_blocks(session, pool, variants, specs, data, p: dict) -> None:
-    """The paired blocks: in each block, every variant's serial search and query and closed-loop search
-    and query RPS, the variants in the block's balanced order."""
+    """The paired blocks. In each block, in the block's balanced order: serial search and primary-key query
+    with the variants taking turns request by request (A B, B A, …), then closed-loop search and query RPS with
+    the variants taking turns in 0.1 s time slots (A B B A …). Each block gives one observation per variant and
+    metric, measured under the same host conditions."""
     search, lookup = specs[schema.OP_SEARCH], specs[schema.OP_QUERY]
-    orders = design.block_orders(p["blocks"], len(variants), p["seed"])
-    for block, order in enumerate(orders):
-        for position, i in enumerate(order):
-            v, tags = variants[i], {"sweep": schema.SWEEP_BLOCKS, "block": block, "block_order": position}
-            for spec in (search, lookup):
-                with session.track(spec.kind, schema.PHASE_SERIAL, v, dataset=data, k=p["k"], **tags) as t:
-                    t.result = workload.serial(v.conn, spec, p["block_requests"], p["warmup_requests"])
-            for spec in (search, lookup):
-                with session.track(spec.kind, schema.PHASE_CONCURRENT, v, concurrency=p["block_concurrency"],
-                                   **tags) as t:
-                    t.result = pool.closed_loop(spec, p["block_concurrency"], p["block_window_s"],
-                                                p["sweep_warmup_s"], v.label)
+    for block, order in enumerate(design.block_orders(p["blocks"], len(variants), p["seed"])):
+        ordered = [variants[i] for i in order]
+        tags = {"sweep": schema.SWEEP_BLOCKS, "block": block, "interleaved": True}
+        for spec in (search, lookup):
+            t0 = time.perf_counter()
+            res = workload.interleaved({v.label: v.conn for v in ordered}, spec, p["block_requests"],
+                                       p["warmup_requests"])
+            for position, v in enumerate(ordered):
+                _record(session, v, spec.kind, schema.PHASE_SERIAL, res[v.label], time.perf_counter() - t0,
+                        dict(tags, block_order=position), dataset=data, k=p["k"])
+        for spec in (search, lookup):
+            t0 = time.perf_counter()
+            res = pool.closed_loop_sliced(spec, p["block_concurrency"], p["block_window_s"] * len(ordered),
+                                          p["sweep_warmup_s"], [v.label for v in ordered])
+            for position, v in enumerate(ordered):
+                _record(session, v, spec.kind, schema.PHASE_CONCURRENT, res[v.label], time.perf_counter() - t0,
+                        dict(tags, block_order=position), concurrency=p["block_concurrency"])
+
+
+def _record(session, variant, op: str, phase: str, result, seconds: float, tags: dict, **kwargs) -> None:
+    """A measurement made with the variants interleaved, recorded as each variant's row (its duration is the
+    interleaved span's; server resources cannot be told apart, so they are left out)."""
+    with session.track(op, phase, variant, **kwargs, **tags) as t:
+        t.result = result
+        t.extra.update(duration_s=seconds, server_cpu_s=None, server_rss_peak_mib=None)
 
 
 def _sweep_points(specs, data, p: dict) -> list[tuple]:
