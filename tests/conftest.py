@@ -12,6 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_collection_modifyitems(items):
+    """Tier marks. (Two pytest-xdist workers take whole files, ``--dist loadfile``: a file's run fixture is made
+    once, on one worker, while the other runs other files.)"""
     for item in items:
         tier = Path(str(item.fspath)).relative_to(ROOT / "tests").parts[0]
         if tier in ("integration", "notebooks"):
@@ -27,19 +29,22 @@ def _results_in_tmp(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MQBENCH_DATA_CACHE", str(tmp_path_factory.getbasetemp() / "data-cache"))
 
 
-def milvus_pids() -> set[int]:
-    """PIDs of processes whose command line is the Milvus binary (to prove none is left behind)."""
+def milvus_pids(under: Path) -> set[int]:
+    """PIDs of Milvus processes working in a folder under ``under`` (this test process's temporary folders, so
+    the servers of tests running in parallel are not counted), to prove none is left behind."""
     found = set()
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        cmd = proc.info["cmdline"] or []
-        if len(cmd) >= 3 and cmd[0].endswith("/milvus") and cmd[1:3] == ["run", "standalone"]:
+    for proc in psutil.process_iter(["pid", "cmdline", "cwd"]):
+        cmd, cwd = proc.info["cmdline"] or [], proc.info["cwd"]
+        if len(cmd) >= 3 and cmd[0].endswith("/milvus") and cmd[1:3] == ["run", "standalone"] and cwd \
+                and Path(cwd).is_relative_to(under):
             found.add(proc.info["pid"])
     return found
 
 
 @pytest.fixture
-def live_pids():
-    return milvus_pids
+def live_pids(tmp_path_factory):
+    base = tmp_path_factory.getbasetemp().resolve()
+    return lambda: milvus_pids(base)
 
 
 def mqbench(*args: str, timeout: float = 900, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:

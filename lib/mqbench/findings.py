@@ -54,7 +54,7 @@ def _blocked(summary: pd.DataFrame) -> list[pd.DataFrame]:
         if rows.empty:
             continue
         keys = [k for k in keys if k in rows]
-        rows = rows.assign(**{k: rows[k].fillna("") for k in keys})
+        rows = rows.assign(**{k: rows[k].astype(object).fillna("") for k in keys})
         serial = rows["phase"] == schema.PHASE_SERIAL
         tables = [verdicts.compare(part, [m for m in metrics if not (is_serial and m in NOT_FOR_SERIAL)], keys,
                                    unit="block", correct_family=False)

@@ -1,4 +1,4 @@
-"""migration.ipynb on 100,000 rows: the seed's procedure passes every check; skipping the flush is reported."""
+"""migration.ipynb on 20,000 rows: the seed's procedure passes every check; skipping the flush is reported."""
 import pandas as pd
 import pytest
 
@@ -8,7 +8,7 @@ from mqbench import report
 @pytest.fixture(scope="module")
 def migration_run(tmp_path_factory, run_mqbench):
     return run_mqbench(tmp_path_factory.mktemp("runs") / "migration", "notebooks/migration.ipynb", "-p", "n",
-                       "100000", "-p", "dim", "8", "-p", "server_overrides", '{"common.session.ttl": 10}')
+                       "20000", "-p", "dim", "8", "-p", "server_overrides", '{"common.session.ttl": 10}')
 
 
 def test_flushed_migration_passes_every_check(migration_run):
@@ -16,7 +16,7 @@ def test_flushed_migration_passes_every_check(migration_run):
     checks = report.migration(migration_run, s)
     flushed = checks[checks["flush"] == True]  # noqa: E712 - a column of booleans
     assert len(flushed) == 6 and (flushed["result"] == "✓").all(), flushed
-    assert flushed.loc[flushed["check"] == "row count", "after"].iloc[0] == "100000"
+    assert flushed.loc[flushed["check"] == "row count", "after"].iloc[0] == "20000"
     migrate = s[(s["op"] == "migration") & (s["phase"] == "migrate") & (s["flush"] == True)]  # noqa: E712
     assert migrate["mq_after"].iloc[0] == "natsmq" and migrate["backup"].iloc[0].startswith("backup/rocksmq-")
     assert migrate["checks_passed"].iloc[0] == migrate["checks"].iloc[0] == 6

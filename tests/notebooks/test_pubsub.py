@@ -26,8 +26,8 @@ def test_every_broker_and_level_delivered_every_message(pubsub_run):
     nats = table[(table["level"] == "broker") & (table["mq"] == "natsmq")]
     assert (nats["storage_gib_per_op"] > 0).all()  # JetStream's file store grows with every op (RocksDB may
     # still hold a small op in its memtable and preallocated files)
-    seeded = table[table["seed_s_per_op"].notna()]
-    assert set(seeded["publish"]) == {"strict"} and set(seeded["level"]) == {"broker"}
+    # not the seed's shapes: nothing stands beside them (strict-only seed: tests/unit/test_measurement_defects.py)
+    assert table["seed_s_per_op"].isna().all()
 
 
 def test_ops_are_blocks_and_compared_with_the_rocksdb_model(pubsub_run):

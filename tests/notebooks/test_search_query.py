@@ -1,11 +1,14 @@
 """The smoke grid under `mqbench run --report`: both MQs side by side in paired blocks, asserting on the values
-the run recorded (never on how fast this host is)."""
+the run recorded (never on how fast this host is); and the three pages people read made from it — report.html,
+compare.html, index.html — opened in headless Chromium: no console errors, every image decodes, every
+navigation link has its target, nothing wider than 1280 px. (One file: the smoke run is made once per worker.)"""
 import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from browser import browser, check_page, close
 from conftest import mqbench
 from mqbench import findings, report
 
@@ -103,5 +106,39 @@ def test_explore_notebook_loads_filters_and_draws_a_run(smoke_run, tmp_path):
                         cwd=str(notebooks), progress_bar=False, kernel_manager_class=IPCKernelManager)
     text = "".join(o.get("text", "") for c in nbformat.read(out, as_version=4).cells for o in c.get("outputs", []))
     assert f"from 1 runs: {smoke_run.name}" in text
-    images = [o for c in nbformat.read(out, as_version=4).cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
-    assert images  # the concurrency plot was drawn
+    outputs = [o for c in nbformat.read(out, as_version=4).cells for o in c.get("outputs", [])]
+    assert any("image/png" in o.get("data", {}) for o in outputs)  # the concurrency plot was drawn
+
+
+# -- the pages, in a real browser --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def pages(smoke_run, run_mqbench, tmp_path_factory):
+    second = run_mqbench(smoke_run.parent / "second", grid_yaml="""
+notebooks:
+  - notebook: notebooks/pubsub.ipynb
+    parameters: {shapes: ["64KB*50"], ops: 5, levels: [broker], nats_servers: [standalone], publish_modes: [strict]}
+""")
+    out = tmp_path_factory.mktemp("compare")
+    proc = mqbench("compare", str(smoke_run), str(second), "--out", str(out), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == str(out / "compare.html")  # the path is printed last
+    index = smoke_run.parent / "index.html"
+    assert smoke_run.name in index.read_text() and second.name in index.read_text()  # both runs listed
+    return {"report": smoke_run / "report.html", "compare": out / "compare.html", "index": index}
+
+
+@pytest.fixture(scope="module")
+def driver():
+    d = browser()
+    yield d
+    close(d)
+
+
+@pytest.mark.parametrize("name", ["report", "compare", "index"])
+def test_page_reads_cleanly_in_a_real_browser(pages, driver, name):
+    got = check_page(driver, pages[name])
+    assert got["errors"] == [], got["errors"]
+    assert got["broken_images"] == [] and got["dangling_links"] == []
+    assert got["scroll_width"] <= got["window_width"], got  # wide tables scroll in their own box
+    if name == "report":
+        assert got["first_h2"] == "Findings" and got["nav_links"] >= 6 and got["images"] >= 3
