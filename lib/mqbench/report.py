@@ -261,9 +261,10 @@ def pubsub_ops(summary: pd.DataFrame) -> pd.DataFrame:
 
 # -- time tick, freshness, recovery ------------------------------------------------------------------------------
 def raw_of(run_dir: str | Path, rows: pd.DataFrame) -> pd.DataFrame:
-    """The raw rows behind ``rows`` (their ``raw_file``s), concatenated."""
+    """The raw rows behind ``rows`` (their ``raw_file``s), concatenated; empty for a published run, which keeps
+    no raw files (its report draws what the summary holds)."""
     files = rows["raw_file"].dropna().unique() if "raw_file" in rows else []
-    frames = [pd.read_parquet(Path(run_dir) / f) for f in files]
+    frames = [pd.read_parquet(Path(run_dir) / f) for f in files if (Path(run_dir) / f).exists()]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 

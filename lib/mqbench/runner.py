@@ -51,6 +51,7 @@ class Cell:
     @property
     def label(self) -> str:
         shown = " ".join(f"{self.params[k]}" for k in self.swept if k in self.params)
+        shown = shown if len(shown) <= 40 else shown[:39] + "…"  # leave the progress line room for the phase
         return f"{self.name} {shown} r{self.params.get('repeat', 0)}".replace("  ", " ")
 
 

@@ -229,9 +229,9 @@ def _freshness(run: Run):
     if fresh.empty:
         return None
     raw = report.raw_of(run.run_dir, run.rows(op=schema.OP_INSERT_VISIBLE, phase=schema.PHASE_FRESHNESS))
-    return [page.figure(plots.freshness_lags(raw), "Insert→visible lag per consistency level and batch size",
-                        "Box plots of insert-to-visible lag per consistency level, a box per variant"),
-            page.table(fresh, "Insert→visible lag")]
+    figure = [page.figure(plots.freshness_lags(raw), "Insert→visible lag per consistency level and batch size",
+                          "Box plots of insert-to-visible lag per consistency level, a box per variant")] if len(raw) else []
+    return [*figure, page.table(fresh, "Insert→visible lag")]
 
 
 def _growth(run: Run):
