@@ -5,8 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psutil
 import pytest
+
+from mqbench.server import milvus_processes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,13 +33,7 @@ def _results_in_tmp(tmp_path_factory, monkeypatch):
 def milvus_pids(under: Path) -> set[int]:
     """PIDs of Milvus processes working in a folder under ``under`` (this test process's temporary folders, so
     the servers of tests running in parallel are not counted), to prove none is left behind."""
-    found = set()
-    for proc in psutil.process_iter(["pid", "cmdline", "cwd"]):
-        cmd, cwd = proc.info["cmdline"] or [], proc.info["cwd"]
-        if len(cmd) >= 3 and cmd[0].endswith("/milvus") and cmd[1:3] == ["run", "standalone"] and cwd \
-                and Path(cwd).is_relative_to(under):
-            found.add(proc.info["pid"])
-    return found
+    return {pid for pid, cwd in milvus_processes().items() if cwd.is_relative_to(under)}
 
 
 @pytest.fixture

@@ -63,30 +63,24 @@ def _blocked(summary: pd.DataFrame) -> list[pd.DataFrame]:
         tables = [verdicts.compare(part, [m for m in metrics if not (is_serial and m in NOT_FOR_SERIAL)], keys,
                                    unit="block", correct_family=False)
                   for is_serial, part in ((True, rows[serial]), (False, rows[~serial])) if len(part)]
-        rows = rows.assign(_tick=_tick_bound(rows))
         table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
-        tick = rows["_tick"]
-        if tick.any() and len(table):
-            held_keys = rows.loc[tick, keys].drop_duplicates()
-            held = table.merge(held_keys, on=keys, how="inner")
-            table = table.merge(held_keys, on=keys, how="left", indicator=True)
-            table = table[table["_merge"] == "left_only"].drop(columns="_merge")
-            held = held.assign(verdict="insufficient data", ci_low=np.nan, ci_high=np.nan, p_value=np.nan,
-                               reason=TICK_REASON)
-            table = pd.concat([table, held], ignore_index=True)
         if len(table):
-            table = _per_build(table)
+            held_keys = rows.loc[_tick_bound(rows), keys].drop_duplicates()
+            held = table.merge(held_keys, on=keys, how="left", indicator=True)["_merge"].eq("both").to_numpy()
+            table = _withhold(table, held, TICK_REASON)
+            built = (table["metric"].isin(BUILD_METRICS) & table["verdict"].ne("insufficient data")).to_numpy()
+            table = _withhold(table, built, BUILD_REASON, units=1)
         out.append(table.assign(notebook=notebook))
     return out
 
 
-def _per_build(table: pd.DataFrame) -> pd.DataFrame:
-    """Rows of a metric fixed per index build keep their ratio but get no verdict from blocks."""
-    built = table["metric"].isin(BUILD_METRICS) & table["verdict"].ne("insufficient data")
+def _withhold(table: pd.DataFrame, mask, reason: str, **also) -> pd.DataFrame:
+    """The rows under ``mask`` keep their ratio but get no verdict: no interval, no p-value, the reason."""
     table = table.copy()
-    table.loc[built, ["ci_low", "ci_high", "p_value"]] = np.nan
-    table.loc[built, ["verdict", "reason"]] = ["insufficient data", BUILD_REASON]
-    table.loc[built, "units"] = 1
+    table.loc[mask, ["ci_low", "ci_high", "p_value"]] = np.nan
+    table.loc[mask, ["verdict", "reason"]] = ["insufficient data", reason]
+    for column, value in also.items():
+        table.loc[mask, column] = value
     return table
 
 

@@ -327,14 +327,16 @@ def _stop_all() -> None:
         server.stop()
 
 
-def running_in(folder: str | Path) -> int | None:
-    """PID of a Milvus process working in ``folder``, if one is running."""
+def milvus_processes() -> dict[int, Path]:
+    """PID -> working folder of every Milvus standalone process on this machine."""
     import psutil
 
+    return {proc.info["pid"]: Path(proc.info["cwd"]) for proc in psutil.process_iter(["pid", "cmdline", "cwd"])
+            if (proc.info["cmdline"] or [])[1:3] == ["run", "standalone"] and proc.info["cwd"]}
+
+
+def running_in(folder: str | Path) -> int | None:
+    """PID of a Milvus process working in ``folder``, if one is running."""
     folder = Path(folder).resolve()
-    for proc in psutil.process_iter(["pid", "cmdline", "cwd"]):
-        cmd = proc.info["cmdline"] or []
-        if cmd[1:3] == ["run", "standalone"] and proc.info["cwd"] and Path(proc.info["cwd"]) == folder:
-            return proc.info["pid"]
-    return None
+    return next((pid for pid, cwd in milvus_processes().items() if cwd == folder), None)
 
