@@ -212,6 +212,10 @@ class Client:
         return self._client.query(name, filter=filter, output_fields=output_fields or [ID_FIELD],
                                   consistency_level=consistency, **kwargs)
 
+    def segment_rows(self, name: str) -> list[int]:
+        """Rows of each segment of ``name`` loaded on the query node, as the server reports them."""
+        return [int(info.num_rows) for info in self._handler.get_query_segment_info(name, timeout=60)]
+
     def has_id(self, name: str, row_id: int, consistency: str) -> bool:
         return bool(self.query(name, f"{ID_FIELD} == {int(row_id)}", consistency=consistency))
 

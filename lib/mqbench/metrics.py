@@ -44,6 +44,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("lag_avg_ms", "insert→visible mean lag", "ms", "lower"),
     Metric("lag_p50_ms", "insert→visible lag p50", "ms", "lower"),
     Metric("s_per_op", "pub/sub seconds per op", "s", "lower"),
+    Metric("error_rate", "share of requests failed", "", "lower"),
 ]}
 
 PERCENTILES = {"latency_p50_ms": 50, "latency_p95_ms": 95, "latency_p99_ms": 99, "latency_p999_ms": 99.9}

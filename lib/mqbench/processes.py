@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 from .errors import ServerError
 
@@ -18,18 +20,30 @@ def set_pdeathsig() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
 
 
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct ports that are free on all interfaces right now."""
-    socks = []
+def _port_pool() -> range:
+    """Ports to pick from: below the kernel's ephemeral range (where outgoing connections take their local
+    ports, so a port picked there can be taken between the pick and the server's bind), or above it."""
     try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("", 0))
-            socks.append(sock)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for sock in socks:
-            sock.close()
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(max(low - 12000, 1024), low) if low - 1024 >= 4000 else range(high + 1, 65536)
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports, outside the ephemeral range, free on all interfaces right now (a start that
+    still loses one to a race retries with new ones: :meth:`mqbench.server.EmbeddedMilvus.ready`)."""
+    pool, picked = _port_pool(), []
+    for port in random.Random().sample(pool, min(len(pool), 40 * count)):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("", port))
+            except OSError:
+                continue
+        picked.append(port)
+        if len(picked) == count:
+            return picked
+    raise ServerError(f"could not find {count} free ports in {pool.start}-{pool.stop - 1}")
 
 
 def check_port_free(port: int, what: str) -> None:

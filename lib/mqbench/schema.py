@@ -15,6 +15,7 @@ OP_SEARCH, OP_QUERY, OP_FILTER_QUERY, OP_COUNT = "search", "query", "filter_quer
 OP_PUBSUB = "pubsub"
 OP_INSERT_VISIBLE, OP_STRONG_READ = "insert_visible", "strong_read"
 OP_INGEST_GROWTH, OP_RECOVERY, OP_MIGRATION = "ingest_growth", "recovery", "migration"
+OP_COUNT_ROWS, OP_COPY_BUILD = "count_rows", "copy_build"  # the server's own count and segments; a served copy
 LOAD_OPS = (OP_SERVER_START, OP_INSERT, OP_FLUSH, OP_INDEX, OP_COMPACT, OP_LOAD)
 
 # phases
@@ -26,6 +27,8 @@ PHASE_INGEST, PHASE_RECOVERY, PHASE_MIGRATE, PHASE_VERIFY = "ingest", "recovery"
 
 # sweeps of search_query.ipynb
 SWEEP_BLOCKS = "blocks"            # the paired blocks behind the verdicts
+SWEEP_WARMUP = "warmup"            # the recorded, excluded warm-up block of each start
+SWEEP_TICK = "tick"                # the Strong-read and insert→visible samples of each start
 SWEEP_CONCURRENCY, SWEEP_OPEN_LOOP = "concurrency", "open_loop"
 SWEEP_SEARCH_PARAMS, SWEEP_CONSISTENCY = "search_params", "consistency"
 SWEEP_SHAPE, SWEEP_QUERY_KIND = "shape", "query_kind"

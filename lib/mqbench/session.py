@@ -16,7 +16,7 @@ import pandas as pd
 import papermill as pm
 import psutil
 
-from . import metrics, progress, results, schema
+from . import metrics, milvus_series, progress, results, schema
 from .paths import NOTEBOOKS
 from .design import Variant, parse_variants
 from .errors import ParameterError, ServerError, StorageError
@@ -96,32 +96,44 @@ class Session:
             self.variants.append(v)
         return variants
 
-    def start_together(self, spec, folder: str, overrides=None) -> list[Variant]:
-        """Launch one embedded server per variant at once (their start-ups overlap), then wait for each: for
-        throwaway servers whose start-up is not what is measured. Each gets a ``server_start`` row."""
+    def start_together(self, spec, folder: str, overrides=None, order=None) -> list[Variant]:
+        """Launch one embedded server per variant at once (their start-ups overlap), in ``order`` (variant
+        indices; default as listed), then wait for each: for throwaway servers whose start-up is not what is
+        measured. Each gets a ``server_start`` row."""
         variants = parse_variants(spec, overrides)
-        t0 = time.perf_counter()
         for v in variants:
-            v.server = EmbeddedMilvus(v.mq, self.run_dir / "servers" / self.tag / f"{v.label}-{folder}",
-                                      v.overrides).launch()
-            self.variants.append(v)
-        for v in variants:
-            with self.track(schema.OP_SERVER_START, schema.PHASE_LIFECYCLE, v, together=len(variants)):
-                v.server.ready()
-            v.conn = v.server.connection
+            v.server = EmbeddedMilvus(v.mq, self.run_dir / "servers" / self.tag / f"{v.label}-{folder}", v.overrides)
+        self.start_pair([variants[i] for i in (order or range(len(variants)))])
         return variants
 
-    def close_variants(self, kill: bool | None = None) -> None:
-        """Close the client pools and end every server started so far; they are forgotten. By default a
-        server whose data is about to be removed is SIGKILLed (a graceful stop of RocksMQ waits out Milvus's
-        10 s grace period for nothing), one whose data is kept is stopped gracefully."""
+    def start_pair(self, ordered: list[Variant], **tags) -> None:
+        """Launch the (stopped) servers of ``ordered`` one after the other in that order, then wait for each in
+        the same order, each wait a ``server_start`` row (``together`` servers, ``launch_order``)."""
+        for v in ordered:
+            v.server.launch()
+            if v not in self.variants:
+                self.variants.append(v)
+        for position, v in enumerate(ordered):
+            with self.track(schema.OP_SERVER_START, schema.PHASE_LIFECYCLE, v, together=len(ordered),
+                            launch_order=position, scrape=False, **tags) as t:
+                v.server.ready()
+                t.extra["bind_retries"] = v.server.bind_retries
+            v.conn = v.server.connection
+
+    def close_variants(self, kill: bool | None = None, release_sessions: bool = False, forget: bool = True) -> None:
+        """Close the client pools and end every server started so far. By default a server whose data is about
+        to be removed is SIGKILLed (a graceful stop of RocksMQ waits out Milvus's 10 s grace period for nothing),
+        one whose data is kept is stopped gracefully. With ``forget`` off the variants stay known, their data
+        kept, to be started again (:meth:`start_pair`); ``release_sessions`` as in :meth:`stop_server`."""
         for pool in self.pools:
             pool.close()
         self.pools = []
         for variant in self.variants:
-            self.stop_server(variant, not self.keep_server_data if kill is None else kill)
+            self.stop_server(variant, not self.keep_server_data if kill is None else kill, release_sessions,
+                             keep_data=not forget or self.keep_server_data)
             variant.conn = None
-        self.variants = []
+        if forget:
+            self.variants = []
 
     def start_server(self, variant: Variant, folder: str = "") -> Variant:
         """Start (or restart after a stop) the embedded server of ``variant``, tracked as ``server_start``."""
@@ -133,17 +145,20 @@ class Session:
         variant.conn = variant.server.connection
         return variant
 
-    def stop_server(self, variant: Variant, kill: bool = False) -> None:
-        """Stop ``variant``'s server (SIGKILL with ``kill``, for servers whose data is thrown away; the
-        ``server_stop`` row's ``stop_method`` says which) and remove its data folder unless ``keep_server_data``."""
+    def stop_server(self, variant: Variant, kill: bool = False, release_sessions: bool = False,
+                    keep_data: bool | None = None) -> None:
+        """Stop ``variant``'s server (SIGKILL with ``kill``, for servers whose data is thrown away or started
+        again; ``release_sessions`` revokes its etcd sessions first, so the next start on the folder does not wait
+        out their TTL; the ``server_stop`` row's ``stop_method`` says which) and remove its data folder unless
+        ``keep_data`` (default: ``keep_server_data``)."""
         server = variant.server
         if server is None or server.proc is None:
             return
         t0 = time.perf_counter()
-        method = server.kill() if kill else server.stop()
+        method = server.kill(release_sessions) if kill else server.stop()
         self._append({"op": schema.OP_SERVER_STOP, "phase": schema.PHASE_LIFECYCLE, **variant.columns,
                       "duration_s": time.perf_counter() - t0, "status": "ok", "stop_method": method})
-        if not self.keep_server_data:
+        if not (self.keep_server_data if keep_data is None else keep_data):
             shutil.rmtree(server.base_dir / "data", ignore_errors=True)
 
     def client_pool(self, size: int):
@@ -186,7 +201,7 @@ class Session:
     @contextlib.contextmanager
     def track(self, op: str, phase: str, variant: Variant | None = None, concurrency: int = 0,
               rows: int | None = None, dataset=None, k: int | None = None, broker_pid: int | None = None,
-              store_dir=None, **fields):
+              store_dir=None, scrape: bool = True, **fields):
         """Measure one phase on ``variant`` (the only one, if omitted): wall time, server CPU/peak RSS,
         client CPU, MQ bytes.
 
@@ -194,10 +209,14 @@ class Session:
         recall@``k`` and NDCG@``k`` against ``dataset``'s ground truth when it kept search ids).
         ``broker_pid``/``store_dir`` measure another process and store than the variant's server
         (a standalone broker, or this process for an in-process store); ``fields`` are extra columns.
+        Milvus's own series (:mod:`mqbench.milvus_series`) are scraped before and after and their deltas
+        recorded (``milvus_*`` columns), unless ``scrape`` is off (a row recorded after the fact).
         """
         variant = variant or self._only_variant()
         server = variant.server if variant and variant.server and variant.server.proc else None
         progress.phase(" · ".join(str(x) for x in (op, phase, variant.label if variant else "") if x))
+        scrape = scrape and server is not None
+        before = milvus_series.scrape(server.ports["metrics"]) if scrape else {}
         sampler = Sampler(broker_pid or (server.pid if server else None),
                           store_dir or (server.mq_store_dirs if server else None)).start()
         tracker = Tracker()
@@ -214,6 +233,8 @@ class Session:
             failure = ServerError(f"milvus ({server.mq}) died during {op}/{phase} "
                                   f"with exit code {server.proc.returncode}{then}")
         usage = sampler.stop()
+        if scrape and server.running:
+            row.update(milvus_series.deltas(before, milvus_series.scrape(server.ports["metrics"]), op))
         row.update(usage.as_row(), **tracker.extra)
         if rows is not None:
             row["rows"] = rows
@@ -229,6 +250,27 @@ class Session:
         tracker.row = self._append({**row, "status": "failed", "error": f"{type(failure).__name__}: {failure}"[:500],
                                     "server_log_tail": server.log_tail() if server else ""})
         raise failure
+
+    @contextlib.contextmanager
+    def interleaved(self, ordered: list[Variant], op: str, phase: str, tags: dict, **kwargs):
+        """Around one measurement made with the servers of ``ordered`` interleaved: Milvus's series of every
+        server scraped before and after, then one row per variant from the dict the block fills (label ->
+        a workload Result, or ``{"extra": {...}}`` of fields), with that server's deltas. Its duration is the
+        interleaved span's; server CPU and memory cannot be told apart, so they are left out."""
+        before = {v.label: _scrape(v) for v in ordered}
+        t0, results = time.perf_counter(), {}
+        yield results
+        seconds = time.perf_counter() - t0
+        for position, v in enumerate(ordered):
+            got = results[v.label]
+            with self.track(op, phase, v, scrape=False, **kwargs,
+                            **dict(tags, block_order=position, interleaved=True)) as t:
+                if isinstance(got, dict):
+                    t.extra.update(got)
+                else:
+                    t.result = got
+                t.extra.update(duration_s=seconds, server_cpu_s=None, server_rss_peak_mib=None,
+                               **milvus_series.deltas(before[v.label], _scrape(v), op))
 
     def write_raw(self, name: str, raw: pd.DataFrame, **columns) -> str:
         """Raw rows under ``raw/`` with the run's key columns; returns the path to put in ``raw_file``."""
@@ -269,3 +311,8 @@ class Session:
         if self.interactive:
             results.consolidate(self.run_dir)
         return self.summary
+
+
+def _scrape(v: Variant) -> dict:
+    server = v.server
+    return milvus_series.scrape(server.ports["metrics"]) if server is not None and server.running else {}

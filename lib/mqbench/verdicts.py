@@ -60,8 +60,14 @@ def paired(baseline, contender, delta: float = DELTA, min_units: int = MIN_UNITS
         return Verdict("insufficient data", ratio, float("nan"), float("nan"), n, float("nan"),
                        f"{n} independent unit{'s' * (n != 1)}; a verdict needs {min_units}")
     mean, se = logs.mean(), logs.std(ddof=1) / np.sqrt(n)
+    if not se > 0:  # every unit gave the same ratio: no spread to build an interval from
+        if mean == 0:
+            return Verdict("equivalent", 1.0, 1.0, 1.0, n, 1.0, "identical values on both sides in every unit")
+        return Verdict("insufficient data", float(np.exp(mean)), float("nan"), float("nan"), n, float("nan"),
+                       "the same ratio in every unit: the value is fixed above the unit (e.g. per build), so the "
+                       "units carry no information about its spread")
     half = _t_critical(n - 1) * se
-    p = float(2 * stats.t.sf(abs(mean) / se, n - 1)) if se > 0 else float(mean == 0)
+    p = float(2 * stats.t.sf(abs(mean) / se, n - 1))
     low, high = float(np.exp(mean - half)), float(np.exp(mean + half))
     return Verdict(decide(low, high, delta), float(np.exp(mean)), low, high, n, p)
 
@@ -107,11 +113,12 @@ def recheck(table: pd.DataFrame, delta: float = DELTA) -> pd.DataFrame:
 
 
 def compare(rows: pd.DataFrame, metrics: list[str], keys: list[str], unit: str = "block",
-            delta: float = DELTA, correct_family: bool = True) -> pd.DataFrame:
+            delta: float = DELTA, correct_family: bool = True, aggfunc: str = "median") -> pd.DataFrame:
     """Every non-baseline variant against the baseline (``variant_index`` 0), per ``keys`` group and metric.
 
-    ``rows``: one row per (keys, variant, unit) with the metric columns. Returns one row per
-    (keys, metric, contender) with both sides' medians over units, the ratio, its interval and the verdict.
+    ``rows``: rows per (keys, variant, unit) with the metric columns, several rows of a unit reduced by
+    ``aggfunc`` (the blocks of one server start by their mean). Returns one row per (keys, metric, contender)
+    with both sides' medians over units, the ratio, its interval and the verdict.
     """
     out = []
     if rows.empty or unit not in rows or "variant" not in rows:
@@ -123,7 +130,7 @@ def compare(rows: pd.DataFrame, metrics: list[str], keys: list[str], unit: str =
         for metric in metrics:
             if metric not in part or part[metric].isna().all():
                 continue
-            table = part.pivot_table(index=unit, columns="variant", values=metric, aggfunc="median")
+            table = part.pivot_table(index=unit, columns="variant", values=metric, aggfunc=aggfunc)
             if baseline not in table:
                 continue
             for contender in (c for c in contenders if c in table):

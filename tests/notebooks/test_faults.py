@@ -27,7 +27,7 @@ def test_server_killed_mid_sweep_is_recorded_and_reported(tmp_path, live_pids):
     before = live_pids()
     run = tmp_path / "run"
     proc = _cli("notebooks/search_query.ipynb", "--run-dir", str(run), "--report", "-p", "variants", "[natsmq]",
-                "-p", "n", "1000", "-p", "dim", "8", "-p", "blocks", "3", "-p", "block_window_s", "2.0",
+                "-p", "n", "1000", "-p", "dim", "8", "-p", "start_pairs", "1", "-p", "blocks", "3", "-p", "block_window_s", "2.0",
                 "-p", "block_requests", "20", "-p", "concurrency_levels", "[1]")
     _wait_for(lambda: list((run / "raw").glob("*search-serial*")), what="the first block")
     (server_pid,) = live_pids() - before

@@ -13,21 +13,35 @@ from conftest import mqbench
 from mqbench import findings, report
 
 
-def test_both_variants_loaded_identically_and_measured_in_blocks(smoke_run):
+def test_each_mq_builds_then_one_build_is_served_over_start_pairs(smoke_run):
     s = pd.read_parquet(smoke_run / "summary.parquet")
     assert set(s["variant"]) == {"rocksmq", "natsmq"} and (s["status"] == "ok").all()
     assert set(s["data_name"]) == {"glove-50-angular"} and set(s["data_metric"]) == {"COSINE"}
-    inserts = s[s["op"] == "insert"]
+    inserts = s[s["op"] == "insert"]  # each MQ's own build: the ingest observations
     assert inserts["rows"].tolist() == [3000, 3000] and (inserts["rows_per_s"] > 0).all()
     assert (inserts["mq_bytes_carried"] == 3000 * (50 * 4 + 16)).all()
+    assert s["build_variant"].dropna().nunique() == 1  # one build, served to both
+    copies = s[s["op"] == "copy_build"]
+    assert sorted(copies["variant"]) == ["natsmq", "rocksmq"] and (copies["copied_bytes"] > 0).all()
+    counted = s[(s["op"] == "count_rows") & (s["phase"] == "lifecycle")]
+    assert len(counted) == 2 * 5 and (counted["rows_counted"] == 3000).all() and (counted["segments"] >= 1).all()
+    starts = s[(s["op"] == "server_start") & s["start"].notna()]
+    assert starts.groupby("start")["variant"].nunique().eq(2).all() and len(starts) == 10
+    first = starts[starts["launch_order"] == 0]["variant"].value_counts()
+    assert first.min() >= 2  # launch order balanced over the 5 pairs
     blocks = s[s["sweep"] == "blocks"]
-    per_variant = blocks.groupby(["variant", "op", "phase"])["block"].nunique()
-    assert (per_variant == 5).all() and len(per_variant) == 2 * 2 * 2
-    orders = blocks.drop_duplicates(["block", "variant"]).pivot(index="block", columns="variant", values="block_order")
-    assert sorted(orders["rocksmq"]) != sorted(orders["natsmq"]) or set(orders["rocksmq"]) == {0, 1}  # both first
+    per_variant = blocks.groupby(["variant", "op", "phase"])["start"].nunique()
+    assert (per_variant == 5).all() and len(per_variant) == 2 * 2 * 2 and (blocks["unit"] == "start").all()
+    assert set(s.loc[s["sweep"] == "warmup", "start"]) == set(range(5))  # recorded, excluded from verdicts
     search = blocks[(blocks["op"] == "search") & (blocks["phase"] == "serial")]
     assert (search["recall_at_k"] > 0.8).all() and (search["errors"] == 0).all()
+    assert search["recall_at_k"].nunique() == 1  # one build: every start returns the same neighbours
     assert search["latency_p99_ms"].isna().all() and search["latency_p50_ms"].notna().all()  # 20 samples
+    tick = s[s["sweep"] == "tick"]
+    assert set(tick["op"]) == {"search", "query", "insert_visible"} and len(tick) == 3 * 2 * 5
+    strong = tick[tick["op"] == "search"]
+    assert (strong["milvus_tsafe_wait_n"] >= 3).all() and (strong["milvus_tsafe_wait_ms"] > 0).all()  # Milvus's view
+    assert (tick.loc[tick["op"] == "insert_visible", "lags_censored"] == 0).all()
 
 
 def test_every_sweep_is_recorded_on_both_variants(smoke_run):
@@ -45,22 +59,26 @@ def test_every_sweep_is_recorded_on_both_variants(smoke_run):
         assert (opened["completed"] <= opened["scheduled"]).all() and (opened["scheduled"] > 0).all()
 
 
-def test_findings_have_a_verdict_for_every_blocked_metric(smoke_run):
+def test_findings_have_a_verdict_over_start_pairs_for_every_run_time_metric(smoke_run):
     table = findings.findings(report.load_summary(smoke_run))
-    blocked = table[table["what"].str.contains("blocks")]
-    recall = blocked["metric"] == "recall_at_k"  # fixed per index build: no verdict from blocks
-    assert recall.sum() == 1 and (blocked.loc[recall, "verdict"] == "insufficient data").all()
-    blocked = blocked[~recall]
-    assert len(blocked) >= 6 and (blocked["units"] == 5).all()
-    assert set(blocked["verdict"]) <= {"different", "equivalent", "inconclusive"}
-    assert (blocked["baseline"] == "rocksmq").all() and (blocked["contender"] == "natsmq").all()
-    loads = table[table["what"].str.startswith("insert")]
-    assert (loads["verdict"] == "insufficient data").all()  # one load per variant
+    over_starts = table[table["unit"] == "start pair"]
+    assert len(over_starts) >= 10 and (over_starts["units"] == 5).all()
+    assert set(over_starts["verdict"]) <= {"different", "equivalent", "inconclusive"}
+    assert (over_starts["baseline"] == "rocksmq").all() and (over_starts["contender"] == "natsmq").all()
+    recall = over_starts[over_starts["metric"] == "recall_at_k"]
+    assert len(recall) == 1 and recall["verdict"].iloc[0] == "equivalent" and recall["ratio"].iloc[0] == 1.0
+    assert over_starts["what"].str.contains("Strong").sum() == 2  # the time tick, over start pairs
+    errors = table[table["metric"] == "error_rate"]
+    assert len(errors) and (errors["verdict"] == "equivalent").all()  # no failed request, said so
+    loads = table[table["what"] == "insert · load"]
+    assert len(loads) == 1 and (loads["verdict"] == "insufficient data").all()  # one build per variant
+    parts = findings.components(report.load_summary(smoke_run))
+    assert len(parts) and (parts["starts"] == 5).all() and (parts["starts_for_delta"] >= 5).all()
 
 
 def test_raw_latencies_recompute_the_summary(smoke_run):
     s = pd.read_parquet(smoke_run / "summary.parquet")
-    row = s[(s["op"] == "query") & (s["phase"] == "serial") & (s["sweep"] == "blocks")].iloc[0]
+    row = s[(s["op"] == "query") & (s["phase"] == "serial") & (s["sweep"] == "blocks")].iloc[0]  # start 0
     raw = pd.read_parquet(smoke_run / row["raw_file"])
     measured = raw[~raw["warmup"] & raw["ok"]]
     assert len(measured) == row["count"] == 20

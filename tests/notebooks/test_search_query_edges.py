@@ -11,6 +11,7 @@ from mqbench.server import EmbeddedMilvus
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["-p", "n", "500", "-p", "dim", "8", "-p", "queries", "5", "-p", "serial_requests", "5",
+        "-p", "start_pairs", "1", "-p", "tick_samples", "0",
         "-p", "blocks", "1", "-p", "block_requests", "5", "-p", "block_window_s", "0.3", "-p", "block_concurrency", "1",
         "-p", "warmup_requests", "1", "-p", "concurrency_levels", "[1]", "-p", "sweep_window_s", "0.5",
         "-p", "sweep_warmup_s", "0.2", "-p", "sweep_concurrency", "1", "-p", "open_loop_clients", "1",

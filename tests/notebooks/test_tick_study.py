@@ -25,8 +25,11 @@ def test_the_tick_study_samples_every_start_and_kills_it(tick_run):
     assert (tick["mean_ms"] > 0).all() and (tick["samples"] == 4).all()
     stops = s[(s["op"] == "server_stop")]
     assert len(stops) == 12 and (stops["stop_method"] == "killed").all()  # throwaway servers are killed, and say so
+    starts = s[s["op"] == "server_start"]
+    assert starts.loc[starts["launch_order"] == 0, "variant"].value_counts().min() >= 2  # launch order balanced
+    assert (s.loc[s["phase"] == "tick", "interleaved"] == True).all()  # noqa: E712 - samples server by server
     verdicts = findings.findings(s)
-    over_starts = verdicts[verdicts["what"].str.contains("tick")]
+    over_starts = verdicts[verdicts["what"].str.contains("tick") & (verdicts["unit"] == "start pair")]
     assert len(over_starts) == 3 and (over_starts["units"] == 5).all()
     assert set(over_starts["verdict"]) <= {"different", "equivalent", "inconclusive"}
     assert "The time tick over many server starts" in (tick_run / "report.html").read_text()

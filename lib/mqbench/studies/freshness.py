@@ -4,10 +4,12 @@ inserting, sustained ingest and recovery on one server per variant side by side.
 **Time-tick study.** A Strong read, and the first read that sees a fresh insert, wait until the query
 node has consumed the MQ's time-tick messages past the request's timestamp (``proxy.timeTickInterval``,
 200 ms by default). How long that is depends on the phase between Milvus's tick loops, which is
-fixed when a server starts — so for these metrics the unit is the server start. Each block starts one
-throwaway server per variant together, samples Strong search, Strong primary-key query and
-insert→visible lag at random phases (an exponential pause before every sample, never back to back),
-then SIGKILLs them (a throwaway server is killed, not stopped gracefully: ``stop_method`` says so).
+fixed when a server starts — so for these metrics the unit is the server start. Each block launches one
+throwaway server per variant together, in the block's balanced design order, samples Strong search, Strong
+primary-key query and insert→visible lag interleaved server by server at random phases (an exponential pause
+before every sample, never back to back), then SIGKILLs them (a throwaway server is killed, not stopped
+gracefully: ``stop_method`` says so). ``search_query.ipynb`` takes the same samples on every start pair of
+its served build.
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ import numpy as np
 
 from .. import checks, design, ingest, schema, workload
 from ..errors import ParameterError
-from ..freshness import BackgroundWriter, ingest_growth, kill_and_recover, lag_summary, visibility_lags
+from ..freshness import (BackgroundWriter, ingest_growth, kill_and_recover, lag_summary, tick_samples,
+                         visibility_lags)
 from ..workload import CONSISTENCY, Spec
 
 TICK_COLLECTION = "tick"
@@ -46,33 +49,20 @@ def _tick_server(v, dim: int, seed: int) -> None:
                                                                                                   dtype=np.float32))
 
 
-def _tick_measure(session, v, block: int, position: int, p: dict) -> None:
-    """Strong search, Strong query and insert→visible lag on one start, each ``tick_samples`` times."""
-    tags = {"block": block, "block_order": position, "unit": "start", "consistency_level": "Strong"}
-    queries = np.random.default_rng(p["seed"] + 1).standard_normal((20, p["dim"]), dtype=np.float32)
-    for spec in (Spec(schema.OP_SEARCH, TICK_COLLECTION, "Strong", queries=queries, k=10),
-                 Spec(schema.OP_QUERY, TICK_COLLECTION, "Strong", n=100, seed=p["seed"])):
-        with session.track(spec.kind, schema.PHASE_TICK, v, **tags) as t:
-            t.result = workload.serial(v.conn, spec, p["tick_samples"], 2, gap_s=p["tick_gap_s"], seed=block)
-    with session.track(schema.OP_INSERT_VISIBLE, schema.PHASE_TICK, v, **{**tags, "consistency_level": "Eventually"},
-                       batch_rows=1) as t:
-        with v.conn.client() as client:
-            lags = visibility_lags(client, TICK_COLLECTION, p["dim"], 1, p["tick_samples"], "Eventually", 1000,
-                                   seed=block, timeout_s=p["lag_timeout_s"], gap_s=p["tick_gap_s"])
-        t.extra.update(lag_summary(lags), raw_file=session.write_raw(f"tick-lag-{v.label}-{block}", lags,
-                                                                     **v.columns, block=block))
-
-
 def tick_study(session, p: dict) -> None:
-    """``tick_starts`` blocks; each starts one server per variant together, samples them in the block's
-    design order, and kills them."""
+    """``tick_starts`` blocks; each launches one server per variant together in the block's design order,
+    samples them interleaved (:func:`mqbench.freshness.tick_samples`), and kills them."""
     n = len(design.parse_variants(p["variants"], p["server_overrides"]))
+    queries = np.random.default_rng(p["seed"] + 1).standard_normal((20, p["dim"]), dtype=np.float32)
+    search = Spec(schema.OP_SEARCH, TICK_COLLECTION, "Strong", queries=queries, k=10)
+    query = Spec(schema.OP_QUERY, TICK_COLLECTION, "Strong", n=100, seed=p["seed"])
     for block, order in enumerate(design.block_orders(p["tick_starts"], n, p["seed"] + 7)):
-        started = session.start_together(p["variants"], f"tick{block}", p["server_overrides"])
-        for position, i in enumerate(order):
-            _tick_server(started[i], p["dim"], p["seed"])
-        for position, i in enumerate(order):
-            _tick_measure(session, started[i], block, position, p)
+        started = session.start_together(p["variants"], f"tick{block}", p["server_overrides"], order=order)
+        ordered = [started[i] for i in order]
+        for v in ordered:
+            _tick_server(v, p["dim"], p["seed"])
+        tick_samples(session, ordered, search, query, TICK_COLLECTION, p["dim"], p["tick_samples"], p["tick_gap_s"],
+                     seed=block, first_id=1000, tags={"block": block, "unit": "start"}, timeout_s=p["lag_timeout_s"])
         session.close_variants(kill=True)
 
 

@@ -1,23 +1,38 @@
-"""``search_query.ipynb``: the variants side by side on identical data, measured in paired blocks, then swept.
+"""``search_query.ipynb``: the variants on identical data and one index build, then swept.
 
-Every variant (an MQ plus overrides) gets its own embedded Milvus, loaded with the same ids, vectors
-and index parameters. **Blocks** give the verdicts: in each block every variant is measured once —
-serial search and primary-key query latency, closed-loop search and query RPS — in a balanced
-seeded order (:mod:`mqbench.design`); each block is one paired observation per metric.
-**Sweeps** then trace the curves (concurrency, open-loop rates, search parameters, consistency
-levels, request shapes, query kinds): every point is measured on every variant back to back in a
-design order, ``sweep_blocks`` times.
+Two questions, each with its own unit (docs/measurement.md):
+
+* **Ingest and build** — each variant loads the same rows through its own MQ and builds its own index
+  (:func:`build`): insert rows/s, flush, index, compaction and load times, segments, one build per variant
+  and run, so these are observations unless a grid repeats the builds (the unit is the build).
+* **Run time** — one of those builds (the *builder*'s, chosen per run and recorded as ``build_variant``) is
+  copied once per variant and served under each variant's MQ (:func:`serve`): only the MQ differs. Then
+  **pairs of server starts** (:func:`run_starts`): every start pair restarts both servers (launch order
+  balanced), checks the rows by a Strong ``count(*)``, records the segments, runs a recorded warm-up block,
+  then ``blocks`` interleaved blocks — serial search and primary-key query, closed-loop search and query —
+  and the Strong-read and insert→visible samples of the time tick. Every run-time verdict is over start
+  pairs (per-start means of the blocks).
+
+**Sweeps** then trace the curves (concurrency, open-loop rates, search parameters, consistency levels,
+request shapes, query kinds) on the last start: every point on every variant back to back, in a design order.
 """
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import time
+import zlib
 
-from .. import checks, datasets, design, indexes, pipeline, schema, workload
+import numpy as np
+
+from .. import checks, datasets, design, freshness, indexes, ingest, pipeline, schema, workload
 from ..errors import ParameterError
+from ..server import EmbeddedMilvus
 from ..workload import ARRIVALS, CONSISTENCY, KINDS, Spec, check_filter
 
 COLLECTION = "mqbench_search_query"
+TICK_COLLECTION = "mqbench_tick"  # a small exact collection the insert→visible samples write to
+TICK_ROWS = 100
 SHAPE_KEYS = ("nq", "k", "filter", "output_fields", "search_params")
 
 
@@ -32,8 +47,14 @@ def check(p: dict, dim: int) -> None:
     checks.positive_number("sweep_warmup_s", p["sweep_warmup_s"], allow_zero=True)
     checks.positive_number("delta", p["delta"])
     for name in ("serial_requests", "consistency_requests", "sweep_concurrency", "open_loop_clients", "k",
-                 "insert_workers", "blocks", "block_requests", "block_concurrency", "sweep_blocks"):
+                 "insert_workers", "blocks", "block_requests", "block_concurrency", "sweep_blocks", "start_pairs"):
         checks.integer(name, p[name])
+    checks.integer("tick_samples", p["tick_samples"], minimum=0)
+    checks.positive_number("tick_gap_s", p["tick_gap_s"])
+    labels = [v.label for v in design.parse_variants(p["variants"], p["server_overrides"], external=bool(p["uri"]))]
+    if p["builder"] and p["builder"] not in labels:
+        raise ParameterError(f"builder {p['builder']!r} is not a variant label; choose one of {labels} or leave it "
+                             "empty (chosen per run)")
     checks.integer("warmup_requests", p["warmup_requests"], minimum=0)
     if not isinstance(p["open_loop_rates"], list):
         raise ParameterError(f"open_loop_rates must be a list of requests per second, got {p['open_loop_rates']!r}")
@@ -85,13 +106,122 @@ def prepare(session, p: dict):
     return data, specs
 
 
-def load(session, variants, data, p: dict) -> None:
-    """The same data, index and parameters into every variant's server, in a seeded order."""
-    pipeline.check_room(session, data.n, data.dim, p["index_type"], p["index_params"], servers=len(variants))
-    (order,) = design.block_orders(1, len(variants), p["seed"])
+def builder_index(p: dict, run_id: str, variants) -> int:
+    """The variant whose build is served under every variant: ``builder`` if given, else drawn from the run id
+    and repeat, so successive runs alternate between the MQs (in expectation) and each run records its own."""
+    labels = [v.label for v in variants]
+    if p["builder"]:
+        return labels.index(p["builder"])
+    return (zlib.crc32(run_id.encode()) + int(p.get("repeat") or 0)) % len(variants)
+
+
+def load_external(session, variants, data, p: dict) -> None:
+    """An external server (``uri``): the data loaded once; its one variant is measured in blocks."""
+    pipeline.load(session, variants[0], COLLECTION, data, p["index_type"], p["index_params"], batch_mb=p["batch_mb"],
+                  workers=p["insert_workers"], compact=p["compact"])
+
+
+def build(session, data, p: dict):
+    """Each variant loads ``data`` through its own MQ and builds its own index, one server at a time in an order
+    drawn from the run id (the ingest and build observations; unit: the build). The builder's server also gets
+    the small exact collection of the insert→visible samples; every collection is flushed, the server killed
+    with its sessions released. Returns (variants, builder)."""
+    variants = design.parse_variants(p["variants"], p["server_overrides"])
+    pipeline.check_room(session, data.n, data.dim, p["index_type"], p["index_params"], servers=len(variants) + 1)
+    chosen = builder_index(p, session.context["run_id"], variants)
+    session.context["build_variant"] = variants[chosen].label
+    loaders = list(range(len(variants))) if p["own_builds"] else [chosen]
+    order = [i for i in design.block_orders(1, len(variants), zlib.crc32(session.context["run_id"].encode()))[0]
+             if i in loaders]
     for i in order:
-        pipeline.load(session, variants[i], COLLECTION, data, p["index_type"], p["index_params"],
-                      batch_mb=p["batch_mb"], workers=p["insert_workers"], compact=p["compact"])
+        v = variants[i]
+        session.start_server(v, f"{v.label}-build")
+        pipeline.load(session, v, COLLECTION, data, p["index_type"], p["index_params"], batch_mb=p["batch_mb"],
+                      workers=p["insert_workers"], compact=p["compact"])
+        record_segments(session, v, schema.PHASE_LOAD)
+        if i == chosen:
+            with v.conn.client(timeout=600) as client:
+                ingest.flat_collection(client, TICK_COLLECTION, data.dim)
+                client.insert(TICK_COLLECTION, np.arange(TICK_ROWS), _tick_rows(data.dim))
+                for name in (COLLECTION, TICK_COLLECTION):
+                    client.flush(name)
+        else:
+            session.stop_server(v, kill=True)
+    return variants, variants[chosen]
+
+
+def _tick_rows(dim: int) -> np.ndarray:
+    return np.random.default_rng(0).standard_normal((TICK_ROWS, dim), dtype=np.float32)
+
+
+def record_segments(session, v, phase: str, **tags) -> dict:
+    """The collection as the server counts it: a Strong ``count(*)``, its loaded segments and their rows."""
+    with session.track(schema.OP_COUNT_ROWS, phase, v, **tags) as t, v.conn.client(timeout=600) as client:
+        rows = client.segment_rows(COLLECTION)
+        t.extra.update(rows_counted=client.count(COLLECTION), segments=len(rows),
+                       segment_rows_min=min(rows, default=0), segment_rows_max=max(rows, default=0))
+    return t.row
+
+
+def serve(session, variants, builder) -> list:
+    """The builder's folder copied once per variant; each copy gets its variant's MQ at its next start (the
+    seed's migration path: the data is flushed, so no MQ holds anything the copy needs)."""
+    source = builder.server
+    source_dir, password = source.base_dir, source._password
+    session.stop_server(builder, kill=True, release_sessions=True, keep_data=True)
+    for v in variants:
+        target = session.run_dir / "servers" / session.tag / f"{v.label}-served"
+        with session.track(schema.OP_COPY_BUILD, schema.PHASE_LOAD, v, build_from=builder.label) as t:
+            shutil.copytree(source_dir, target, ignore=lambda d, names: ["logs"] if d == str(source_dir) else [])
+            t.extra["copied_bytes"] = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
+        v.server = EmbeddedMilvus(v.mq, target, v.overrides, password=password)
+        v.conn = None
+    shutil.rmtree(source_dir / "data", ignore_errors=True)
+    session.variants = list(variants)
+    return variants
+
+
+def run_starts(session, variants, specs, data, p: dict) -> None:
+    """``start_pairs`` pairs of starts of the served copies. In each: both servers launched in the pair's design
+    order, the rows counted, a warm-up block (recorded as sweep ``warmup``), ``blocks`` blocks, the time-tick
+    samples; then both killed with their sessions released — except after the last pair, whose servers stay
+    up for the sweeps."""
+    orders = design.block_orders(p["start_pairs"], len(variants), p["seed"] + 11)
+    for start, order in enumerate(orders):
+        ordered = [variants[i] for i in order]
+        session.start_pair(ordered, start=start)
+        for position, v in enumerate(ordered):
+            with v.conn.client(timeout=600) as client:
+                client.load(COLLECTION)
+                client.load(TICK_COLLECTION)
+            record_segments(session, v, schema.PHASE_LIFECYCLE, start=start, block_order=position)
+        tags = {"start": start, "unit": "start"}
+        run_blocks(session, ordered, specs, data, p, [-1 - start], dict(tags, sweep=schema.SWEEP_WARMUP))
+        first = start * p["blocks"]
+        run_blocks(session, ordered, specs, data, p, range(first, first + p["blocks"]),
+                   dict(tags, sweep=schema.SWEEP_BLOCKS))
+        if p["tick_samples"]:
+            freshness.tick_samples(session, ordered, specs[schema.OP_SEARCH], specs[schema.OP_QUERY], TICK_COLLECTION,
+                                   data.dim, p["tick_samples"], p["tick_gap_s"], seed=p["seed"] + start,
+                                   first_id=TICK_ROWS + start * p["tick_samples"],
+                                   tags=dict(tags, block=start, sweep=schema.SWEEP_TICK))
+        if start < len(orders) - 1:
+            session.close_variants(kill=True, release_sessions=True, forget=False)
+
+
+def measure(session, data, specs, p: dict) -> list:
+    """The run-time comparison: builds, the builder's build served under every variant, the start pairs; on an
+    external server (``uri``), the data loaded and its one variant measured in ``blocks`` blocks. Returns the
+    variants, their servers running (the last start's) for the sweeps."""
+    if p["uri"]:
+        variants = session.start_variants(p["variants"], uri=p["uri"])
+        load_external(session, variants, data, p)
+        run_blocks(session, variants, specs, data, p, range(p["blocks"]), {"sweep": schema.SWEEP_BLOCKS})
+        return variants
+    variants, builder = build(session, data, p)
+    serve(session, variants, builder)
+    run_starts(session, variants, specs, data, p)
+    return variants
 
 
 def pool_size(p: dict) -> int:
@@ -105,37 +235,29 @@ def _each(session, variants, seed: int, measure) -> None:
         measure(variants[i], position)
 
 
-def run_blocks(session, pool, variants, specs, data, p: dict) -> None:
-    """The paired blocks. In each block, in the block's balanced order: serial search and primary-key query
-    with the variants taking turns request by request (A B, B A, …), then closed-loop search and query RPS with
-    the variants taking turns in 0.1 s time slots (A B B A …). Each block gives one observation per variant and
-    metric, measured under the same host conditions."""
+def run_blocks(session, ordered, specs, data, p: dict, blocks, tags: dict) -> None:
+    """Blocks on the running servers, ``ordered`` as the design drew them. In each block: serial search and
+    primary-key query with the variants taking turns request by request (A B, B A, …), then closed-loop search
+    and query RPS with the variants taking turns in 0.1 s time slots (A B B A …). Each block gives one
+    observation per variant and metric under the same host conditions; Milvus's series are scraped around each
+    measurement, per server."""
     search, lookup = specs[schema.OP_SEARCH], specs[schema.OP_QUERY]
-    for block, order in enumerate(design.block_orders(p["blocks"], len(variants), p["seed"])):
-        ordered = [variants[i] for i in order]
-        tags = {"sweep": schema.SWEEP_BLOCKS, "block": block, "interleaved": True}
-        for spec in (search, lookup):
-            t0 = time.perf_counter()
-            res = workload.interleaved({v.label: v.conn for v in ordered}, spec, p["block_requests"],
-                                       p["warmup_requests"])
-            for position, v in enumerate(ordered):
-                _record(session, v, spec.kind, schema.PHASE_SERIAL, res[v.label], time.perf_counter() - t0,
-                        dict(tags, block_order=position), dataset=data, k=p["k"])
-        for spec in (search, lookup):
-            t0 = time.perf_counter()
-            res = pool.closed_loop_sliced(spec, p["block_concurrency"], p["block_window_s"] * len(ordered),
-                                          p["sweep_warmup_s"], [v.label for v in ordered])
-            for position, v in enumerate(ordered):
-                _record(session, v, spec.kind, schema.PHASE_CONCURRENT, res[v.label], time.perf_counter() - t0,
-                        dict(tags, block_order=position), concurrency=p["block_concurrency"])
-
-
-def _record(session, variant, op: str, phase: str, result, seconds: float, tags: dict, **kwargs) -> None:
-    """A measurement made with the variants interleaved, recorded as each variant's row (its duration is the
-    interleaved span's; server resources cannot be told apart, so they are left out)."""
-    with session.track(op, phase, variant, **kwargs, **tags) as t:
-        t.result = result
-        t.extra.update(duration_s=seconds, server_cpu_s=None, server_rss_peak_mib=None)
+    pool = session.client_pool(p["block_concurrency"])
+    try:
+        for block in blocks:
+            for spec in (search, lookup):
+                with session.interleaved(ordered, spec.kind, schema.PHASE_SERIAL, dict(tags, block=block),
+                                  dataset=data, k=p["k"]) as out:
+                    out.update(workload.interleaved({v.label: v.conn for v in ordered}, spec, p["block_requests"],
+                                                    p["warmup_requests"]))
+            for spec in (search, lookup):
+                with session.interleaved(ordered, spec.kind, schema.PHASE_CONCURRENT, dict(tags, block=block),
+                                  concurrency=p["block_concurrency"]) as out:
+                    out.update(pool.closed_loop_sliced(spec, p["block_concurrency"], p["block_window_s"] * len(ordered),
+                                                       p["sweep_warmup_s"], [v.label for v in ordered]))
+    finally:
+        pool.close()
+        session.pools.remove(pool)
 
 
 def _sweep_points(specs, data, p: dict) -> list[tuple]:
@@ -155,7 +277,8 @@ def _sweep_points(specs, data, p: dict) -> list[tuple]:
 
 
 def run_sweeps(session, pool, variants, specs, data, p: dict) -> None:
-    """Every sweep point on every variant, back to back in a design order, ``sweep_blocks`` times."""
+    """Every sweep point on every variant, back to back in a design order, ``sweep_blocks`` times (curves, not
+    verdicts: on the servers of the last start pair)."""
     points = _sweep_points(specs, data, p)
     for block in range(p["sweep_blocks"]):
         for j, (sweep, point, spec, tags, serial, concurrent) in enumerate(points):
