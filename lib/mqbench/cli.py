@@ -40,7 +40,8 @@ def cmd_run(args) -> int:
         cells = runner.single_cell(args.notebook, params)
         manifest_fields = {"mode": "single", "notebook": str(args.notebook), "parameters": params}
     run_dir = results.create_run_dir(args.run_dir)
-    results.write_manifest(run_dir, cells=runner.cells_manifest(cells), **manifest_fields)
+    results.write_manifest(run_dir, cells=runner.cells_manifest(cells),
+                           declared_parameters=runner.manifest_parameters(cells), **manifest_fields)
     print(f"run folder: {run_dir} ({len(cells)} notebook executions)", file=sys.stderr)
     return _execute(cells, run_dir, args.report)
 

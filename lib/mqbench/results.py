@@ -105,6 +105,13 @@ def write_manifest(run_dir: Path, **fields) -> dict:
     return manifest
 
 
+def add_to_manifest(run_dir: Path, key: str, entry: dict) -> None:
+    """Append ``entry`` to the list ``key`` of the run's manifest (e.g. each cell's timing as it finishes)."""
+    manifest = read_manifest(run_dir)
+    manifest[key] = [*manifest.get(key, []), entry]
+    atomic_write_text(Path(run_dir) / "manifest.json", json.dumps(manifest, indent=2, default=str))
+
+
 def read_manifest(run_dir: str | Path) -> dict:
     return json.loads((Path(run_dir) / "manifest.json").read_text())
 

@@ -156,6 +156,12 @@ def single_cell(notebook: str | Path, params: dict) -> list[Cell]:
     return [Cell(path, params, tuple(k for k in params if k != "repeat"))]
 
 
+def manifest_parameters(cells: list[Cell]) -> dict[str, dict]:
+    """Each notebook's declared parameters and their defaults at run time, as the manifest keeps them: a
+    report, compare or index can read a run's parameters from its own manifest, not from today's notebooks."""
+    return {c.name: declared_parameters(c.notebook) for c in {c.name: c for c in cells}.values()}
+
+
 def cells_manifest(cells: list[Cell]) -> list[dict]:
     """How cells are kept in ``manifest.json``, in execution order (enough to resume them)."""
     return [{"notebook": str(c.notebook.relative_to(PROJECT_ROOT)) if c.notebook.is_relative_to(PROJECT_ROOT)
@@ -239,6 +245,10 @@ def execute(cells: list[Cell], run_dir: Path, show_progress: bool = True) -> lis
                 bar.write(f"FAILED {cell.label}: {entry['error']}")
             else:
                 bar.write(f"done   {cell.label} in {time.perf_counter() - t0:.0f} s")
+            results.add_to_manifest(run_dir, "timings", {
+                "executed": cell.executed_name, "elapsed_s": round(time.perf_counter() - t0, 1),
+                "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(), "failed": bool(failures)
+                and failures[-1]["executed"] == f"executed/{cell.executed_name}"})
             bar.update(1)
     finally:
         bar.close()
