@@ -2,15 +2,34 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import signal
 import sys
 import threading
 from pathlib import Path
 
-from . import compare, datasets, interop, migration, paths, report, results, runindex, runner
+from . import __version__, paths
 from .errors import FormatError, GridError, MigrationError, MqbenchError
 from .server import TOKEN_ENV, EmbeddedMilvus, check_mq, running_in
+
+
+def _lazy(name: str):
+    """``mqbench.<name>``, imported on first use (``importlib.util.LazyLoader``): ``mqbench --help`` and argument
+    errors never load pandas, scipy or papermill."""
+    full = f"{__package__}.{name}"
+    if full in sys.modules:
+        return sys.modules[full]
+    spec = importlib.util.find_spec(full)
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[full] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+compare, datasets, interop, migration, report, results, runindex, runner = (
+    _lazy(n) for n in ("compare", "datasets", "interop", "migration", "report", "results", "runindex", "runner"))
 
 
 def cmd_run(args) -> int:
@@ -70,14 +89,54 @@ def cmd_compare(args) -> int:
     if len(args.run_dir) < 2:
         raise GridError("mqbench compare needs two or more run folders (the first is the baseline)")
     runs = [results.open_run_dir(r).resolve() for r in args.run_dir]
-    out = Path(args.out) if args.out else paths.results_root() / "compare" / "__vs__".join(r.name for r in runs)[:200]
-    table, caveats = compare.compare_runs(runs)
+    names = [r.name for r in runs]
+    out = Path(args.out) if args.out else paths.results_root() / "compare" / "__vs__".join(names)[:200]
+    table, caveats = compare.compare_runs(runs, pair=args.pair)
     for caveat in caveats:
         print(f"caveat: {caveat}", file=sys.stderr)
-    print(f"{len(table)} metrics compared", file=sys.stderr)
-    html = report.execute_page(paths.NOTEBOOKS / "compare.ipynb", out / "compare.ipynb",
-                               {"runs": [str(r) for r in runs]}, "mqbench compare", out / "compare.html")
-    print(html)
+    shown = compare.compared(table, names)
+    print(f"{len(shown)} of {len(table)} metrics compared (a contender value beside the baseline's)", file=sys.stderr)
+    if args.only_changed:
+        verdict_columns = [c for c in shown if c.endswith(" verdict")]
+        shown = shown[shown[verdict_columns].astype(str).apply(lambda c: c.str.startswith("different")).any(axis=1)]
+    if args.sort == "ratio" and len(shown):
+        import numpy as np
+
+        ratio = shown[f"{names[1]} ÷ {names[0]}"].astype(float)
+        shown = shown.assign(_effect=np.abs(np.log(ratio))).sort_values("_effect", ascending=False).drop(columns="_effect")
+    if args.format == "html":
+        print(report.execute_page(paths.NOTEBOOKS / "compare.ipynb", out / "compare.ipynb",
+                                  {"runs": [str(r) for r in runs], "pair": args.pair}, "mqbench compare",
+                                  out / "compare.html"))
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"compare.{args.format}"
+        text = {"md": lambda t: t.to_markdown(index=False), "csv": lambda t: t.to_csv(index=False),
+                "json": lambda t: t.to_json(orient="records", indent=1)}[args.format](shown)
+        results.atomic_write_text(path, text)
+        print(path)
+    if args.fail_above is not None:
+        worse = compare.regressions(table, names, args.fail_above)
+        for row in worse.to_dict("records"):
+            ratio = row[f"{row['contender']} ÷ {names[0]}"]
+            print(f"regression: {row['contender']} {row['metric']} ({row['op']} {row['phase']} {row['point']}): "
+                  f"ratio {ratio:.3f}", file=sys.stderr)
+        if len(worse):
+            return 3
+    return 0
+
+
+def cmd_docs(args) -> int:
+    from . import statements
+
+    if args.check:
+        stale = statements.stale()
+        for doc in stale:
+            print(f"stale: {doc} (its generated blocks differ from the runs in reports/; run mqbench docs)",
+                  file=sys.stderr)
+        return 1 if stale else 0
+    for doc in statements.write():
+        print(doc)
     return 0
 
 
@@ -188,15 +247,37 @@ def _add_pages(sub) -> None:
     rep.add_argument("run_dir", nargs="+", help="a run folder; several are combined into --out")
     rep.add_argument("--out", help="the folder of a combined report over several runs")
     rep.set_defaults(func=cmd_report)
-    cmp = sub.add_parser("compare", help="put two or more runs side by side (ratios, verdicts, caveats)")
+    cmp = sub.add_parser("compare", help="put two or more runs side by side (ratios, verdicts, caveats)",
+                         description="Every metric of the baseline run beside the same metric of the other runs, "
+                                     "with ratios, Welch intervals and verdicts, and caveats where hosts, versions, "
+                                     "lock file or code differ.",
+                         epilog="examples:\n  mqbench compare reports/A reports/B\n"
+                                "  mqbench compare reports/rocksmq-100m reports/natsmq-100m   # single-MQ runs pair\n"
+                                "  mqbench compare base new --only-changed --sort ratio --format md\n"
+                                "  mqbench compare base new --fail-above 0.10   # CI gate\n"
+                                "exit codes: 0 compared; 2 a user error; 3 a regression beyond --fail-above",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     cmp.add_argument("run_dir", nargs="+", help="run folders; the first is the baseline")
-    cmp.add_argument("--out", help="folder for compare.html (default results/compare/<runs>)")
+    cmp.add_argument("--out", help="folder for the output (default results/compare/<runs>)")
+    cmp.add_argument("--pair", action=argparse.BooleanOptionalAction, default=None,
+                     help="match rows by everything but the variant (default: when every run measured one variant)")
+    cmp.add_argument("--only-changed", action="store_true", help="keep only metrics with a 'different' verdict")
+    cmp.add_argument("--sort", choices=["key", "ratio"], default="key",
+                     help="row order: as measured, or by the size of the first contender's ratio")
+    cmp.add_argument("--format", choices=["html", "md", "csv", "json"], default="html", help="output format")
+    cmp.add_argument("--fail-above", type=float, metavar="FRACTION",
+                     help="exit 3 if a contender is 'different' and worse than the baseline by more than this "
+                          "fraction (0.10 = 10%%) on any metric")
     cmp.set_defaults(func=cmd_compare)
     idx = sub.add_parser("index", help="rebuild index.html of a folder of runs (default results/)")
-    idx.add_argument("folder", nargs="?")
+    idx.add_argument("folder", nargs="?", help="a folder of run folders (default results/)")
     idx.set_defaults(func=cmd_index)
+    docs = sub.add_parser("docs", help="rewrite the README's and docs' figures from the published runs in reports/",
+                          epilog="exit codes: 0 up to date (or rewritten); 1 with --check, when a doc is stale")
+    docs.add_argument("--check", action="store_true", help="change nothing; exit 1 if a generated block is stale")
+    docs.set_defaults(func=cmd_docs)
     pub = sub.add_parser("publish", help="copy a run's manifest, summary and report (no raw files) to reports/")
-    pub.add_argument("run_dir")
+    pub.add_argument("run_dir", help="the run folder to publish")
     pub.add_argument("--to", default=str(paths.PROJECT_ROOT / "reports"), help="default: reports/ in the project")
     pub.set_defaults(func=cmd_publish)
 
@@ -220,7 +301,8 @@ def _add_servers(sub) -> None:
 
 def _add_data(sub) -> None:
     ds = sub.add_parser("datasets", help="list datasets, describe one, or compute its exact ground truth")
-    ds.add_argument("action", choices=["list", "info", "groundtruth"])
+    ds.add_argument("action", choices=["list", "info", "groundtruth"],
+                    help="list the registry, describe NAME, or compute NAME's exact ground truth")
     ds.add_argument("dataset", nargs="?", help="a name from data/datasets.yaml or a file/folder path")
     ds.add_argument("--n", type=int, help="use the first N base rows")
     ds.add_argument("--queries", type=int, help="use the first N queries")
@@ -228,21 +310,36 @@ def _add_data(sub) -> None:
     ds.add_argument("--metric", help="metric for data that does not record one (parquet folders)")
     ds.set_defaults(func=cmd_datasets)
     ex = sub.add_parser("export", help="write a run's search results as VectorDBBench result JSON")
-    ex.add_argument("run_dir")
-    ex.add_argument("--format", choices=["vectordbbench"], required=True)
+    ex.add_argument("run_dir", help="the run folder to export")
+    ex.add_argument("--format", choices=["vectordbbench"], required=True, help="the result format to write")
     ex.add_argument("--out", help="results folder (default RUN_DIR/vectordbbench); the file goes in OUT/Milvus/")
     ex.set_defaults(func=cmd_export)
     im = sub.add_parser("import-dataset", help="check a VectorDBBench custom dataset folder for use as a dataset")
     im.add_argument("dir", help="folder with train*.parquet, test.parquet and neighbors.parquet")
-    im.add_argument("--from", dest="source", choices=["vectordbbench"], required=True)
+    im.add_argument("--from", dest="source", choices=["vectordbbench"], required=True,
+                    help="the layout of the folder")
     im.add_argument("--metric", help="L2, IP or COSINE (VectorDBBench folders do not record it)")
     im.add_argument("--queries", type=int, help="use the first N queries")
-    im.add_argument("--k", type=int, default=100)
+    im.add_argument("--k", type=int, default=100, help="neighbours of the ground truth to keep (default 100)")
     im.set_defaults(func=cmd_import_dataset)
 
 
+EPILOG = """examples:
+  mqbench run --grid data/grids/default.yaml --report     the main job (make run)
+  mqbench run notebooks/search_query.ipynb -p n 20000     one notebook, a parameter changed
+  mqbench report results/<run-id>                          rebuild report.html, nothing re-executed
+  mqbench compare reports/A reports/B --fail-above 0.1     side by side; exit 3 on a regression
+  mqbench server --mq natsmq                               an embedded Milvus for JupyterLab
+
+exit codes: 0 done; 1 a notebook execution failed (run) or a doc is stale (docs --check);
+            2 a user's error (one line on stderr); 3 a regression beyond --fail-above (compare)"""
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mqbench", description=__doc__)
+    p = argparse.ArgumentParser(prog="mqbench", description="Run, report and compare evaluations of Milvus's "
+                                "message queues (RocksMQ, NATS/JetStream, ...) from Jupyter notebooks.",
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"mqbench {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     for add in (_add_run, _add_pages, _add_servers, _add_data):
         add(sub)

@@ -48,29 +48,49 @@ def welch(baseline, contender, delta: float = verdicts.DELTA) -> verdicts.Verdic
     return verdicts.Verdict(verdicts.decide(low, high, delta), ratio, low, high, n, p)
 
 
-def _per_unit(summary: pd.DataFrame) -> pd.DataFrame:
+def _key(value) -> str:
+    """A key value as text that matches across runs: missing is empty, numbers compare by value (4 == 4.0)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return ""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return f"{float(value):g}"
+    return str(value)
+
+
+def _per_unit(summary: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     ok = summary[summary["status"] == "ok"].copy()
-    for k in KEYS:
-        ok[k] = ok[k].astype(str) if k in ok else ""
+    for k in keys:
+        ok[k] = [_key(v) for v in ok[k]] if k in ok else ""
     return ok
 
 
-def compare_runs(run_dirs: list[Path], delta: float = verdicts.DELTA) -> tuple[pd.DataFrame, list[str]]:
-    """(one row per metric and key with every run's value, ratios to the first run and verdicts; caveats)."""
+def single_variants(summaries: list[pd.DataFrame]) -> list[str] | None:
+    """The one variant of each run, if every run measured exactly one (e.g. the 10^8 pair)."""
+    found = [sorted(s["variant"].dropna().unique()) if "variant" in s else [] for s in summaries]
+    return [f[0] for f in found] if all(len(f) == 1 for f in found) else None
+
+
+def compare_runs(run_dirs: list[Path], delta: float = verdicts.DELTA,
+                 pair: bool | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """(one row per metric and key with every run's value, ratios to the first run and verdicts; caveats).
+
+    Rows match on :data:`KEYS`; with ``pair`` (the default when every run measured a single variant) the
+    variant is left out of the key, so a natsmq-only run compares with a rocksmq-only one."""
     runs = [Path(r) for r in run_dirs]
-    summaries = [_per_unit(load_summary(r)) for r in runs]
+    raw = [load_summary(r) for r in runs]
+    singles = single_variants(raw)
+    pair = bool(singles) if pair is None else pair
+    keys = [k for k in KEYS if not (pair and k == "variant")]
+    summaries = [_per_unit(s, keys) for s in raw]
     names = [r.name for r in runs]
     rows, found = [], []
-    base = summaries[0]
-    for key, part in base.groupby(KEYS, dropna=False):
+    for key, part in summaries[0].groupby(keys, dropna=False, sort=False):
         for metric in METRICS:
             if metric not in part or part[metric].isna().all():
                 continue
-            row = dict(zip(KEYS, key), metric=metric, **{names[0]: part[metric].median()})
+            row = dict(zip(keys, key), metric=metric, **{names[0]: part[metric].median()})
             for name, other in zip(names[1:], summaries[1:]):
-                match = other
-                for k, value in zip(KEYS, key):
-                    match = match[match[k] == value]
+                match = other[(other[keys] == pd.Series(key, index=keys)).all(axis=1)]
                 if metric not in match or match[metric].isna().all():
                     continue
                 v = welch(part[metric].dropna(), match[metric].dropna(), delta)
@@ -82,8 +102,31 @@ def compare_runs(run_dirs: list[Path], delta: float = verdicts.DELTA) -> tuple[p
     for (i, name, _), v in zip(found, corrected):
         table.loc[i, f"{name} verdict"] = v.verdict if not v.reason else f"{v.verdict} ({v.reason})"
         table.loc[i, f"{name} interval"] = f"{v.ci_low:.3f}–{v.ci_high:.3f}" if np.isfinite(v.ci_low) else ""
-    table = table.replace({"nan": "", "None": ""})
-    return table, caveats(runs)
+    notes = [f"single-variant runs paired by everything but the variant: {' vs '.join(singles or [])}"] if pair else []
+    return table, notes + caveats(runs)
+
+
+def compared(table: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """The rows where at least one contender has a value (the others exist in the baseline only)."""
+    ratios = [f"{n} ÷ {names[0]}" for n in names[1:] if f"{n} ÷ {names[0]}" in table]
+    return table[table[ratios].notna().any(axis=1)] if ratios else table.iloc[0:0]
+
+
+def regressions(table: pd.DataFrame, names: list[str], threshold: float) -> pd.DataFrame:
+    """Rows where a contender is *different* and worse than the baseline by more than ``threshold`` (0.1 = 10%),
+    in the metric's own direction (latency up, RPS down)."""
+    from .metrics import METRICS as REGISTRY
+
+    out = []
+    for name in names[1:]:
+        ratio, verdict = f"{name} ÷ {names[0]}", f"{name} verdict"
+        if ratio not in table or verdict not in table:
+            continue
+        lower = table["metric"].map(lambda m: REGISTRY[m].better == "lower" if m in REGISTRY else True)
+        worse = np.where(lower, table[ratio] - 1, 1 - table[ratio])
+        hit = table[verdict].astype(str).str.startswith("different") & (worse > threshold)
+        out.append(table[hit].assign(contender=name))
+    return pd.concat(out, ignore_index=True) if out else table.iloc[0:0]
 
 
 def caveats(runs: list[Path]) -> list[str]:
@@ -100,4 +143,7 @@ def caveats(runs: list[Path]) -> list[str]:
         values = [str(m.get(key)) for m in manifests]
         if len(set(values)) > 1:
             out.append(f"{key} differs: " + " vs ".join(values))
+    dirty = [r.name for r, m in zip(runs, manifests) if str(m.get("git_sha", "")).endswith("-dirty")]
+    if dirty:
+        out.append(f"made from a work tree with uncommitted changes, so not the commit's code: {', '.join(dirty)}")
     return out

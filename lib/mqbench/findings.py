@@ -30,13 +30,16 @@ from .metrics import METRICS
 # notebook -> (grouping keys, metrics compared)
 COMPARED = {
     "search_query": (["sweep", "op", "phase", "concurrency", "point", "consistency_level"],
-                     ["latency_avg_ms", "latency_p50_ms", "latency_p99_ms", "rps", "recall_at_k"]),
-    "pubsub": (["op", "phase", "shape"], ["s_per_op"]),
+                     ["latency_avg_ms", "latency_p50_ms", "latency_p99_ms", "rps", "recall_at_k", "lag_avg_ms",
+                      "milvus_tsafe_wait_ms", "milvus_qn_consume_tt_lag_ms"]),
+    "pubsub": (["op", "phase", "shape"], ["s_per_op", "milvus_produce_ms", "milvus_qn_consume_tt_lag_ms"]),
     # per start, the mean: defined for any number of samples (a start's median needs 20)
     "freshness_recovery": (["op", "phase", "consistency_level", "batch_rows"], ["latency_avg_ms", "lag_avg_ms"]),
 }
 NOT_FOR_SERIAL = {"rps"}  # a serial phase's rate is only its latency inverted
 SERIAL_PHASES = (schema.PHASE_SERIAL, schema.PHASE_TICK)
+MILVUS_SERIES = {"milvus_tsafe_wait_ms", "milvus_qn_consume_tt_lag_ms", "milvus_produce_ms"}
+MILVUS_PHASES = (schema.PHASE_TICK, schema.PHASE_MILVUS)  # where Milvus's own series are compared
 LOAD_METRICS = {schema.OP_INSERT: "rows_per_s", schema.OP_INDEX: "duration_s", schema.OP_FLUSH: "duration_s",
                 schema.OP_LOAD: "duration_s"}
 TICK_REASON = ("waits for Milvus's time tick, fixed per server start: the unit is the start, not the block "
@@ -94,13 +97,14 @@ def _blocked(summary: pd.DataFrame) -> list[pd.DataFrame]:
 
 
 def _compare(rows: pd.DataFrame, keys: list[str], metrics: list[str]) -> pd.DataFrame:
-    """Serial and concurrent phases compared apart (a serial phase's rate is only its latency inverted)."""
-    if rows.empty:
-        return pd.DataFrame()
-    serial = rows["phase"].isin(SERIAL_PHASES)
-    tables = [verdicts.compare(part, [m for m in metrics if not (is_serial and m in NOT_FOR_SERIAL)], keys,
-                               unit="unit_id", correct_family=False, aggfunc="mean")
-              for is_serial, part in ((True, rows[serial]), (False, rows[~serial])) if len(part)]
+    """Phase by phase: a serial phase's rate is only its latency inverted (no ``rps``), and Milvus's own series are
+    compared only where they are the point: reads waiting for the time tick, and pub/sub through Milvus."""
+    tables = []
+    for phase, part in rows.groupby("phase", sort=False):
+        wanted = [m for m in metrics if not (phase in SERIAL_PHASES and m in NOT_FOR_SERIAL)
+                  and not (m in MILVUS_SERIES and phase not in MILVUS_PHASES)]
+        tables.append(verdicts.compare(part, wanted, keys, unit="unit_id", correct_family=False, aggfunc="mean"))
+    tables = [t for t in tables if len(t)]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 
@@ -177,10 +181,12 @@ def findings(summary: pd.DataFrame, delta: float | None = None) -> pd.DataFrame:
     table = verdicts.recheck(table, delta)
     table["what"] = [describe(row) for row in table.to_dict("records")]
     table["reading"] = [reading(row, delta) for row in table.to_dict("records")]
-    table["effect"] = np.abs(np.log(table["ratio"].astype(float)))
+    with np.errstate(divide="ignore"):  # a ratio of 0 (no failure on one side) has an infinite effect
+        table["effect"] = np.abs(np.log(table["ratio"].astype(float)))
     table = table.sort_values(["verdict", "effect"], key=lambda s: s.map(ORDER) if s.name == "verdict" else -s)
     columns = ["notebook", "what", "metric", "baseline", "contender", "verdict", "ratio", "ci_low", "ci_high",
-               "units", "unit", "baseline_median", "contender_median", "reading", "reason", "p_value", "p_adjusted"]
+               "units", "unit", "baseline_median", "contender_median", "reading", "reason", "p_value", "p_adjusted",
+               "sweep", "op", "phase", "shape", "point", "consistency_level", "concurrency", "batch_rows"]
     return table[[c for c in columns if c in table]].reset_index(drop=True)
 
 
@@ -196,6 +202,8 @@ def describe(row: dict) -> str:
         parts.append(f"c={int(float(concurrency))}")
     if _given(row.get("batch_rows")):
         parts.append(f"{int(float(row['batch_rows']))} rows/batch")
+    if row.get("phase") == schema.PHASE_BROKER:
+        parts.append("Python client stacks, not Milvus")
     return " · ".join(dict.fromkeys(str(p) for p in parts if _given(p)))
 
 
@@ -234,12 +242,13 @@ def components(summary: pd.DataFrame, delta: float = verdicts.DELTA) -> pd.DataF
     out = []
     for group, part in rows.groupby(keys, sort=False):
         order = verdicts._variant_order(part)
-        for metric in (m for m in metrics if m in part and part[m].notna().any()):
+        for metric in (m for m in metrics if m in part and part[m].notna().any() and m not in MILVUS_SERIES):
             if part["phase"].iloc[0] in SERIAL_PHASES and metric in NOT_FOR_SERIAL:
                 continue
             wide = part.pivot_table(index=["start", "block"], columns="variant", values=metric, aggfunc="mean")
             for contender in (c for c in order[1:] if c in wide and order[0] in wide):
-                d = np.log(wide[contender] / wide[order[0]]).replace([np.inf, -np.inf], np.nan).dropna()
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    d = np.log(wide[contender] / wide[order[0]]).replace([np.inf, -np.inf], np.nan).dropna()
                 fit = _split(d.reset_index(name="d"))
                 if fit is None:
                     continue

@@ -45,6 +45,9 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("lag_p50_ms", "insert→visible lag p50", "ms", "lower"),
     Metric("s_per_op", "pub/sub seconds per op", "s", "lower"),
     Metric("error_rate", "share of requests failed", "", "lower"),
+    Metric("milvus_tsafe_wait_ms", "tSafe wait inside Milvus (the time tick)", "ms", "lower"),
+    Metric("milvus_qn_consume_tt_lag_ms", "time-tick lag at the query node", "ms", "lower"),
+    Metric("milvus_produce_ms", "produce call inside Milvus (its MQ client, per message)", "ms", "lower"),
 ]}
 
 PERCENTILES = {"latency_p50_ms": 50, "latency_p95_ms": 95, "latency_p99_ms": 99, "latency_p999_ms": 99.9}

@@ -124,7 +124,23 @@ def deltas(before: Samples, after: Samples, op: str = "") -> dict[str, float]:
         values = [v for (name, _, _), v in after.items() if name == gauge.metric]
         if values:
             out[gauge.column] = max(values)
+    produce = next(s for s in SERIES if s.column == "milvus_produce_ms")
+    for q in (50, 99):
+        bound = bucket_percentile(buckets(before, after, produce), q)
+        if bound is not None:
+            out[f"milvus_produce_p{q}_le_ms"] = bound
     return out
+
+
+def bucket_percentile(cumulative: list[tuple[float, float]], q: float) -> float | None:
+    """The upper bound of the histogram bucket holding the ``q``-th percentile — all a bucketed series can say
+    ("p99 ≤ 2 ms") — where the sample supports the percentile (n ≥ 10 / (1 − q)); else None."""
+    from .verdicts import min_samples
+
+    total = cumulative[-1][1] if cumulative else 0
+    if total < min_samples(q):
+        return None
+    return next((bound for bound, count in cumulative if count >= q / 100 * total), None)
 
 
 def buckets(before: Samples, after: Samples, series: Series, op: str = "") -> list[tuple[float, float]]:

@@ -59,7 +59,13 @@ def table(frame, caption: str, anchor_id: str | None = None, row_class=None, pre
         if frame.empty:
             return paragraph(f"*{caption}: nothing recorded.*")
         frame = frame.reset_index(drop=True)
+        if {"variant", "mq"} <= set(frame) and (frame["variant"].astype(str) == frame["mq"].astype(str)).all():
+            frame = frame.drop(columns="mq")  # the variant already says it
         styler = frame.style.hide(axis="index").format(precision=precision, na_rep="—", thousands=",")
+        whole = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c]) and frame[c].notna().any()
+                 and (frame[c].dropna() % 1 == 0).all() and frame[c].dropna().abs().max() >= 1]
+        if whole:  # counts, bytes, dims: integers, never "100,000.000"
+            styler = styler.format("{:,.0f}", subset=whole, na_rep="—")
         text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
         if text:
             styler = styler.set_properties(subset=text, **{"text-align": "left"})

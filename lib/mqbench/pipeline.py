@@ -10,10 +10,13 @@ Space, per row of ``dim`` float32 values with an INT64 id and an INT64 ``attr`` 
 * memory once loaded: the index, the raw vectors (Milvus 2.3.5 loads them beside an IVF_FLAT index), the id,
   attr and timestamp columns (24 B/row), and ~1 GiB of server.
 
+* a compaction (``compact``) writes the merged segments' binlogs and index before the old ones go: another
+  copy of both at its peak.
+
 At 100M rows of dim 16: row_bytes = 80, so the MQ ≈ 7.5 GiB, binlogs ≈ 8.9 GiB, IVF_FLAT ≈ 6.7 GiB: ≈ 23 GiB
-of disk, with 20% slack ≈ 28 GiB; memory ≈ 6.7 + 6.0 + 2.2 + 1 ≈ 16 GiB. Measured on this suite's first 10^8
-run (RocksMQ): MQ store 6.2 GiB (zstd on its lower levels), binlogs 9.5 GiB, index files 6.4 GiB, server peak
-RSS 13.5 GiB.
+of disk, with 20% slack ≈ 28 GiB — and with compaction 38.7 GiB, with slack ≈ 46 GiB (a RocksMQ server folder
+at 10^8 rows peaked at 40.7 GiB during compaction, above the 28 GiB this module asked for before it counted
+the second copy); memory ≈ 6.7 + 6.0 + 2.2 + 1 ≈ 16 GiB.
 """
 from __future__ import annotations
 
@@ -35,17 +38,20 @@ def index_bytes(n: int, dim: int, index_type: str, index_params: dict) -> float:
     return n * (per_row.get(index_type, 4 * dim) + 8)
 
 
-def needs(n: int, dim: int, index_type: str, index_params: dict, slack: float = 1.2) -> tuple[float, float]:
+def needs(n: int, dim: int, index_type: str, index_params: dict, slack: float = 1.2,
+          compact: bool = False) -> tuple[float, float]:
     """(disk bytes, memory bytes) a load of ``n`` rows needs, by the arithmetic in this module's docstring."""
-    disk = (n * row_bytes(dim) + n * (row_bytes(dim) + 16) + index_bytes(n, dim, index_type, index_params)) * slack
+    segments = n * (row_bytes(dim) + 16) + index_bytes(n, dim, index_type, index_params)
+    disk = (n * row_bytes(dim) + segments * (2 if compact else 1)) * slack
     memory = index_bytes(n, dim, index_type, index_params) + 4 * dim * n + 24 * n + 2**30
     return disk, memory
 
 
-def check_room(session, n: int, dim: int, index_type: str, index_params: dict, servers: int = 1) -> None:
+def check_room(session, n: int, dim: int, index_type: str, index_params: dict, servers: int = 1,
+               compact: bool = False) -> None:
     """Refuse to start a load that the free disk or the available memory cannot hold (``servers``
-    loads side by side)."""
-    disk, memory = needs(n, dim, index_type, index_params)
+    loads side by side; ``compact``: counting the compaction's peak)."""
+    disk, memory = needs(n, dim, index_type, index_params, compact=compact)
     session.check_disk(servers * disk, f"loading {n:,} rows of dim {dim} into {servers} server(s)")
     check_memory(servers * memory, f"serving {n:,} rows of dim {dim} with {index_type} on {servers} server(s)")
 

@@ -56,14 +56,22 @@ def ok_rows(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def configuration(summary: pd.DataFrame, declared: dict[str, list[str]] | None = None) -> list[str]:
-    """The parameter columns that take more than one value among the rows (of any notebook), plus
-    ``data_n`` when it varies: the keys a table must group by so configurations never mix."""
+    """The parameter columns that take more than one value among one notebook's rows — the dataset's actual
+    ``data_*`` columns standing for ``n``, ``dim``, ``metric`` and ``dataset`` — plus ``data_n`` when it varies:
+    the keys a table must group by so configurations never mix."""
     declared = declared or {nb: list(runner.declared_parameters(NOTEBOOKS / f"{nb}.ipynb"))
                             for nb in summary["notebook"].dropna().unique() if (NOTEBOOKS / f"{nb}.ipynb").exists()}
-    names = {p for params in declared.values() for p in params if p in summary and p not in NOT_CONFIG}
-    if "data_n" in summary:
-        names.add("data_n")
-    return sorted(c for c in names if summary[c].astype(str).nunique() > 1)
+    actual = {"n": "data_n", "dim": "data_dim", "metric": "data_metric", "dataset": "data_name"}
+    keys = set()
+    for notebook, params in declared.items():
+        rows = summary[summary["notebook"] == notebook]
+        for name in params:  # what the data turned out to be, where recorded, rather than what was asked
+            column = actual[name] if name in actual and actual[name] in rows else name
+            if column in rows and name not in NOT_CONFIG and rows[column].astype(str).nunique() > 1:
+                keys.add(column)
+    if "data_n" in summary and summary["data_n"].dropna().nunique() > 1:
+        keys.add("data_n")
+    return sorted(keys)
 
 
 def in_sweep(df: pd.DataFrame, *names: str) -> pd.DataFrame:
@@ -103,13 +111,27 @@ def table2(summary: pd.DataFrame) -> pd.DataFrame:
                 row = dict(zip(keys, key))
                 values = rows[column].dropna()
                 out.append({**row, "metric": metric, "ours": values.mean() if "latency" in metric else values.median(),
-                            "ours_min": values.min(), "ours_max": values.max(), "units": len(values),
+                            "ours_min": values.min(), "ours_max": values.max(), "rows_behind": len(values),
                             "ours_unit": "ms" if "latency" in metric else "requests/s",
                             "latency_p50_ms": rows["latency_p50_ms"].median() if "latency_p50_ms" in rows else np.nan,
                             "latency_p99_ms": rows["latency_p99_ms"].median() if "latency_p99_ms" in rows else np.nan,
                             "seed_100M": seed.get((metric, row.get("mq"))),
                             "seed_unit": "ms" if "latency" in metric else "the seed's 'RPS' (definition unknown)"})
     return pd.DataFrame(out)
+
+
+def table2_directions(t2: pd.DataFrame) -> pd.DataFrame:
+    """Per metric (and N): natsmq ÷ rocksmq in our Table 2 beside the seed's, and whether they point the same way
+    (which MQ is better). Ours is one run's ratio; its verdict and interval are in the Findings."""
+    if t2.empty or not {"natsmq", "rocksmq"} <= set(t2["mq"]):
+        return pd.DataFrame()
+    keys = [k for k in ("notebook", "data_n") if k in t2]
+    wide = t2.pivot_table(index=[*keys, "metric"], columns="mq", values=["ours", "seed_100M"], aggfunc="first")
+    out = pd.DataFrame({"ours natsmq ÷ rocksmq": wide[("ours", "natsmq")] / wide[("ours", "rocksmq")],
+                        "seed natsmq ÷ rocksmq": wide[("seed_100M", "natsmq")] / wide[("seed_100M", "rocksmq")]})
+    same = np.sign(np.log(out.iloc[:, 0])) == np.sign(np.log(out.iloc[:, 1]))
+    out["same direction as the seed"] = np.where(out.iloc[:, 1].isna(), "—", np.where(same, "yes", "no"))
+    return out.round(3).reset_index()
 
 
 def table2_context(summary: pd.DataFrame, manifest: dict) -> str:
@@ -400,3 +422,29 @@ def build(run_dir: str | Path) -> Path:
         results.consolidate(run_dir)
     return execute_page(NOTEBOOKS / "report.ipynb", run_dir / "executed" / "report.ipynb", {"run_dir": str(run_dir)},
                         f"mqbench report · {run_dir.name}", run_dir / "report.html")
+
+
+MILVUS_VIEW = ["latency_avg_ms", "lag_avg_ms", "milvus_proxy_sq_ms", "milvus_tsafe_wait_ms", "milvus_qn_queue_ms",
+               "milvus_qn_segment_ms", "milvus_qn_consume_tt_lag_ms", "milvus_rootcoord_produce_tt_lag_ms",
+               "milvus_produce_ms", "milvus_produce_n", "milvus_produce_p50_le_ms", "milvus_produce_p99_le_ms",
+               "milvus_dn_consume_tt_lag_ms", "s_per_op", "server_cpu_s", "server_rss_peak_mib"]
+
+
+def milvus_view(summary: pd.DataFrame) -> pd.DataFrame:
+    """Milvus's own series beside the client's numbers, per kind of measurement and variant: the mean over the
+    run's rows (start pairs' blocks and samples, pub/sub ops through Milvus). Whole milliseconds, truncated."""
+    df = ok_rows(summary)
+    if "milvus_proxy_sq_ms" not in df and "milvus_produce_ms" not in df:
+        return pd.DataFrame()
+    kinds = df.get("sweep", pd.Series(index=df.index, dtype=object)).isin([schema.SWEEP_BLOCKS, schema.SWEEP_TICK]) \
+        | df["phase"].eq(schema.PHASE_MILVUS)
+    df = df[kinds]
+    if df.empty:
+        return df
+    shape = df["shape"] if "shape" in df else pd.Series(np.nan, index=df.index)
+    df = df.assign(kind=df["op"].astype(str) + " · " + df["phase"].astype(str)
+                   + np.where(shape.notna(), " · " + shape.astype(str), ""))
+    columns = [c for c in MILVUS_VIEW if c in df]
+    table = df.groupby(["kind", "variant"], sort=False)[columns].mean().round(2)
+    table["rows"] = df.groupby(["kind", "variant"], sort=False).size()
+    return table.dropna(axis=1, how="all").reset_index()

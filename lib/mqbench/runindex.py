@@ -1,22 +1,46 @@
-"""The run index: ``results/index.html`` (and ``reports/index.html`` for published runs) — one row per run with
-its date, code, host, notebooks, variants, headline finding, failures and a link to its report."""
+"""The run index: ``results/index.html`` (and ``reports/index.html`` for published runs) — the answer of the
+reference run first, then one row per run with its role, headline finding and verdicts, and (collapsed) its
+date, code, host, notebooks, variants and files."""
 from __future__ import annotations
 
 import html
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
-from . import page, results
+from . import answers, page, results
 from .findings import findings
 from .report import load_summary
 
+ROLES_FILE = "roles.yaml"  # role -> run folder name, for published runs (reports/roles.yaml)
 
-def run_row(run_dir: Path) -> dict:
+
+def _roles(folder: Path) -> dict[str, str]:
+    path = folder / ROLES_FILE
+    return {name: role for role, name in (yaml.safe_load(path.read_text()) or {}).items()} if path.exists() else {}
+
+
+def _headline(table: pd.DataFrame) -> str:
+    """The first 'different' among the answers a Milvus user asks (never the broker-level client-stack op), else
+    how many comparisons found no difference."""
+    if table.empty:
+        return "no comparisons"
+    box = answers.answers(table, 0.05)
+    box = box[(box["key"] != "pubsub-broker") & (box["verdict"] == "different")]
+    if len(box):
+        row = box.iloc[0]
+        return f"{row['what']}: {row['ratio']:.3f} {row['interval']} — {row['in words']}"
+    settled = table[(table["verdict"].isin(["equivalent", "inconclusive"]))
+                    & ~table.get("phase", pd.Series("", index=table.index)).eq("broker")]
+    return f"no difference found through Milvus ({len(settled)} comparisons with a verdict)"
+
+
+def run_row(run_dir: Path, role: str = "") -> dict:
     """What the index says of one run folder (one that cannot be read says why)."""
     manifest = results.read_manifest(run_dir)
     host = manifest.get("host", {})
-    row = {"run": run_dir.name, "created (UTC)": str(manifest.get("created_utc", ""))[:19].replace("T", " "),
+    row = {"role": role, "run": run_dir.name, "created (UTC)": str(manifest.get("created_utc", ""))[:16].replace("T", " "),
            "git": manifest.get("git_sha", ""), "host": f"{host.get('cpu_model', '?')} · {host.get('logical_cores', '?')} "
                                                       f"cores · {host.get('ram_gb', '?')} GB",
            "failures": len(results.read_failures(run_dir))}
@@ -25,34 +49,57 @@ def run_row(run_dir: Path) -> dict:
     except (OSError, ValueError) as exc:
         return {**row, "notebooks": "", "variants": "", "headline": f"no summary ({type(exc).__name__})"}
     table = findings(summary)
-    different = table[table["verdict"] == "different"]
-    headline = different["reading"].iloc[0] if len(different) else \
-        (f"no difference found ({len(table)} comparisons)" if len(table) else "no comparisons")
     counts = table["verdict"].value_counts().to_dict()
     return {**row, "notebooks": ", ".join(sorted(summary["notebook"].dropna().unique())),
             "variants": ", ".join(sorted(summary["variant"].dropna().astype(str).unique())),
-            "verdicts": ", ".join(f"{v} {k}" for k, v in counts.items()), "headline": headline,
+            "verdicts": ", ".join(f"{v} {k}" for k, v in counts.items()), "headline": _headline(table),
             "failures": row["failures"] + int((summary["status"] == "failed").sum())}
+
+
+def _link(run: Path, name: str) -> str:
+    return f'<a href="{html.escape(run.name)}/{name}">{name}</a>' if (run / name).exists() else ""
+
+
+def _answer_box(run: Path) -> str:
+    table = findings(load_summary(run))
+    box = answers.answers(table, 0.05) if len(table) else pd.DataFrame()
+    if box.empty:
+        return ""
+    box = box.assign(ratio=box["ratio"].map(lambda r: f"{r:.3f}" if pd.notna(r) else ""))
+    shown = box[["question", "what", "ratio", "interval", "verdict", "in words", "units"]]
+    return (page.heading("The answer", 2, "answer") + page.paragraph(
+        f"From `{run.name}` ([report]({run.name}/report.html)): one line per question a Milvus user asks, the ratio "
+        "*contender ÷ baseline* with its 95% interval and the verdict at δ = 5%.")
+        + page.table(shown, "The answer, question by question"))
 
 
 def build(folder: str | Path) -> Path:
     """Write ``<folder>/index.html`` listing every run folder in ``folder`` (newest first)."""
     folder = Path(folder)
+    roles = _roles(folder)
     runs = sorted((p.parent for p in folder.glob("*/manifest.json")), key=lambda p: p.name, reverse=True)
-    rows = [run_row(r) for r in runs]
+    rows = [run_row(r, roles.get(r.name, "")) for r in runs]
     table = pd.DataFrame(rows)
+    reference = next((r for r in runs if roles.get(r.name) == "reference-1"), None) or next(
+        (r for r in runs if (r / "summary.parquet").exists()), None)
+    head = _answer_box(reference) if reference is not None else ""
     if len(table):
-        links = {r.name: (r / "report.html").exists() for r in runs}
-        table["run"] = [f'<a href="{html.escape(n)}/report.html">{html.escape(n)}</a>' if links[n] else html.escape(n)
-                        for n in table["run"]]
-        body = table.style.hide(axis="index").format(escape=None, na_rep="—").to_html()
-        box = f'<figure><figcaption>{len(rows)} runs, newest first</figcaption><div class="scroll">{body}</div></figure>'
+        table["run"] = [f'<a href="{html.escape(r.name)}/report.html">{html.escape(r.name)}</a>'
+                        if (r / "report.html").exists() else html.escape(r.name) for r in runs]
+        table["files"] = [" · ".join(x for x in (_link(r, "manifest.json"), _link(r, "summary.parquet")) if x)
+                          for r in runs]
+        main = table[[c for c in ["role", "run", "headline", "verdicts", "failures"] if c in table]]
+        details = table[[c for c in ["run", "created (UTC)", "git", "host", "notebooks", "variants", "files"] if c in table]]
+        body = (page.table(main, f"{len(rows)} runs, newest first: the headline is the first 'different' through "
+                                 "Milvus, else how many comparisons found none")
+                + f"<details><summary>When, where and with what each run ran</summary>"
+                + page.table(details, "Date, code, host, notebooks, variants, files") + "</details>")
     else:
-        box = page.paragraph("*No runs here yet.*")
+        body = page.paragraph("*No runs here yet.*")
     out = folder / "index.html"
     results.atomic_write_text(out, page.document(f"mqbench runs · {folder.name}", page.heading(
-        f"mqbench runs in {folder.name}/", 1, "runs") + page.paragraph(
-        "Every run folder here: when it ran, on which code and host, what it compared and its headline finding "
-        "(the first 'different' verdict, else how many comparisons found no difference). Rebuilt after every "
-        "`mqbench run` and by `mqbench index`.") + box))
+        f"mqbench runs in {folder.name}/", 1, "runs") + head + page.heading("Runs", 2, "list") + page.paragraph(
+        "Every run folder here: its role, its headline finding and its verdicts; when, where and with what it ran "
+        "below. Rebuilt after every `mqbench run` and by `mqbench index`. How to read a verdict: "
+        "[docs/measurement.md](../docs/measurement.md).") + body))
     return out

@@ -1,13 +1,14 @@
-"""How costs grow with N: cost models with an intercept, checked by leave-one-out, extrapolated only
+"""How costs grow with N: cost models with an intercept, checked on a held-out size, extrapolated only
 where that is honest.
 
 Each metric is fitted as ``y = c + a·N`` (a fixed cost plus a per-row marginal cost) and, from four
-sizes on, also as ``y = c + a·N^b``; the model kept is the one that best predicts the largest
-measured N from the smaller ones (leave-one-out; ``loo_error`` is that prediction's relative error,
-shown beside every extrapolation). The value at ``target`` N is an **extrapolation**, labelled as one,
-and is refused (NaN, with the reason) beyond 10× the largest measured N unless asked, and for RPS
-measured while the client used more than :data:`CLIENT_BOUND` of the host's CPU (that RPS is the
-client's, not Milvus's).
+sizes on, also as ``y = c + a·N^b``; the model kept is the one that best predicts the largest measured N
+from the smaller ones — the **holdout** is that one size (``holdout``), and ``holdout_error`` is the
+prediction's relative error, shown beside every extrapolation. The value at ``target`` N is an
+**extrapolation**, labelled as one, and is refused (NaN, with the reason) when the model could not be
+checked on a holdout (fewer sizes than it needs plus one), beyond 10× the largest measured N unless asked,
+and for RPS measured while the client used more than :data:`CLIENT_BOUND` of the host's CPU (that RPS is
+the client's, not Milvus's).
 """
 from __future__ import annotations
 
@@ -67,11 +68,12 @@ def predict(params, model: str, n) -> np.ndarray:
 
 
 def fit(n, y, target: float, allow_beyond: bool = False) -> dict:
-    """The best model by leave-one-out on the largest N, its parameters, and its value at ``target``."""
+    """The model that best predicts the largest N from the smaller ones, its parameters, and its value at
+    ``target`` (refused where no model could be checked that way)."""
     order = np.argsort(np.asarray(n, float))
     n, y = np.asarray(n, float)[order], np.asarray(y, float)[order]
     candidates = ["linear"] + (["power"] if len(np.unique(n)) >= 4 else [])
-    best = {"model": None, "loo_error": np.nan}
+    best = {"model": None, "holdout_error": np.nan}
     for model in candidates:
         held = n < n.max()
         loo = np.nan
@@ -81,16 +83,20 @@ def fit(n, y, target: float, allow_beyond: bool = False) -> dict:
                 guess = predict(params, model, n.max())
                 loo = float((guess - y[~held].mean()) / y[~held].mean())
         # a more complex model has to predict clearly better (a fifth smaller error, and by 0.1 point) to be kept
-        gain = abs(best["loo_error"]) - abs(loo) if best["model"] else np.inf
-        if best["model"] is None or not np.isfinite(best["loo_error"]) or (
-                np.isfinite(loo) and abs(loo) < 0.8 * abs(best["loo_error"]) and gain > 1e-3):
-            best = {"model": model, "loo_error": loo}
+        gain = abs(best["holdout_error"]) - abs(loo) if best["model"] else np.inf
+        if best["model"] is None or not np.isfinite(best["holdout_error"]) or (
+                np.isfinite(loo) and abs(loo) < 0.8 * abs(best["holdout_error"]) and gain > 1e-3):
+            best = {"model": model, "holdout_error": loo}
     params = fit_model(n, y, best["model"])
-    out = {**best, "points": len(n), "fixed_cost": params[0] if params else np.nan,
+    out = {**best, "holdout": f"N = {n.max():.3g} predicted from {len(np.unique(n)) - 1} smaller size(s)",
+           "points": len(n), "fixed_cost": params[0] if params else np.nan,
            "per_row": params[1] if params and best["model"] == "linear" else np.nan,
            "exponent": params[2] if params and best["model"] == "power" else (1.0 if params else np.nan)}
     refused = ""
-    if target > MAX_FACTOR * n.max() and not allow_beyond:
+    if not np.isfinite(best["holdout_error"]):
+        refused = (f"not extrapolated: {len(np.unique(n))} measured size(s) leave no holdout to check the "
+                   f"{best['model']} model on (it needs {3 if best['model'] == 'linear' else 4})")
+    elif target > MAX_FACTOR * n.max() and not allow_beyond:
         refused = (f"refused: {target:.3g} is {target / n.max():.0f}× the largest measured N {n.max():.3g} "
                    f"(limit {MAX_FACTOR}×; set extrapolate_beyond_measured)")
     out["extrapolated"] = float(predict(params, best["model"], target)) if params and not refused else np.nan
@@ -115,7 +121,7 @@ def points(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def fits(summary: pd.DataFrame, target: float = 1e8, allow_beyond: bool = False) -> pd.DataFrame:
-    """Per (metric, mq): the chosen cost model, its leave-one-out check, the largest measured point and the
+    """Per (metric, mq): the chosen cost model, its check on the held-out largest N, the largest measured point and the
     value at ``target`` (NaN with a note where refused)."""
     pts = points(summary)
     if pts.empty:

@@ -10,8 +10,8 @@ from typing import Callable
 
 import pandas as pd
 
-from . import page, plots, report, results, scaling, schema
-from .findings import findings
+from . import answers, page, plots, report, results, scaling, schema
+from .findings import components, findings
 
 VERDICT_CLASS = {"different": "verdict-different", "equivalent": "verdict-equivalent",
                  "inconclusive": "verdict-inconclusive"}
@@ -69,7 +69,38 @@ def header(run: Run) -> str:
             f'<p class="meta">git {html.escape(str(m.get("git_sha")))} · created {html.escape(m.get("created_utc", ""))}'
             f" · host {html.escape(str(host.get('cpu_model', '?')))}, {host.get('logical_cores', '?')} logical cores, "
             f"{host.get('ram_gb', '?')} GB RAM — client and server share this machine · {html.escape(versions)}"
-            + (f" · lock {lock[:12]}" if lock else "") + "</p>")
+            + (f" · lock {lock[:12]}" if lock else "") + "</p>"
+            '<p class="meta"><a href="../index.html">all runs</a> · <a href="manifest.json">manifest.json</a> · '
+            '<a href="summary.parquet">summary.parquet</a> · how to read it: <a href="../../docs/measurement.md">'
+            'docs/measurement.md</a> (in the mqbench folder this run lives in)</p>')
+
+
+def answers_section(run: Run) -> str:
+    """The answer box: one line per question, from the Findings, with a link to the section behind it."""
+    table = findings(run.summary)
+    delta = _delta(run)
+    if run.summary.empty:
+        return ""
+    box = answers.answers(table, delta)
+    single = run.summary["variant"].dropna().nunique() < 2
+    note = (" This run measured one variant: its comparisons are with another run — `mqbench compare` (single-MQ "
+            "runs pair by everything but the variant), or the run index." if single else "")
+    targets = {"findings": "findings", "time-tick": page.anchor(TICK.title), "load-phases": page.anchor(LOADS.title),
+               "table-1": page.anchor(TABLE1.title)}
+    box = box.assign(question=[f'<a href="#{targets.get(s, s)}">{html.escape(q)}</a>' for q, s in
+                               zip(box["question"], box["section"])],
+                     ratio=box["ratio"].map(lambda r: f"{r:.3f}" if pd.notna(r) else ""))
+    shown = box[["question", "what", "ratio", "interval", "verdict", "in words", "units"]]
+    return page.section("The answer", f"Does the MQ matter for a Milvus user on this host? One line per question "
+                        f"with its headline comparison: the ratio *contender ÷ baseline*, its 95% interval, the verdict "
+                        f"at δ = {delta:.0%} and its unit. Every other comparison is in the Findings below.{note}",
+                        page.table(shown, "The answer, question by question",
+                                   row_class=lambda row: VERDICT_CLASS.get(row.get("verdict"), "")))
+
+
+def _delta(run: Run) -> float:
+    s = run.summary
+    return float(s["delta"].dropna().iloc[0]) if "delta" in s and s["delta"].notna().any() else 0.05
 
 
 def findings_section(run: Run) -> str:
@@ -77,31 +108,35 @@ def findings_section(run: Run) -> str:
     counts = table["verdict"].value_counts().to_dict() if len(table) else {}
     same_mq = len(table) and (table["baseline"].str.split("-").str[0] == table["contender"].str.split("-").str[0]).all()
     text = ("Each line compares one metric between a variant and the baseline (`variant ÷ baseline`) over independent "
-            "units — paired blocks of requests on servers side by side, pub/sub ops on brokers side by side, or pairs "
-            "of server starts for metrics fixed per start. **different**: the 95% interval excludes 1 and survives a "
-            "Benjamini–Hochberg correction over all comparisons of the run; **equivalent**: the interval lies within "
-            "±δ; **inconclusive**: neither; **insufficient data**: fewer than 5 units. "
+            "units (`unit`) — pairs of server starts of one build served under every variant, pub/sub ops on brokers "
+            "side by side, or builds. **different**: the 95% interval excludes 1 and survives a Benjamini–Hochberg "
+            f"correction over all comparisons of the run (`p_adjusted` ≤ 0.05); **equivalent**: the interval lies "
+            f"within ±δ, δ = {_delta(run):.0%}; **inconclusive**: neither (an interval that excludes 1 with "
+            "`p_adjusted` above 0.05 is inconclusive); **insufficient data**: fewer than 5 units. "
             f"This run: {', '.join(f'{v} {k}' for k, v in counts.items()) or 'no comparisons'}."
             + (" Both sides run the same MQ (an A/A comparison): any 'different' here would be a false alarm."
-               if same_mq else "") + " Made by `mqbench.findings.findings` (statistics: `mqbench.verdicts`).")
+               if same_mq else "") + " How this was made: `mqbench.findings.findings`, statistics in `mqbench.verdicts`.")
     shown = table.assign(interval=[f"{lo:.3f}–{hi:.3f}" if pd.notna(lo) else "" for lo, hi in
                                    zip(table.get("ci_low", []), table.get("ci_high", []))])
-    columns = ["verdict", "what", "metric", "ratio", "interval", "units", "reading", "baseline_median",
-               "contender_median", "notebook"]
+    columns = ["verdict", "what", "metric", "ratio", "interval", "p_adjusted", "units", "unit", "reading",
+               "baseline_median", "contender_median", "notebook"]
     decided = shown["verdict"] != "insufficient data" if len(shown) else pd.Series(dtype=bool)
     few = shown[~decided][[c for c in ["what", "metric", "contender", "ratio", "units", "reason", "notebook"]
                            if c in shown]]
     shown = shown[[c for c in columns if c in shown]]
     return page.section("Findings", text, page.table(shown[decided], "Findings: different first, by effect size",
                                                       row_class=lambda row: VERDICT_CLASS.get(row.get("verdict"), "")),
-                        page.table(few, "Compared without a verdict: too few independent units (the ratio is one "
-                                        "observation's, or the metric's unit is the server start)"))
+                        "<details><summary>Compared without a verdict: " + f"{len(few)} comparisons with too few "
+                        "independent units (open)</summary>" + page.table(few, "Compared without a verdict: too few "
+                        "independent units (the ratio is one observation's, or the metric's unit is the server start)")
+                        + "</details>")
 
 
 def parameters_section(run: Run) -> str:
     m = run.manifest
     if m.get("mode") != "grid":
-        return page.section("Run parameters", f"Mode: {m.get('mode', '—')}.",
+        how = {"single": "one notebook (`mqbench run NOTEBOOK`)", "interactive": "interactively, from JupyterLab"}
+        return page.section("Run parameters", f"Run {how.get(m.get('mode'), m.get('mode', '—'))}.",
                             page.key_values(m.get("parameters") or {}, f"Parameters of {m.get('notebook', '')}"))
     cells = pd.DataFrame([{"notebook": Path(c["notebook"]).stem, **{k: str(v) for k, v in c["params"].items()}}
                           for c in m.get("cells", [])])
@@ -127,8 +162,12 @@ def failures_section(run: Run) -> str:
 # -- search and query ----------------------------------------------------------------------------------------
 def _table2(run: Run):
     t2 = report.table2(run.summary)
-    return [page.paragraph(report.table2_context(run.summary, run.manifest)), page.table(t2, "Table 2")] \
-        if len(t2) else None
+    if t2.empty:
+        return None
+    directions = report.table2_directions(t2)
+    return [page.paragraph(report.table2_context(run.summary, run.manifest)),
+            *([page.table(directions, "Which MQ is faster: ours beside the seed's")] if len(directions) else []),
+            page.table(t2, "Table 2 (rows_behind: the rows each figure pools)")]
 
 
 def _concurrency(run: Run):
@@ -167,8 +206,9 @@ def _with_figure(make, draw, caption: str, alt: str, table_caption: str):
 
 TABLE2 = Section(
     "The seed's Table 2, ours beside theirs",
-    "The seed's Table 2 beside ours. Ours: from the paired blocks of `search_query.ipynb` (latency: mean of the "
-    "per-block mean of serial requests; RPS: median over blocks with the blocks' client processes) and from "
+    "The seed's Table 2 beside ours. Ours: from the blocks of `search_query.ipynb`'s start pairs on one served build "
+    "(latency: mean of the per-block mean of serial requests; RPS: median over blocks with the blocks' client "
+    "processes) and from "
     "`scale_curve.ipynb` at each N. The seed's *RPS* (2.95/3.07, 1.47/1.54) cannot be requests per second at a 20 ms "
     "mean latency, so it is shown as printed under its own label. Compare ratios and verdicts (Findings), not "
     "absolute values. Made by `mqbench.report.table2`.", _table2)
@@ -242,10 +282,11 @@ def _growth(run: Run):
 
 TICK = Section(
     "The time tick over many server starts", "Strong reads and insert→visible lag wait for Milvus's time tick, and how "
-    "long depends on a phase fixed when the server starts — so the unit here is the start: every block started one "
-    "throwaway server per variant together, sampled them at random phases of the tick, and killed them "
-    "(`freshness_recovery.ipynb`, `mqbench.studies.freshness.tick_study`; the verdicts over starts are in the "
-    "Findings). What sets the wait: `docs/time-tick.md`.", _tick)
+    "long depends on a phase fixed when the server starts — so the unit here is the start. In the main job every pair "
+    "of starts of the served build takes these samples, interleaved server by server at random phases of the tick "
+    "(`mqbench.freshness.tick_samples`); `freshness_recovery.ipynb`'s study does the same on throwaway servers. The "
+    "verdicts over start pairs are in the Findings; Milvus's own account of the wait (tSafe, the tick lags) is in the "
+    "next section. What sets the wait: `docs/time-tick.md`.", _tick)
 FRESHNESS = Section(
     "Insert → visible", "The lag from an acknowledged insert to the first query (at the given consistency level) that "
     "sees its last row, per batch size, on one server start per variant (`mqbench.report.freshness`, code "
@@ -281,8 +322,11 @@ def _scale(run: Run):
         scale_rows["extrapolate_to"].notna().any() else 1e8
     allow = "extrapolate_beyond_measured" in scale_rows and bool(scale_rows["extrapolate_beyond_measured"].fillna(False).any())
     fitted = scaling.fits(run.summary, target, allow)
-    return [page.figure(plots.scale_curves(points, fitted), "Each cost against N (log-log), measured and modelled",
-                        "Log-log line charts of load, index, storage, memory, latency and RPS against N per variant"),
+    curves = plots.scale_curves(points, fitted)
+    return [*([page.figure(curves, "Each cost against N (log-log), measured and modelled",
+                           "Log-log line charts of load, index, storage, memory, latency and RPS against N per variant")]
+              if curves is not None else [page.paragraph("*One size per MQ: no curve to draw; the measured values are "
+                                                         "in the table below.*")]),
             page.figure(plots.insert_curve(report.insert_curves(run.run_dir, scale_rows)),
                         "Insert rate over each load: rows acknowledged against time",
                         "Line chart of rows acknowledged versus seconds for each load, a line per variant and N"),
@@ -290,7 +334,11 @@ def _scale(run: Run):
 
 
 TABLE1 = Section(
-    "The seed's Table 1 (pub/sub), ours beside theirs", "Seconds per op, peak memory of the broker process, CPU and "
+    "The seed's Table 1 (pub/sub), ours beside theirs", "Three levels, named for what they compare: *broker* rows "
+    "are Python client stacks (nats-py publishing to JetStream against an in-process RocksDB model of RocksMQ), not "
+    "Milvus; *milvus* rows are insert requests through Milvus until Strong-visible, with Milvus's own produce "
+    "calls inside the server in *Milvus's own account* (what each series times: `docs/pubsub.md`). "
+    "Seconds per op, peak memory of the broker process, CPU and "
     "store growth per op, per shape (message size × messages per op), over every op of every block "
     "(`mqbench.report.table1`, notebook `pubsub.ipynb`, code `mqbench.pubsub`). The seed ran 50 ops per shape on an "
     "Apple M1 Pro with 16 GB, its op waiting for each ack: its figures stand beside our `strict` broker rows only, CPU "
@@ -307,11 +355,24 @@ MIGRATION = Section(
 SCALE = Section(
     "Scale: costs against N", "Each cost measured at every N (`scale_curve.ipynb`, a fresh server per N; the seed's "
     "Table 2 at N is in the Table 2 section), fitted as `y = c + a·N` or, from four sizes, `y = c + a·N^b`, whichever "
-    "predicts the largest measured N best from the smaller ones (`loo_error`: that prediction's relative error; "
+    "predicts the largest measured N best from the smaller ones (`holdout_error`: that prediction's relative error; "
     "`mqbench.scaling`). A value at the target N is an extrapolation, refused more than 10× past the largest measured "
     "N unless the run asked for it, and never made for RPS the client limited.", _scale)
 
-HEAD = [header, findings_section, parameters_section, failures_section]
-SEARCH = [TABLE2, LOADS, CONCURRENCY, OPEN_LOOP, RECALL, CONSISTENCY, SHAPES]
-TICK_AND_FRESHNESS = [TICK, FRESHNESS, MIXED, GROWTH, RECOVERY]
+NOISE = Section(
+    "Where the noise lives", "For each run-time comparison over start pairs, the per-block log ratio split by a "
+    "mixed model (a random intercept per start, statsmodels `MixedLM`) into the spread *between starts* and *within a "
+    "start*, the spread of a start's mean, and how many start pairs a verdict at ±5% needs "
+    "(`mqbench.findings.components`). Empty where a start had one block (the two cannot be told apart).",
+    _table_of(lambda run: components(run.summary), "Variance components of the log ratios"))
+MILVUS = Section(
+    "Milvus's own account", "Milvus's Prometheus series scraped before and after every phase, per MQ, beside the "
+    "client's numbers (`mqbench.report.milvus_view`, scraper `mqbench.milvus_series`): the proxy's whole request, "
+    "the query node's wait for tSafe (the time tick), queue and segment search; the time-tick lag at the query node "
+    "and at rootcoord at the end of each phase; and every produce call of Milvus's MQ client with its count. Milvus "
+    "records these in whole milliseconds, truncated: a mean is a lower bound and calls under 1 ms count 0.",
+    _table_of(lambda run: report.milvus_view(run.summary), "Milvus's series per kind and variant (means over rows)"))
+HEAD = [header, answers_section, findings_section, parameters_section, failures_section]
+SEARCH = [TABLE2, NOISE, LOADS, CONCURRENCY, OPEN_LOOP, RECALL, CONSISTENCY, SHAPES]
+TICK_AND_FRESHNESS = [TICK, MILVUS, FRESHNESS, MIXED, GROWTH, RECOVERY]
 PUBSUB_MIGRATION_SCALE = [TABLE1, MIGRATION, SCALE]

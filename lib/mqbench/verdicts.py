@@ -109,6 +109,16 @@ def recheck(table: pd.DataFrame, delta: float = DELTA) -> pd.DataFrame:
     out = table.copy()
     for f, values in zip(("verdict", "reason"), zip(*[(v.verdict, v.reason) for v in correct(rows)])):
         out[f] = list(values)
+    out["p_adjusted"] = adjusted(out["p_value"].astype(float).to_numpy())
+    return out
+
+
+def adjusted(p_values: np.ndarray) -> np.ndarray:
+    """Benjamini–Hochberg adjusted p-values (q-values) of one family; NaN where no test was made."""
+    out = np.full(len(p_values), np.nan)
+    tested = np.isfinite(p_values)
+    if tested.any():
+        out[tested] = stats.false_discovery_control(p_values[tested], method="bh")
     return out
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-WIDTH = 1280
+WIDTH, HEIGHT = 1400, 900  # what a reader's laptop shows; the answer box must be inside it
 
 
 def browser():
@@ -28,11 +28,11 @@ def browser():
     profile = tempfile.mkdtemp(prefix="mqbench-chromium-")
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", f"--window-size={WIDTH},900"):
+                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", f"--window-size={WIDTH},{HEIGHT}"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_window_size(WIDTH, 900)
+    driver.set_window_size(WIDTH, HEIGHT)
     driver.profile_dir = profile
     return driver
 
@@ -57,5 +57,17 @@ def check_page(driver, path: Path) -> dict:
     nav = driver.execute_script("return document.querySelectorAll('nav a').length")
     first_heading = driver.execute_script(
         "const h = document.querySelector('h2'); return h ? h.textContent : ''")
+    answer = driver.execute_script(
+        "const a = document.getElementById('the-answer') || document.getElementById('answer');"
+        "if (!a) return null; const t = a.nextElementSibling && a.nextElementSibling.nextElementSibling;"
+        "return [a.getBoundingClientRect().top, t ? t.getBoundingClientRect().top : null, window.innerHeight]")
+    overflowing = driver.execute_script(
+        "return Array.from(document.querySelectorAll('figure, table, p, nav, h1, h2'))"
+        ".filter(e => !e.closest('.scroll') && e.getBoundingClientRect().right > window.innerWidth + 1)"
+        ".map(e => e.tagName + ': ' + e.textContent.slice(0, 60))")
+    dotzero = driver.execute_script(
+        "return Array.from(document.querySelectorAll('td')).map(td => td.textContent.trim())"
+        ".filter(t => /^-?(\\d{1,3}(,\\d{3})+|\\d{2,})\\.0+$/.test(t))")
     return {"errors": errors, "broken_images": broken_images, "dangling_links": dangling, "scroll_width": widths[0],
-            "window_width": widths[1], "images": images, "nav_links": nav, "first_h2": first_heading}
+            "window_width": widths[1], "images": images, "nav_links": nav, "first_h2": first_heading,
+            "answer": answer, "overflowing": overflowing, "integers_with_decimals": dotzero}

@@ -26,3 +26,25 @@ def test_published_report_rebuilds_from_summary_and_manifest(run, tmp_path):
         shutil.copy2(run / name, copy / name)
     html = report.build(copy).read_text()
     assert 'id="findings"' in html and "data:image/png;base64" in html
+
+
+@pytest.fixture(scope="module")
+def driver():
+    from browser import browser, close
+
+    d = browser()
+    yield d
+    close(d)
+
+
+@pytest.mark.parametrize("page", [ROOT / "reports" / "index.html", *(run / "report.html" for run in PUBLISHED)],
+                         ids=lambda p: p.parent.name if p.name == "report.html" else "index")
+def test_published_page_answers_on_its_first_screen(driver, page):
+    from browser import check_page
+
+    got = check_page(driver, page)
+    assert got["errors"] == [] and got["broken_images"] == [] and got["dangling_links"] == [], got
+    assert got["scroll_width"] <= got["window_width"] and got["overflowing"] == [], got
+    assert got["integers_with_decimals"] == [], got["integers_with_decimals"][:10]
+    top, table_top, height = got["answer"]
+    assert top < height and table_top is not None and table_top < height, got["answer"]

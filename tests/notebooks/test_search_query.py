@@ -94,7 +94,8 @@ def test_run_folder_manifest_and_report(smoke_run):
     assert manifest["mode"] == "grid" and len(manifest["cells"]) == 1 and manifest["order_seed"] == 1
     assert manifest["versions"]["milvus"] == "2.3.5" and len(manifest["lock_sha256"]) == 64
     html = (smoke_run / "report.html").read_text()
-    assert html.index('id="findings"') < html.index("<nav") < html.index('id="run-parameters"')
+    assert html.index('id="the-answer"') < html.index('id="findings"') < html.index("<nav") < html.index(
+        'id="run-parameters"')
     assert "23.55" in html and "definition unknown" in html and "data:image/png;base64" in html
     for section in ["Latency vs throughput", "Recall vs QPS", "Consistency levels", "Request shapes"]:
         assert section in html
@@ -161,5 +162,9 @@ def test_page_reads_cleanly_in_a_real_browser(pages, driver, name):
     assert got["errors"] == [], got["errors"]
     assert got["broken_images"] == [] and got["dangling_links"] == []
     assert got["scroll_width"] <= got["window_width"], got  # wide tables scroll in their own box
+    assert got["overflowing"] == [] and got["integers_with_decimals"] == [], got
+    if name in ("report", "index"):
+        top, table_top, height = got["answer"]
+        assert top < height and table_top is not None and table_top < height, got["answer"]  # on the first screen
     if name == "report":
-        assert got["first_h2"] == "Findings" and got["nav_links"] >= 6 and got["images"] >= 3
+        assert got["first_h2"] == "The answer" and got["nav_links"] >= 6 and got["images"] >= 3

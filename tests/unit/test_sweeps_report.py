@@ -68,7 +68,7 @@ def test_start_pairs_of_the_tick_study_do_get_verdicts():
 def test_table2_pools_the_blocks():
     t2 = report.table2(_blocks()).set_index(["metric", "variant"])
     assert t2.loc[("search_latency_avg", "rocksmq"), "ours"] == pytest.approx(2.0, rel=0.02)
-    assert t2.loc[("search_rps", "natsmq"), "units"] == 10
+    assert t2.loc[("search_rps", "natsmq"), "rows_behind"] == 10
     assert t2.loc[("search_latency_avg", "rocksmq"), "seed_100M"] == pytest.approx(23.55)
 
 

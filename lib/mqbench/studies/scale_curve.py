@@ -39,7 +39,7 @@ def data_at(p: dict, size: int):
 
 def measure(session, variant, data, p: dict) -> dict[str, dict]:
     """Load ``data`` into ``variant`` and measure it; returns every recorded row by name."""
-    pipeline.check_room(session, data.n, data.dim, p["index_type"], p["index_params"])
+    pipeline.check_room(session, data.n, data.dim, p["index_type"], p["index_params"], compact=p["compact"])
     rows = pipeline.load(session, variant, COLLECTION, data, p["index_type"], p["index_params"], p["load_method"],
                          p["batch_mb"], p["insert_workers"], p["compact"])
     search = Spec(schema.OP_SEARCH, COLLECTION, p["consistency"], queries=data.queries, k=p["k"],

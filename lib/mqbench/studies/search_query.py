@@ -127,7 +127,8 @@ def build(session, data, p: dict):
     the small exact collection of the insert→visible samples; every collection is flushed, the server killed
     with its sessions released. Returns (variants, builder)."""
     variants = design.parse_variants(p["variants"], p["server_overrides"])
-    pipeline.check_room(session, data.n, data.dim, p["index_type"], p["index_params"], servers=len(variants) + 1)
+    pipeline.check_room(session, data.n, data.dim, p["index_type"], p["index_params"], servers=len(variants) + 1,
+                        compact=p["compact"])
     chosen = builder_index(p, session.context["run_id"], variants)
     session.context["build_variant"] = variants[chosen].label
     loaders = list(range(len(variants))) if p["own_builds"] else [chosen]

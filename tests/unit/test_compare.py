@@ -1,0 +1,57 @@
+"""`mqbench compare` on the published runs: every metric both runs recorded gets the contender's value and a ratio
+(rows with missing keys match; single-MQ runs pair), caveats are honest, and the CLI can gate on a regression."""
+import pandas as pd
+import pytest
+
+from conftest import mqbench
+from mqbench import compare, statements
+
+REPORTS = statements.REPORTS
+
+
+def _shared(a: pd.DataFrame, b: pd.DataFrame, keys: list[str]) -> int:
+    """(key, metric) pairs with a value in both runs, counted without compare's own matching."""
+    def long(s):
+        s = compare._per_unit(s, keys)
+        m = s.melt(id_vars=keys, value_vars=[c for c in compare.METRICS if c in s]).dropna(subset=["value"])
+        return m[keys + ["variable"]].drop_duplicates()
+    return len(long(a).merge(long(b), on=keys + ["variable"]))
+
+
+@pytest.mark.parametrize("pair", [("reference-1", "reference-2"), ("rocksmq-100m", "natsmq-100m")])
+def test_every_shared_metric_gets_a_contender_value_and_a_ratio(pair):
+    roles = statements.roles()
+    runs = [REPORTS / roles[r] for r in pair]
+    table, caveats = compare.compare_runs(runs)
+    names = [r.name for r in runs]
+    ratio = f"{names[1]} ÷ {names[0]}"
+    got = compare.compared(table, names)
+    raw = [compare.load_summary(r) for r in runs]
+    keys = [k for k in compare.KEYS if not (compare.single_variants(raw) and k == "variant")]
+    assert len(got) == _shared(*raw, keys) > 0
+    assert got[names[1]].notna().all() and got[ratio].notna().all()
+    if compare.single_variants(raw):
+        assert any("paired" in c for c in caveats)
+
+
+def test_a_dirty_tree_is_a_caveat(tmp_path):
+    import json
+    import shutil
+
+    roles = statements.roles()
+    for i, role in enumerate(("reference-1", "reference-2")):
+        shutil.copytree(REPORTS / roles[role], tmp_path / f"r{i}")
+    manifest = tmp_path / "r1" / "manifest.json"
+    m = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**m, "git_sha": "abc1234-dirty"}))
+    _, caveats = compare.compare_runs([tmp_path / "r0", tmp_path / "r1"])
+    assert any("uncommitted" in c and "r1" in c for c in caveats)
+
+
+def test_the_cli_writes_markdown_and_gates_on_a_regression(tmp_path):
+    roles = statements.roles()
+    a, b = (str(REPORTS / roles[r]) for r in ("rocksmq-100m", "natsmq-100m"))
+    proc = mqbench("compare", a, b, "--format", "md", "--sort", "ratio", "--out", str(tmp_path), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().endswith("compare.md") and "| metric" in (tmp_path / "compare.md").read_text()
+    assert "metrics compared" in proc.stderr
