@@ -51,7 +51,15 @@ def _pick(table: pd.DataFrame, key: str) -> pd.DataFrame:
         mask = (phase == schema.PHASE_MILVUS) & (metric == "s_per_op")
     else:
         mask = (phase == schema.PHASE_BROKER) & (metric == "s_per_op")
-    return table[mask]
+    picked = table[mask]
+    ops = {schema.OP_SEARCH: 0, schema.OP_QUERY: 1}
+    rank = [(PRIORITY.get(r.get("metric"), 9), ops.get(r.get("op"), 2), r.get("phase") == schema.PHASE_CONCURRENT)
+            for r in picked.to_dict("records")]
+    return picked.iloc[sorted(range(len(picked)), key=rank.__getitem__)]
+
+
+PRIORITY = {"latency_avg_ms": 0, "lag_avg_ms": 1, "rows_per_s": 0, "s_per_op": 0, "rps": 2, "recall_at_k": 3,
+            "duration_s": 4}  # the headline of a question: its first metric in this order
 
 
 def answers(table: pd.DataFrame, delta: float) -> pd.DataFrame:
@@ -94,3 +102,17 @@ def _words(row: dict, delta: float) -> str:
     if verdict == "inconclusive":
         return f"not resolved at ±{delta:.0%}: more {row.get('unit') or 'unit'}s would tell"
     return f"an observation, not a verdict ({row.get('reason') or 'too few units'})"
+
+
+def headlines(box: pd.DataFrame) -> pd.DataFrame:
+    """One row per question: its *different* comparison with the largest effect, else its first comparison;
+    ``also`` counts the other comparisons behind it (all in the Findings)."""
+    rows = []
+    for key, part in box.groupby("key", sort=False):
+        different = part[part["verdict"] == "different"]
+        pick = different.iloc[np.argmax(np.abs(np.log(different["ratio"].astype(float))))] if len(different) \
+            else part.iloc[0]
+        counts = part["verdict"].value_counts()
+        others = ", ".join(f"{n} {v}" for v, n in counts.items() if v) if len(part) > 1 else ""
+        rows.append({**pick.to_dict(), "also": f"{len(part)} compared: {others}" if others else ""})
+    return pd.DataFrame(rows)

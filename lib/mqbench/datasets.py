@@ -20,17 +20,17 @@ from tqdm import tqdm
 from .errors import FormatError, ParameterError
 from .formats import (ArraySource, Hdf5Dataset, ParquetSource, Source, open_vectors, read_bigann_groundtruth,
                       read_vdbb_neighbors, vdbb_files)
-from .paths import PROJECT_ROOT
+from .paths import DATA, PROJECT_ROOT
 
 METRICS = ("L2", "IP", "COSINE")
 DISTRIBUTIONS = ("gauss", "clustered")
-REGISTRY = PROJECT_ROOT / "data" / "datasets.yaml"
+REGISTRY = DATA / "datasets.yaml"
 SYNTHETIC_BLOCK = 65_536
 
 
 def cache_dir() -> Path:
     """``$MQBENCH_DATA_CACHE``, else ``data/cache/`` (never committed)."""
-    return Path(os.environ.get("MQBENCH_DATA_CACHE", PROJECT_ROOT / "data" / "cache"))
+    return Path(os.environ.get("MQBENCH_DATA_CACHE", DATA / "cache"))
 
 
 def check_metric(metric: str) -> str:

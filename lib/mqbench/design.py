@@ -18,8 +18,8 @@ import numpy as np
 
 from .errors import ParameterError
 from .overrides import parse_overrides
+from .server import MQS
 
-MQS = ("rocksmq", "natsmq")
 
 
 @dataclass

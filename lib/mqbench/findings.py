@@ -45,9 +45,10 @@ LOAD_METRICS = {schema.OP_INSERT: "rows_per_s", schema.OP_INDEX: "duration_s", s
 TICK_REASON = ("waits for Milvus's time tick, fixed per server start: the unit is the start, not the block "
                "(see the time-tick study of freshness_recovery.ipynb)")
 BUILD_METRICS = {"recall_at_k"}
+TICK_METRICS = {"milvus_qn_consume_tt_lag_ms"}  # Milvus's time-tick lag: fixed per start like a Strong read
 BUILD_REASON = ("fixed per index build: every block searches the same graph, so one build per variant is one "
                 "unit (two RocksMQ servers fed the same rows in the same order built graphs 4.5% apart in recall)")
-ORDER = {"different": 0, "equivalent": 1, "inconclusive": 2, "insufficient data": 3}
+ORDER = {verdict: i for i, verdict in enumerate(verdicts.VERDICTS)}  # different first
 
 
 def _tick_bound(rows: pd.DataFrame) -> pd.Series:
@@ -86,6 +87,7 @@ def _blocked(summary: pd.DataFrame) -> list[pd.DataFrame]:
             if not by_start:
                 held_keys = part.loc[_tick_bound(part), keys].drop_duplicates()
                 held = table.merge(held_keys, on=keys, how="left", indicator=True)["_merge"].eq("both").to_numpy()
+                held = held | table["metric"].isin(TICK_METRICS).to_numpy()  # a tick lag is set per start, too
                 table = _withhold(table, held, TICK_REASON)
                 built = (table["metric"].isin(BUILD_METRICS) & table["verdict"].ne("insufficient data")).to_numpy()
                 table = _withhold(table, built, BUILD_REASON, units=1)
@@ -170,7 +172,8 @@ def _loads(summary: pd.DataFrame) -> pd.DataFrame:
 
 def findings(summary: pd.DataFrame, delta: float | None = None) -> pd.DataFrame:
     """Every comparison of the run, corrected as one family, sorted: different ones first (largest effect
-    first), then equivalent, inconclusive, insufficient data; with a one-line ``reading``."""
+    first), then equivalent, inconclusive, insufficient data, failed-request shares last; with a one-line
+    ``reading``."""
     frames = [f for f in [*_blocked(summary), _loads(summary)] if len(f)]
     if not frames:
         return pd.DataFrame(columns=["notebook", "what", "metric", "verdict", "ratio", "ci_low", "ci_high", "units"])
@@ -183,7 +186,10 @@ def findings(summary: pd.DataFrame, delta: float | None = None) -> pd.DataFrame:
     table["reading"] = [reading(row, delta) for row in table.to_dict("records")]
     with np.errstate(divide="ignore"):  # a ratio of 0 (no failure on one side) has an infinite effect
         table["effect"] = np.abs(np.log(table["ratio"].astype(float)))
-    table = table.sort_values(["verdict", "effect"], key=lambda s: s.map(ORDER) if s.name == "verdict" else -s)
+    table["_errors_last"] = table["metric"].eq("error_rate")
+    table = table.sort_values(["_errors_last", "verdict", "effect"],
+                              key=lambda s: s.map(ORDER) if s.name == "verdict" else (s if s.dtype == bool else -s))
+    table = table.drop(columns="_errors_last")
     columns = ["notebook", "what", "metric", "baseline", "contender", "verdict", "ratio", "ci_low", "ci_high",
                "units", "unit", "baseline_median", "contender_median", "reading", "reason", "p_value", "p_adjusted",
                "sweep", "op", "phase", "shape", "point", "consistency_level", "concurrency", "batch_rows"]

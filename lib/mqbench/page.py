@@ -31,6 +31,7 @@ th { background: #f6f8fa; position: sticky; top: 0; } td:first-child, th:first-c
 img { max-width: 100%; height: auto; }
 nav ul { columns: 2; padding-left: 18px; } nav a, a { color: #0969da; }
 .verdict-different { background: #ffebe9; } .verdict-equivalent { background: #dafbe1; }
+.verdict-better { background: #ddf4ff; } .wrap table { white-space: normal; } .wrap td { text-align: left; }
 .verdict-inconclusive { background: #fff8c5; } .meta { color: #57606a; font-size: 0.92em; }
 pre { overflow-x: auto; background: #f6f8fa; padding: 8px; }
 """
@@ -53,19 +54,28 @@ def section(title: str, text: str, *parts: str) -> str:
     return heading(title) + paragraph(text) + "".join(parts)
 
 
-def table(frame, caption: str, anchor_id: str | None = None, row_class=None, precision: int = 3) -> str:
-    """A table in a scrolling box with its caption; ``row_class(row) -> str`` adds a class per row."""
+def table(frame, caption: str, anchor_id: str | None = None, row_class=None, precision: int = 3,
+          wrap: bool = False) -> str:
+    """A table in a scrolling box with its caption; ``row_class(row) -> str`` adds a class per row; ``wrap`` lets
+    its text wrap (a table of sentences) instead of scrolling sideways."""
     if isinstance(frame, pd.DataFrame):
         if frame.empty:
             return paragraph(f"*{caption}: nothing recorded.*")
         frame = frame.reset_index(drop=True)
         if {"variant", "mq"} <= set(frame) and (frame["variant"].astype(str) == frame["mq"].astype(str)).all():
             frame = frame.drop(columns="mq")  # the variant already says it
+        for column in frame.columns[frame.dtypes == object]:
+            if frame[column].map(lambda v: isinstance(v, (list, tuple, dict))).any():
+                frame[column] = frame[column].map(lambda v: _compact(v) if isinstance(v, (list, tuple, dict)) else v)
         styler = frame.style.hide(axis="index").format(precision=precision, na_rep="—", thousands=",")
         whole = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c]) and frame[c].notna().any()
                  and (frame[c].dropna() % 1 == 0).all() and frame[c].dropna().abs().max() >= 1]
         if whole:  # counts, bytes, dims: integers, never "100,000.000"
             styler = styler.format("{:,.0f}", subset=whole, na_rep="—")
+        mixed = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c]) and c not in whole]
+        if mixed:  # a whole value of 100 or more in a column of fractions: as an integer too
+            styler = styler.format(lambda v: "—" if pd.isna(v) else f"{v:,.0f}" if abs(v) >= 100 and v % 1 == 0
+                                   else f"{v:,.{precision}f}", subset=mixed)
         text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
         if text:
             styler = styler.set_properties(subset=text, **{"text-align": "left"})
@@ -77,7 +87,9 @@ def table(frame, caption: str, anchor_id: str | None = None, row_class=None, pre
         styler = frame
     body = styler.to_html()
     ident = f' id="{anchor_id}"' if anchor_id else ""
-    return f'<figure{ident}><figcaption>{html.escape(caption)}</figcaption><div class="scroll">{body}</div></figure>'
+    kind = ' class="wrap"' if wrap else ""
+    return (f'<figure{ident}{kind}><figcaption>{html.escape(caption)}</figcaption>'
+            f'<div class="scroll">{body}</div></figure>')
 
 
 def figure(fig, caption: str, alt: str) -> str:

@@ -1,4 +1,5 @@
-"""Where mqbench's own files are: the project root, its notebooks, data and results folders."""
+"""Where mqbench's own files are — the project root, its notebooks, data and results folders — and the name of
+the environment variable an external server's token comes from."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 DATA = PROJECT_ROOT / "data"
+TOKEN_ENV = "MQBENCH_TOKEN"  # an external Milvus's token: read from here only, never written down
 
 
 def results_root() -> Path:

@@ -22,8 +22,15 @@ NOT_CONFIG = {"repeat", "run_id", "notebook", "seed", "variants", "server_overri
 
 
 def load_summary(run_dir: str | Path) -> pd.DataFrame:
-    """``summary.parquet`` with the base columns present even when nothing was measured."""
-    return with_base(pd.read_parquet(Path(run_dir) / results.SUMMARY))
+    """``summary.parquet`` with the base columns present even when nothing was measured; the parameters its
+    notebooks declared when the run was made (from its manifest) ride along in ``attrs["declared"]``."""
+    summary = with_base(pd.read_parquet(Path(run_dir) / results.SUMMARY))
+    manifest = Path(run_dir) / "manifest.json"
+    if manifest.exists():
+        declared = results.read_manifest(run_dir).get("declared_parameters")
+        if declared:
+            summary.attrs["declared"] = {nb: list(params) for nb, params in declared.items()}
+    return summary
 
 
 def load_many(patterns: list[str]) -> pd.DataFrame:
@@ -56,11 +63,13 @@ def ok_rows(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def configuration(summary: pd.DataFrame, declared: dict[str, list[str]] | None = None) -> list[str]:
-    """The parameter columns that take more than one value among one notebook's rows — the dataset's actual
+    """The parameter columns that take more than one value among one notebook's rows (the parameters the run's
+    manifest says its notebooks declared, else today's notebooks') — the dataset's actual
     ``data_*`` columns standing for ``n``, ``dim``, ``metric`` and ``dataset`` — plus ``data_n`` when it varies:
     the keys a table must group by so configurations never mix."""
-    declared = declared or {nb: list(runner.declared_parameters(NOTEBOOKS / f"{nb}.ipynb"))
-                            for nb in summary["notebook"].dropna().unique() if (NOTEBOOKS / f"{nb}.ipynb").exists()}
+    declared = declared or summary.attrs.get("declared") or {
+        nb: list(runner.declared_parameters(NOTEBOOKS / f"{nb}.ipynb"))
+        for nb in summary["notebook"].dropna().unique() if (NOTEBOOKS / f"{nb}.ipynb").exists()}
     actual = {"n": "data_n", "dim": "data_dim", "metric": "data_metric", "dataset": "data_name"}
     keys = set()
     for notebook, params in declared.items():
@@ -256,6 +265,37 @@ def table1(summary: pd.DataFrame, bound: float = 0.8) -> pd.DataFrame:
         table[column] = [seed[metric].get((shape, mq), np.nan) * scale if is_strict else np.nan
                          for shape, mq, is_strict in zip(table["shape"], table["mq"], strict)]
     return table
+
+
+def table1_inside(summary: pd.DataFrame) -> pd.DataFrame:
+    """Table 1 inside Milvus: per shape and MQ, what Milvus's own MQ client did over each through-Milvus op — produce
+    calls per op, their mean (whole ms, truncated) and the bucket bounds under which half and 99% fell, the
+    time-tick lag at the query and data nodes at the op's end — beside the op end to end per message, and the seed's
+    time per message at the same message size (its s/op ÷ its count; its op was Milvus's Go client in process)."""
+    df = ok_rows(summary)
+    df = df[(df["op"] == schema.OP_PUBSUB) & (df["phase"] == schema.PHASE_MILVUS)] if len(df) else df
+    if df.empty or "milvus_produce_n" not in df:
+        return pd.DataFrame()
+    seed = seed_table("pubsub")
+    seed = seed[seed["metric"] == "s_per_op"].assign(size=lambda d: d["test"].str.split("*").str[0],
+                                                     count=lambda d: d["test"].str.split("*").str[1].astype(float))
+    rows = []
+    for (shape, variant, mq), g in df.groupby(["shape", "variant", "mq"], sort=False):
+        size, count = str(shape).split("*")[0], float(str(shape).split("*")[1])
+        calls = g["milvus_produce_n"].fillna(0)
+        match = seed[(seed["size"] == size) & (seed["mq"] == mq)]
+        rows.append({"shape": shape, "variant": variant, "ops": len(g),
+                     "produce_calls_per_op": calls.median(),
+                     "produce_ms_mean": float((g["milvus_produce_ms"] * calls).sum() / calls.sum()) if calls.sum() else np.nan,
+                     "produce_p50_le_ms": g.get("milvus_produce_p50_le_ms", pd.Series(dtype=float)).median(),
+                     "produce_p99_le_ms": g.get("milvus_produce_p99_le_ms", pd.Series(dtype=float)).max(),
+                     "qn_tt_lag_ms": g.get("milvus_qn_consume_tt_lag_ms", pd.Series(dtype=float)).median(),
+                     "dn_tt_lag_ms": g.get("milvus_dn_consume_tt_lag_ms", pd.Series(dtype=float)).median(),
+                     "end_to_end_ms_per_message": g["s_per_op"].median() / count * 1000,
+                     "server_cpu_s_per_op": g["server_cpu_s"].median() if "server_cpu_s" in g else np.nan,
+                     "seed_ms_per_message": float(match["value"].iloc[0] / match["count"].iloc[0] * 1000)
+                     if len(match) else np.nan})
+    return pd.DataFrame(rows)
 
 
 def _table1_row(g: pd.DataFrame, in_process: bool, bound: float) -> dict:

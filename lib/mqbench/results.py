@@ -20,7 +20,7 @@ import pandas as pd
 import psutil
 
 from .errors import RunDirError
-from .paths import PROJECT_ROOT, results_root
+from .paths import PROJECT_ROOT, TOKEN_ENV, results_root
 
 SUMMARY = "summary.parquet"
 FAILURES = "failures.json"
@@ -99,7 +99,7 @@ def lock_sha256() -> str | None:
 def write_manifest(run_dir: Path, **fields) -> dict:
     manifest = {"run_id": run_dir.name, "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(),
                 "git_sha": git_sha(), "versions": versions(), "host": host_info(), "lock_sha256": lock_sha256(),
-                "external_token_from_env": bool(os.environ.get("MQBENCH_TOKEN")),  # whether, never which
+                "external_token_from_env": bool(os.environ.get(TOKEN_ENV)),  # whether, never which
                 **fields}
     atomic_write_text(run_dir / "manifest.json", json.dumps(manifest, indent=2, default=str))
     return manifest

@@ -50,9 +50,12 @@ def run_row(run_dir: Path, role: str = "") -> dict:
         return {**row, "notebooks": "", "variants": "", "headline": f"no summary ({type(exc).__name__})"}
     table = findings(summary)
     counts = table["verdict"].value_counts().to_dict()
+    variants = sorted(summary["variant"].dropna().astype(str).unique())
+    headline = _headline(table) if len(variants) > 1 else \
+        f"one variant ({', '.join(variants) or '—'}): compared with its pair by `mqbench compare`"
     return {**row, "notebooks": ", ".join(sorted(summary["notebook"].dropna().unique())),
             "variants": ", ".join(sorted(summary["variant"].dropna().astype(str).unique())),
-            "verdicts": ", ".join(f"{v} {k}" for k, v in counts.items()), "headline": _headline(table),
+            "verdicts": ", ".join(f"{v} {k}" for k, v in counts.items()), "headline": headline,
             "failures": row["failures"] + int((summary["status"] == "failed").sum())}
 
 
@@ -65,12 +68,15 @@ def _answer_box(run: Path) -> str:
     box = answers.answers(table, 0.05) if len(table) else pd.DataFrame()
     if box.empty:
         return ""
-    box = box.assign(ratio=box["ratio"].map(lambda r: f"{r:.3f}" if pd.notna(r) else ""))
-    shown = box[["question", "what", "ratio", "interval", "verdict", "in words", "units"]]
+    box = answers.headlines(box)
+    box = box.assign(**{"ratio [95%]": [f"{r:.3f}\u00a0{i.replace(' ', chr(160))}" if pd.notna(r) else ""
+                                        for r, i in zip(box["ratio"], box["interval"])],
+                        "compared": [f"{w} ({a})" if a else w for w, a in zip(box["what"], box["also"])]})
+    shown = box[["question", "verdict", "ratio [95%]", "in words", "compared", "units"]]
     return (page.heading("The answer", 2, "answer") + page.paragraph(
         f"From `{run.name}` ([report]({run.name}/report.html)): one line per question a Milvus user asks, the ratio "
         "*contender ÷ baseline* with its 95% interval and the verdict at δ = 5%.")
-        + page.table(shown, "The answer, question by question"))
+        + page.table(shown, "The answer, question by question", wrap=True))
 
 
 def build(folder: str | Path) -> Path:
@@ -91,7 +97,7 @@ def build(folder: str | Path) -> Path:
         main = table[[c for c in ["role", "run", "headline", "verdicts", "failures"] if c in table]]
         details = table[[c for c in ["run", "created (UTC)", "git", "host", "notebooks", "variants", "files"] if c in table]]
         body = (page.table(main, f"{len(rows)} runs, newest first: the headline is the first 'different' through "
-                                 "Milvus, else how many comparisons found none")
+                                 "Milvus, else how many comparisons found none", wrap=True)
                 + f"<details><summary>When, where and with what each run ran</summary>"
                 + page.table(details, "Date, code, host, notebooks, variants, files") + "</details>")
     else:

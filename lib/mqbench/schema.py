@@ -81,7 +81,7 @@ COLUMNS = {
     "unit": ("", "the level a row's comparison takes as its unit: `start` for a server start (rows of a start pair)"),
     "start": ("", "index of the pair of server starts the row belongs to (search_query's served build)"),
     "launch_order": ("", "position of the server in its start pair's launch order"),
-    "bind_retries": ("", "starts launched again after losing a port to another process"),
+    "start_retries": ("", "starts launched again after losing a port or dying while starting"),
     "build_variant": ("", "the variant whose build was copied and served under every variant"),
     "copied_bytes": ("B", "bytes of the served build's folder copied for a variant"),
     "rows_counted": ("", "rows a Strong count(*) saw on the server"),

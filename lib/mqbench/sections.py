@@ -4,6 +4,7 @@ turns a run's recorded results into figures and tables (nothing when the run has
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -49,7 +50,27 @@ class Section:
 
     def __call__(self, run: Run) -> str:
         parts = self.build(run)
-        return page.section(self.title, self.text, *parts) if parts else ""
+        if not parts:
+            return ""
+        text, made_by = reader_text(self.text)
+        return page.section(self.title, text, *parts, made_by)
+
+
+_REF = re.compile(r"`(mqbench\.[\w.]+)`")
+
+
+def reader_text(text: str) -> tuple[str, str]:
+    """``text`` without module paths (a parenthesis that names one goes, so does a "Made by …" sentence), and a
+    footnote naming them: a reader gets the prose, and from the footnote to the code in one hop."""
+    refs = list(dict.fromkeys(_REF.findall(text)))
+    if not refs:
+        return text, ""
+    masked = _REF.sub(lambda m: f"\x00{refs.index(m.group(1))}\x00", text)  # no dots inside a reference
+    masked = re.sub(r"\s*\([^()]*\x00[^()]*\)", "", masked)
+    masked = re.sub(r"\s*(?:Made by|How this was made:)[^.]*\x00[^.]*\.", "", masked)
+    prose = re.sub(r"\x00(\d+)\x00", lambda m: refs[int(m.group(1))].rsplit(".", 1)[-1].replace("_", " "), masked)
+    return prose.strip(), page.paragraph("<span class=\"meta\">How this was made: " + ", ".join(
+        f"`{r}`" for r in refs) + ".</span>")
 
 
 def _table_of(make, caption: str):
@@ -87,15 +108,30 @@ def answers_section(run: Run) -> str:
             "runs pair by everything but the variant), or the run index." if single else "")
     targets = {"findings": "findings", "time-tick": page.anchor(TICK.title), "load-phases": page.anchor(LOADS.title),
                "table-1": page.anchor(TABLE1.title)}
-    box = box.assign(question=[f'<a href="#{targets.get(s, s)}">{html.escape(q)}</a>' for q, s in
-                               zip(box["question"], box["section"])],
-                     ratio=box["ratio"].map(lambda r: f"{r:.3f}" if pd.notna(r) else ""))
-    shown = box[["question", "what", "ratio", "interval", "verdict", "in words", "units"]]
-    return page.section("The answer", f"Does the MQ matter for a Milvus user on this host? One line per question "
-                        f"with its headline comparison: the ratio *contender ÷ baseline*, its 95% interval, the verdict "
-                        f"at δ = {delta:.0%} and its unit. Every other comparison is in the Findings below.{note}",
-                        page.table(shown, "The answer, question by question",
-                                   row_class=lambda row: VERDICT_CLASS.get(row.get("verdict"), "")))
+    box = answers.headlines(box)
+    nb = "\u00a0"
+    box = box.assign(question=[f'<a href="#{targets.get(sec, sec)}">{html.escape(q)}</a>' if pd.notna(r) else html.escape(q)
+                               for q, sec, r in zip(box["question"], box["section"], box["ratio"])],
+                     **{"ratio [95%]": [f"{r:.3f}{nb}{i.replace(' ', nb)}" if pd.notna(r) else ""
+                                        for r, i in zip(box["ratio"], box["interval"])],
+                        "compared": [f"{w} ({a})" if a else w for w, a in zip(box["what"], box["also"])]})
+    shown = box[["question", "verdict", "ratio [95%]", "in words", "compared", "units"]]
+    return page.section("The answer", f"Does the MQ matter for a Milvus user on this host? One line per question: "
+                        f"its headline comparison — the ratio *contender ÷ baseline*, its 95% interval, the verdict "
+                        f"at δ = {delta:.0%} and its unit — with how many more stand behind it in the Findings "
+                        f"below.{note}",
+                        page.table(shown, "The answer, question by question", wrap=True,
+                                   row_class=lambda row: verdict_class(row, box)))
+
+
+def verdict_class(row: dict, table: pd.DataFrame | None = None) -> str:
+    """A row's colour: green when equivalent, yellow when inconclusive; a *different* row blue when the contender
+    is better, red when it is worse (in the metric's own direction)."""
+    verdict = row.get("verdict")
+    if verdict != "different":
+        return VERDICT_CLASS.get(verdict, "")
+    words = str(row.get("in words") or row.get("reading") or "")
+    return "verdict-better" if "better" in words else "verdict-different"
 
 
 def _delta(run: Run) -> float:
@@ -115,7 +151,7 @@ def findings_section(run: Run) -> str:
             "`p_adjusted` above 0.05 is inconclusive); **insufficient data**: fewer than 5 units. "
             f"This run: {', '.join(f'{v} {k}' for k, v in counts.items()) or 'no comparisons'}."
             + (" Both sides run the same MQ (an A/A comparison): any 'different' here would be a false alarm."
-               if same_mq else "") + " How this was made: `mqbench.findings.findings`, statistics in `mqbench.verdicts`.")
+               if same_mq else "") + " How this was made: `mqbench.findings.findings` and `mqbench.verdicts`.")
     shown = table.assign(interval=[f"{lo:.3f}–{hi:.3f}" if pd.notna(lo) else "" for lo, hi in
                                    zip(table.get("ci_low", []), table.get("ci_high", []))])
     columns = ["verdict", "what", "metric", "ratio", "interval", "p_adjusted", "units", "unit", "reading",
@@ -124,8 +160,9 @@ def findings_section(run: Run) -> str:
     few = shown[~decided][[c for c in ["what", "metric", "contender", "ratio", "units", "reason", "notebook"]
                            if c in shown]]
     shown = shown[[c for c in columns if c in shown]]
-    return page.section("Findings", text, page.table(shown[decided], "Findings: different first, by effect size",
-                                                      row_class=lambda row: VERDICT_CLASS.get(row.get("verdict"), "")),
+    text, made_by = reader_text(text)
+    return page.section("Findings", text, made_by, page.table(shown[decided], "Findings: different first, by effect size",
+                                                      row_class=verdict_class),
                         "<details><summary>Compared without a verdict: " + f"{len(few)} comparisons with too few "
                         "independent units (open)</summary>" + page.table(few, "Compared without a verdict: too few "
                         "independent units (the ratio is one observation's, or the metric's unit is the server start)")
@@ -306,11 +343,18 @@ RECOVERY = Section(
 
 
 # -- pub/sub, migration, scale ----------------------------------------------------------------------------------
+LEVELS = {schema.PHASE_BROKER: "broker — Python client stacks, not Milvus", schema.PHASE_MILVUS: "through Milvus"}
+
+
 def _table1(run: Run):
     t1 = report.table1(run.summary)
-    return [page.figure(plots.pubsub_seconds(report.pubsub_ops(run.summary)), "Seconds per op per shape and broker",
-                        "Bar chart of seconds per pub/sub op for each shape, a bar per broker, log scale"),
-            page.table(t1, "Table 1")] if len(t1) else None
+    if t1.empty:
+        return None
+    ops = report.pubsub_ops(run.summary)
+    ops = ops.assign(level=ops["level"].map(lambda v: LEVELS.get(v, v))) if "level" in ops else ops
+    return [page.figure(plots.pubsub_seconds(ops), "Seconds per op per shape and broker, per level",
+                        "Point chart of seconds per pub/sub op for each shape, a point per broker, log scale"),
+            page.table(t1.assign(level=t1["level"].map(lambda v: LEVELS.get(v, v))), "Table 1")]
 
 
 def _scale(run: Run):
@@ -347,6 +391,16 @@ TABLE1 = Section(
     "whose CPU limited the ops. The RocksDB rows model RocksMQ's storage path on the same engine; they are not Milvus's "
     "Go code. The `milvus` level is the same shapes as insert requests, until visible. Verdicts per shape are in the "
     "Findings.", _table1)
+TABLE1_INSIDE = Section(
+    "Table 1 inside Milvus: each MQ's produce and delivery, timed by Milvus", "For every op through Milvus, what "
+    "Milvus's own MQ client did, from its Prometheus series: produce calls per op (one per message per channel, time "
+    "ticks included), their mean — whole milliseconds, truncated, so a mean under 1 ms is a lower bound — and the "
+    "bucket bounds (1, 2, 4 … ms) under which half and 99% of them fell, where the sample supports the percentile; "
+    "the time-tick lag at the query and data nodes when the op ended. Beside them the op end to end per message, and "
+    "the seed's time per message at the same message size (its op: Milvus's Go client in process, a consumer "
+    "included). Verdicts per shape, over ops, are in the Findings (`milvus_produce_ms`); what each series times: "
+    "`docs/pubsub.md` (`mqbench.report.table1_inside`).",
+    _table_of(lambda run: report.table1_inside(run.summary), "Table 1 inside Milvus, per shape and MQ"))
 MIGRATION = Section(
     "Migration between MQs", "The seed's procedure automated (`mqbench.migration.migrate_and_verify`, notebook "
     "`migration.ipynb`): each check ✓ or ✗ with its numbers, for the procedure as written (flush first) and with the "
@@ -375,4 +429,4 @@ MILVUS = Section(
 HEAD = [header, answers_section, findings_section, parameters_section, failures_section]
 SEARCH = [TABLE2, NOISE, LOADS, CONCURRENCY, OPEN_LOOP, RECALL, CONSISTENCY, SHAPES]
 TICK_AND_FRESHNESS = [TICK, MILVUS, FRESHNESS, MIXED, GROWTH, RECOVERY]
-PUBSUB_MIGRATION_SCALE = [TABLE1, MIGRATION, SCALE]
+PUBSUB_MIGRATION_SCALE = [TABLE1, TABLE1_INSIDE, MIGRATION, SCALE]

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .paths import PROJECT_ROOT
+from .paths import DATA
 
-SEED_CSV = PROJECT_ROOT / "data" / "seed_tables.csv"
+SEED_CSV = DATA / "seed_tables.csv"
 SEED_N = 100_000_000
 SEED_PLATFORM = ("not stated for Table 2; the post's pub/sub tests ran on an Apple M1 Pro with 16 GB, "
                  "presumably the same machine")

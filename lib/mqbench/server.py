@@ -27,12 +27,12 @@ import yaml
 from . import processes
 from .errors import ServerError
 from .overrides import parse_overrides, set_dotted
+from .paths import TOKEN_ENV
 from .processes import check_port_free, free_ports
 
 MQS = ("rocksmq", "natsmq")
 MILVUS_VERSION = "2.3.5"
 DEFAULT_ROOT_PASSWORD = "Milvus"
-TOKEN_ENV = "MQBENCH_TOKEN"
 _MQ_LINE = re.compile(r'\["try to init mq"\].*\[mqType=(\w+)\]')
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)(?:\(\w+\))?\s*(?::\s*([^}]*?))?\s*\}\}")
 _LIVE: set["EmbeddedMilvus"] = set()
@@ -125,7 +125,7 @@ class EmbeddedMilvus:
         self._password: str | None = password
         self._files: list = []
         self._log_marks: dict[Path, int] = {}
-        self.bind_retries = 0  # starts launched again after losing a port to a race (see ready)
+        self.start_retries = 0  # starts launched again after a lost port or a crash while starting (see ready)
 
     # -- paths -----------------------------------------------------------------
     @property
@@ -222,8 +222,9 @@ class EmbeddedMilvus:
     def ready(self, attempts: int = 3) -> "EmbeddedMilvus":
         """Wait for ``/healthz``, prove the MQ from the log, set the random root password (first start only);
         stop the server if any of it fails. A start that lost one of its ports to another process between
-        the pick and the bind ("address already in use" in this start's logs) is launched again on new ports,
-        up to ``attempts`` times."""
+        the pick and the bind ("address already in use" in this start's logs), or whose process died of a signal
+        while starting (seen on a loaded 2-core host: an abort in gRPC's poller), is launched again on new ports,
+        up to ``attempts`` times; a first start that died is retried on an empty folder."""
         for attempt in range(1, attempts + 1):
             try:
                 self._wait_healthy()
@@ -232,11 +233,14 @@ class EmbeddedMilvus:
                     self._set_root_password()
                 return self
             except BaseException as exc:
-                lost_port = isinstance(exc, ServerError) and self._bind_failed()
+                died = self.proc is not None and (self.proc.poll() or 0) < 0
+                retry = isinstance(exc, ServerError) and (self._bind_failed() or died)
                 self.stop()
-                if not lost_port or attempt == attempts:
+                if not retry or attempt == attempts:
                     raise
-                self.bind_retries += 1
+                self.start_retries += 1
+                if self._password is None:  # nothing was stored yet: start again from an empty folder
+                    shutil.rmtree(self.base_dir / "data", ignore_errors=True)
                 self.launch()
         return self
 

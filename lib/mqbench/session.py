@@ -117,7 +117,7 @@ class Session:
             with self.track(schema.OP_SERVER_START, schema.PHASE_LIFECYCLE, v, together=len(ordered),
                             launch_order=position, scrape=False, **tags) as t:
                 v.server.ready()
-                t.extra["bind_retries"] = v.server.bind_retries
+                t.extra["start_retries"] = v.server.start_retries
             v.conn = v.server.connection
 
     def close_variants(self, kill: bool | None = None, release_sessions: bool = False, forget: bool = True) -> None:

@@ -19,7 +19,7 @@ from .paths import PROJECT_ROOT
 
 REPORTS = PROJECT_ROOT / "reports"
 DOCS = [PROJECT_ROOT / "README.md", PROJECT_ROOT / "docs" / "time-tick.md", PROJECT_ROOT / "docs" / "scale.md",
-        PROJECT_ROOT / "docs" / "results.md", PROJECT_ROOT / "docs" / "measurement.md"]
+        PROJECT_ROOT / "docs" / "results.md", PROJECT_ROOT / "docs" / "measurement.md", PROJECT_ROOT / "docs" / "pubsub.md"]
 BLOCK = re.compile(r"(<!-- mqbench:generated ([\w-]+) -->\n)(.*?)(<!-- /mqbench:generated -->)", re.S)
 SHORT = {"reference-1": "run 1", "reference-2": "run 2", "aa": "A/A"}
 ROLE_TEXT = {"reference-1": "the main job, reference run 1", "reference-2": "the main job, reference run 2",
@@ -184,7 +184,9 @@ def agreement(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
         return (np.log(both[f"ci_high_{side}"]) - np.log(both[f"ci_low_{side}"])) / (2 * t)
 
     gap = np.abs(np.log(both["ratio_1"]) - np.log(both["ratio_2"]))
-    both = both.assign(z=gap / np.sqrt(se("1") ** 2 + se("2") ** 2))
+    spread = np.sqrt(se("1") ** 2 + se("2") ** 2)
+    with np.errstate(divide="ignore", invalid="ignore"):  # both intervals of zero width: equal ratios are 0 apart
+        both = both.assign(z=np.where(gap == 0, 0.0, gap / spread))
     opposite = (both["verdict_1"] == "different") & (both["verdict_2"] == "different") & (
         np.sign(np.log(both["ratio_1"])) != np.sign(np.log(both["ratio_2"])))
     return both.assign(opposite=opposite)[[*keys, "ratio_1", "verdict_1", "ratio_2", "verdict_2", "z", "opposite"]]
@@ -206,6 +208,46 @@ def block_agreement(pub: Published) -> str:
             + "\n".join(lines) + "\n")
 
 
+def block_table1(pub: Published) -> str:
+    """The seed's Table 1 question at each level, shape by shape, natsmq ÷ rocksmq: the seed's ratio (its direction),
+    the broker level (Python client stacks), Milvus's own produce call inside the server, and the op through Milvus
+    end to end — each with its verdict, in each reference run."""
+    from .seed import seed_table
+
+    roles_ = [r for r in ("reference-1", "reference-2") if pub.has(r)]
+    if not roles_:
+        return "No reference run is published yet.\n"
+    seed = seed_table("pubsub")
+    seed = seed[seed["metric"] == "s_per_op"].pivot_table(index="test", columns="mq", values="value")
+    seed_ratio = {test.split("*")[0]: row["natsmq"] / row["rocksmq"] for test, row in seed.iterrows()}
+
+    def cell(table: pd.DataFrame, phase: str, metric: str, size: str) -> str:
+        rows = table[(table["phase"] == phase) & (table["metric"] == metric)
+                     & table["shape"].astype(str).str.startswith(size + "*")]
+        if rows.empty:
+            return "—"
+        r = rows.iloc[0]
+        return f"{r['ratio']:.2f} {r['verdict']}"
+
+    header = ["message size", "seed"]
+    for role in roles_:
+        header += [f"{SHORT[role]}: broker (client stacks)", f"{SHORT[role]}: produce inside Milvus",
+                   f"{SHORT[role]}: through Milvus"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for size, ratio in seed_ratio.items():
+        cells = [size, f"{ratio:.2f}"]
+        for role in roles_:
+            f = pub.findings(role)
+            cells += [cell(f, schema.PHASE_BROKER, "s_per_op", size), cell(f, schema.PHASE_MILVUS, "milvus_produce_ms", size),
+                      cell(f, schema.PHASE_MILVUS, "s_per_op", size)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return ("natsmq ÷ rocksmq per message size (below 1: NATS faster); the seed's ratio is its s/op; each of ours has "
+            "its verdict over ops (5 per shape; the broker level at the seed's counts, through Milvus at a tenth to a "
+            "fiftieth of them). *produce inside Milvus* is Milvus's own produce call per message "
+            "(`milvus_msgstream_request_latency`, whole ms, truncated: at 64KB and 1KB most calls count 0, so read "
+            "those ratios as bounds, not measurements):\n\n" + "\n".join(lines) + "\n")
+
+
 def block_columns(pub: Published) -> str:
     """The declared summary columns, from the registry in ``mqbench.schema`` (not about a run: about the code)."""
     from .schema import COLUMNS, MILVUS_COUNTS
@@ -215,7 +257,7 @@ def block_columns(pub: Published) -> str:
 
 
 GENERATORS = {"findings": block_findings, "runs": block_runs, "tick": block_tick, "scale": block_scale,
-              "columns": block_columns, "agreement": block_agreement}
+              "columns": block_columns, "agreement": block_agreement, "table1": block_table1}
 
 
 def render(text: str, pub: Published) -> str:

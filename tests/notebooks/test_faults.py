@@ -48,7 +48,8 @@ def test_server_killed_mid_sweep_is_recorded_and_reported(tmp_path, live_pids):
 LIGHT_GRID = """
 notebooks:
   - notebook: notebooks/search_query.ipynb
-    parameters: {n: 2000, dim: 8, queries: 5, blocks: 2, block_requests: 5, block_window_s: 2.0,
+    parameters: {n: 2000, dim: 8, queries: 5, start_pairs: 1, tick_samples: 0, blocks: 2, block_requests: 5,
+                 block_window_s: 2.0,
                  block_concurrency: 1, warmup_requests: 1, concurrency_levels: [1], sweep_window_s: 0.5,
                  sweep_warmup_s: 0.2, sweep_concurrency: 1, open_loop_clients: 1, open_loop_rates: [],
                  search_param_sweep: [], consistency_levels: [], request_shapes: [], query_kinds: []}

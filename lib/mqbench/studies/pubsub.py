@@ -21,7 +21,7 @@ from ..nats_server import NatsServer, version
 from ..pubsub import (Payloads, RocksMQModel, Shape, milvus_op, nats_op, parse_shape, rocks_mq_label, rocksmq_op,
                       rows_per_request)
 from ..resources import check_disk
-from ..server import EmbeddedMilvus
+from ..server import MILVUS_VERSION, EmbeddedMilvus
 
 LEVELS = ("broker", "milvus")
 NATS_SERVERS = ("standalone", "embedded")
@@ -83,7 +83,7 @@ class Broker:
 
     @property
     def name(self) -> str:
-        return {"standalone": f"nats-server {version().split()[-1]}", "embedded": "nats in milvus 2.3.5",
+        return {"standalone": f"nats-server {version().split()[-1]}", "embedded": f"nats in milvus {MILVUS_VERSION}",
                 "rocksdb-model": rocks_mq_label()}[self.kind]
 
     def op(self, topic: str, shape: Shape, payloads: Payloads, p: dict):
@@ -162,7 +162,7 @@ def milvus_level(session, shapes: list[Shape], p: dict) -> None:
                 with v.conn.client(timeout=p["op_timeout_s"]) as client:
                     ingest.flat_collection(client, f"pubsub_{block}", 128)
                     with _keep_going(), session.track(schema.OP_PUBSUB, schema.PHASE_MILVUS, v, shape=shape.label,
-                                       broker=f"milvus 2.3.5 ({v.mq})", publish="insert", message_bytes=shape.size,
+                                       broker=f"milvus {MILVUS_VERSION} ({v.mq})", publish="insert", message_bytes=shape.size,
                                        messages_per_op=shape.count, rows_per_request=rows_per_request(shape),
                                        block=block, block_order=position) as t:
                         _record(t, milvus_op(client, f"pubsub_{block}", shape, p["op_timeout_s"]), shape)
