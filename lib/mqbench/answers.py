@@ -7,6 +7,7 @@ verdict means. The broker-level pub/sub op is answered too, labelled as what it 
 """
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,7 +73,8 @@ def answers(table: pd.DataFrame, delta: float) -> pd.DataFrame:
                          "interval": "", "verdict": "", "in words": "", "units": "", "key": q.key})
             continue
         for row in picked.to_dict("records"):
-            rows.append({"question": q.text, "section": q.section, "what": _what(row), "ratio": row["ratio"],
+            rows.append({"question": q.text, "section": q.section, "what": _what(row), "finding": row["what"],
+                         "metric": row["metric"], "ratio": row["ratio"],
                          "interval": _interval(row), "verdict": row["verdict"], "in words": _words(row, delta),
                          "units": f"{int(row['units'])} {row.get('unit') or q.unit}s", "key": q.key})
     return pd.DataFrame(rows)
@@ -116,3 +118,19 @@ def headlines(box: pd.DataFrame) -> pd.DataFrame:
         others = ", ".join(f"{n} {v}" for v, n in counts.items() if v) if len(part) > 1 else ""
         rows.append({**pick.to_dict(), "also": f"{len(part)} compared: {others}" if others else ""})
     return pd.DataFrame(rows)
+
+
+def box(table: pd.DataFrame, delta: float, link=None) -> pd.DataFrame:
+    """The answer box as a page shows it: one headline per question (:func:`headlines`), its ratio with the
+    interval, the verdict in words and what else stands behind it; ``link(question, section)`` makes the question
+    cell (a question this run did not measure is never linked)."""
+    heads = headlines(answers(table, delta))
+    nb = "\u00a0"  # a ratio and its interval stay on one line
+    question = [link(q, s) if link and pd.notna(r) else html.escape(q)
+                for q, s, r in zip(heads["question"], heads["section"], heads["ratio"])]
+    return pd.DataFrame({"question": question, "verdict": heads["verdict"],
+                         "ratio [95%]": [f"{r:.3f}{nb}{i.replace(' ', nb)}" if pd.notna(r) else ""
+                                         for r, i in zip(heads["ratio"], heads["interval"])],
+                         "in words": heads["in words"],
+                         "compared": [f"{w} ({a})" if a else w for w, a in zip(heads["what"], heads["also"])],
+                         "units": heads["units"]})

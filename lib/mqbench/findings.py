@@ -52,14 +52,14 @@ ORDER = {verdict: i for i, verdict in enumerate(verdicts.VERDICTS)}  # different
 
 
 def _tick_bound(rows: pd.DataFrame) -> pd.Series:
+    """Rows of a block comparison that wait for the time tick: Strong reads and insert→visible."""
     strong = pd.Series(False, index=rows.index)
     for column in ("consistency_level", "consistency"):
         if column in rows:
             level = rows[column] if column == "consistency_level" else rows[column].where(
                 rows.get("consistency_level", pd.Series(index=rows.index)).isna())
             strong |= level.eq("Strong")
-    per_start = rows["unit"].eq("start") if "unit" in rows else False
-    return (strong | rows["op"].eq(schema.OP_INSERT_VISIBLE)) & ~per_start
+    return strong | rows["op"].eq(schema.OP_INSERT_VISIBLE)
 
 
 def _blocked(summary: pd.DataFrame) -> list[pd.DataFrame]:

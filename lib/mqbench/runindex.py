@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from . import answers, page, results
+from . import answers, page, results, verdicts
 from .findings import findings
 from .report import load_summary
 
@@ -64,19 +64,16 @@ def _link(run: Path, name: str) -> str:
 
 
 def _answer_box(run: Path) -> str:
-    table = findings(load_summary(run))
-    box = answers.answers(table, 0.05) if len(table) else pd.DataFrame()
-    if box.empty:
+    summary = load_summary(run)
+    table = findings(summary)
+    if table.empty:
         return ""
-    box = answers.headlines(box)
-    box = box.assign(**{"ratio [95%]": [f"{r:.3f}\u00a0{i.replace(' ', chr(160))}" if pd.notna(r) else ""
-                                        for r, i in zip(box["ratio"], box["interval"])],
-                        "compared": [f"{w} ({a})" if a else w for w, a in zip(box["what"], box["also"])]})
-    shown = box[["question", "verdict", "ratio [95%]", "in words", "compared", "units"]]
+    delta = float(summary["delta"].dropna().iloc[0]) if "delta" in summary and summary["delta"].notna().any() \
+        else verdicts.DELTA
     return (page.heading("The answer", 2, "answer") + page.paragraph(
         f"From `{run.name}` ([report]({run.name}/report.html)): one line per question a Milvus user asks, the ratio "
-        "*contender ÷ baseline* with its 95% interval and the verdict at δ = 5%.")
-        + page.table(shown, "The answer, question by question", wrap=True))
+        f"*contender ÷ baseline* with its 95% interval and the verdict at δ = {delta:.0%}.")
+        + page.table(answers.box(table, delta), "The answer, question by question", wrap=True))
 
 
 def build(folder: str | Path) -> Path:

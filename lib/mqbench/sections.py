@@ -102,29 +102,21 @@ def answers_section(run: Run) -> str:
     delta = _delta(run)
     if run.summary.empty:
         return ""
-    box = answers.answers(table, delta)
     single = run.summary["variant"].dropna().nunique() < 2
     note = (" This run measured one variant: its comparisons are with another run — `mqbench compare` (single-MQ "
             "runs pair by everything but the variant), or the run index." if single else "")
     targets = {"findings": "findings", "time-tick": page.anchor(TICK.title), "load-phases": page.anchor(LOADS.title),
                "table-1": page.anchor(TABLE1.title)}
-    box = answers.headlines(box)
-    nb = "\u00a0"
-    box = box.assign(question=[f'<a href="#{targets.get(sec, sec)}">{html.escape(q)}</a>' if pd.notna(r) else html.escape(q)
-                               for q, sec, r in zip(box["question"], box["section"], box["ratio"])],
-                     **{"ratio [95%]": [f"{r:.3f}{nb}{i.replace(' ', nb)}" if pd.notna(r) else ""
-                                        for r, i in zip(box["ratio"], box["interval"])],
-                        "compared": [f"{w} ({a})" if a else w for w, a in zip(box["what"], box["also"])]})
-    shown = box[["question", "verdict", "ratio [95%]", "in words", "compared", "units"]]
+    shown = answers.box(table, delta, lambda q, sec: f'<a href="#{targets.get(sec, sec)}">{html.escape(q)}</a>')
     return page.section("The answer", f"Does the MQ matter for a Milvus user on this host? One line per question: "
                         f"its headline comparison — the ratio *contender ÷ baseline*, its 95% interval, the verdict "
                         f"at δ = {delta:.0%} and its unit — with how many more stand behind it in the Findings "
                         f"below.{note}",
                         page.table(shown, "The answer, question by question", wrap=True,
-                                   row_class=lambda row: verdict_class(row, box)))
+                                   row_class=verdict_class))
 
 
-def verdict_class(row: dict, table: pd.DataFrame | None = None) -> str:
+def verdict_class(row: dict) -> str:
     """A row's colour: green when equivalent, yellow when inconclusive; a *different* row blue when the contender
     is better, red when it is worse (in the metric's own direction)."""
     verdict = row.get("verdict")

@@ -255,7 +255,7 @@ class Session:
     def interleaved(self, ordered: list[Variant], op: str, phase: str, tags: dict, **kwargs):
         """Around one measurement made with the servers of ``ordered`` interleaved: Milvus's series of every
         server scraped before and after, then one row per variant from the dict the block fills (label ->
-        a workload Result, or ``{"extra": {...}}`` of fields), with that server's deltas. Its duration is the
+        a workload Result, or a dict of extra fields), with that server's deltas. Its duration is the
         interleaved span's; server CPU and memory cannot be told apart, so they are left out."""
         before = {v.label: _scrape(v) for v in ordered}
         t0, results = time.perf_counter(), {}

@@ -76,20 +76,13 @@ def block_findings(pub: Published) -> str:
     header = "| question | compared | " + " | ".join(SHORT[r] for r in roles_) + " |"
     lines = [header, "|" + "---|" * (2 + len(roles_))]
     for row in base.to_dict("records"):
-        match = pub.findings(roles_[0])
-        picked = answers._pick(match, row["key"])
-        for f in picked.to_dict("records"):
-            if answers._what(f) != row["what"]:
-                continue
-            cells = [_cell(pub.findings(role), f["what"], f["metric"]) for role in roles_]
-            lines.append(f"| {row['question']} | {row['what'].rsplit(',', 1)[0]} | " + " | ".join(cells) + " |")
-            break
-    deduped = list(dict.fromkeys(lines))
+        cells = [_cell(pub.findings(role), row["finding"], row["metric"]) for role in roles_]
+        lines.append(f"| {row['question']} | {row['what'].rsplit(',', 1)[0]} | " + " | ".join(cells) + " |")
     counts = "; ".join(f"{SHORT[r]}: " + ", ".join(
         f"{n} {v}" for v, n in pub.findings(r)["verdict"].value_counts().items()) for r in roles_)
     return ("Ratio *contender ÷ baseline* (natsmq ÷ rocksmq; in the A/A run rocksmq-2 ÷ rocksmq-1) with its 95% "
             "interval and verdict at δ = 5%, from each run's `summary.parquet` (`mqbench.answers`):\n\n"
-            + "\n".join(deduped) + f"\n\nVerdicts over every comparison of each run — {counts}.\n")
+            + "\n".join(lines) + f"\n\nVerdicts over every comparison of each run — {counts}.\n")
 
 
 def block_runs(pub: Published) -> str:

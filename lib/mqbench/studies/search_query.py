@@ -18,9 +18,9 @@ request shapes, query kinds) on the last start: every point on every variant bac
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
-import time
 import zlib
 
 import numpy as np
@@ -38,7 +38,8 @@ SHAPE_KEYS = ("nq", "k", "filter", "output_fields", "search_params")
 
 def check(p: dict, dim: int) -> None:
     """Raise a ParameterError naming the first bad parameter (``dim``: the dataset's dimension)."""
-    design.parse_variants(p["variants"], p["server_overrides"], external=bool(p["uri"]))
+    labels = [v.label for v in design.parse_variants(p["variants"], p["server_overrides"],
+                                                     external=bool(p["uri"]))]
     if p["uri"] and p["server_overrides"]:
         raise ParameterError("server_overrides apply to embedded servers only; unset them or unset uri")
     checks.int_list("concurrency_levels", p["concurrency_levels"])
@@ -51,7 +52,6 @@ def check(p: dict, dim: int) -> None:
         checks.integer(name, p[name])
     checks.integer("tick_samples", p["tick_samples"], minimum=0)
     checks.positive_number("tick_gap_s", p["tick_gap_s"])
-    labels = [v.label for v in design.parse_variants(p["variants"], p["server_overrides"], external=bool(p["uri"]))]
     if p["builder"] and p["builder"] not in labels:
         raise ParameterError(f"builder {p['builder']!r} is not a variant label; choose one of {labels} or leave it "
                              "empty (chosen per run)")
@@ -197,10 +197,11 @@ def run_starts(session, variants, specs, data, p: dict) -> None:
                 client.load(TICK_COLLECTION)
             record_segments(session, v, schema.PHASE_LIFECYCLE, start=start, block_order=position)
         tags = {"start": start, "unit": "start"}
-        run_blocks(session, ordered, specs, data, p, [-1 - start], dict(tags, sweep=schema.SWEEP_WARMUP))
-        first = start * p["blocks"]
-        run_blocks(session, ordered, specs, data, p, range(first, first + p["blocks"]),
-                   dict(tags, sweep=schema.SWEEP_BLOCKS))
+        with _block_pool(session, p) as pool:
+            run_blocks(session, pool, ordered, specs, data, p, [-1 - start], dict(tags, sweep=schema.SWEEP_WARMUP))
+            first = start * p["blocks"]
+            run_blocks(session, pool, ordered, specs, data, p, range(first, first + p["blocks"]),
+                       dict(tags, sweep=schema.SWEEP_BLOCKS))
         if p["tick_samples"]:
             freshness.tick_samples(session, ordered, specs[schema.OP_SEARCH], specs[schema.OP_QUERY], TICK_COLLECTION,
                                    data.dim, p["tick_samples"], p["tick_gap_s"], seed=p["seed"] + start,
@@ -217,7 +218,8 @@ def measure(session, data, specs, p: dict) -> list:
     if p["uri"]:
         variants = session.start_variants(p["variants"], uri=p["uri"])
         load_external(session, variants, data, p)
-        run_blocks(session, variants, specs, data, p, range(p["blocks"]), {"sweep": schema.SWEEP_BLOCKS})
+        with _block_pool(session, p) as pool:
+            run_blocks(session, pool, variants, specs, data, p, range(p["blocks"]), {"sweep": schema.SWEEP_BLOCKS})
         return variants
     variants, builder = build(session, data, p)
     serve(session, variants, builder)
@@ -236,29 +238,35 @@ def _each(session, variants, seed: int, measure) -> None:
         measure(variants[i], position)
 
 
-def run_blocks(session, ordered, specs, data, p: dict, blocks, tags: dict) -> None:
-    """Blocks on the running servers, ``ordered`` as the design drew them. In each block: serial search and
-    primary-key query with the variants taking turns request by request (A B, B A, …), then closed-loop search
-    and query RPS with the variants taking turns in 0.1 s time slots (A B B A …). Each block gives one
-    observation per variant and metric under the same host conditions; Milvus's series are scraped around each
-    measurement, per server."""
-    search, lookup = specs[schema.OP_SEARCH], specs[schema.OP_QUERY]
+@contextlib.contextmanager
+def _block_pool(session, p: dict):
+    """The closed-loop clients of one start's blocks, connected to its servers and closed after them."""
     pool = session.client_pool(p["block_concurrency"])
     try:
-        for block in blocks:
-            for spec in (search, lookup):
-                with session.interleaved(ordered, spec.kind, schema.PHASE_SERIAL, dict(tags, block=block),
-                                  dataset=data, k=p["k"]) as out:
-                    out.update(workload.interleaved({v.label: v.conn for v in ordered}, spec, p["block_requests"],
-                                                    p["warmup_requests"]))
-            for spec in (search, lookup):
-                with session.interleaved(ordered, spec.kind, schema.PHASE_CONCURRENT, dict(tags, block=block),
-                                  concurrency=p["block_concurrency"]) as out:
-                    out.update(pool.closed_loop_sliced(spec, p["block_concurrency"], p["block_window_s"] * len(ordered),
-                                                       p["sweep_warmup_s"], [v.label for v in ordered]))
+        yield pool
     finally:
         pool.close()
         session.pools.remove(pool)
+
+
+def run_blocks(session, pool, ordered, specs, data, p: dict, blocks, tags: dict) -> None:
+    """Blocks on the running servers, ``ordered`` as the design drew them. In each block: serial search and
+    primary-key query with the variants taking turns request by request (A B, B A, …), then closed-loop search
+    and query RPS (``pool``'s clients) with the variants taking turns in 0.1 s time slots (A B B A …). Each block
+    gives one observation per variant and metric under the same host conditions; Milvus's series are scraped
+    around each measurement, per server."""
+    search, lookup = specs[schema.OP_SEARCH], specs[schema.OP_QUERY]
+    for block in blocks:
+        for spec in (search, lookup):
+            with session.interleaved(ordered, spec.kind, schema.PHASE_SERIAL, dict(tags, block=block),
+                                     dataset=data, k=p["k"]) as out:
+                out.update(workload.interleaved({v.label: v.conn for v in ordered}, spec, p["block_requests"],
+                                                p["warmup_requests"]))
+        for spec in (search, lookup):
+            with session.interleaved(ordered, spec.kind, schema.PHASE_CONCURRENT, dict(tags, block=block),
+                                     concurrency=p["block_concurrency"]) as out:
+                out.update(pool.closed_loop_sliced(spec, p["block_concurrency"], p["block_window_s"] * len(ordered),
+                                                   p["sweep_warmup_s"], [v.label for v in ordered]))
 
 
 def _sweep_points(specs, data, p: dict) -> list[tuple]:
