@@ -6,8 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from mqbench.server import milvus_processes
+from mqbench.milvus.server import milvus_processes
 
 ROOT = Path(__file__).resolve().parents[1]
 

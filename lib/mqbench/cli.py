@@ -9,9 +9,10 @@ import sys
 import threading
 from pathlib import Path
 
-from . import __version__, paths
-from .errors import FormatError, GridError, MigrationError, MqbenchError
-from .server import TOKEN_ENV, EmbeddedMilvus, check_mq, running_in
+from mqbench import __version__
+from mqbench.core import paths
+from mqbench.core.errors import FormatError, GridError, MigrationError, MqbenchError
+from mqbench.milvus.server import TOKEN_ENV, EmbeddedMilvus, check_mq, running_in
 
 
 def _lazy(name: str):
@@ -28,8 +29,9 @@ def _lazy(name: str):
     return module
 
 
-compare, datasets, interop, migration, report, results, runindex, runner = (
-    _lazy(n) for n in ("compare", "datasets", "interop", "migration", "report", "results", "runindex", "runner"))
+compare, datasets, export, remount, tables, results, run_index, runner = (
+    _lazy(n) for n in ("report.compare", "data.datasets", "report.export", "measure.remount", "report.tables",
+                       "core.results", "report.run_index", "run.runner"))
 
 
 def cmd_run(args) -> int:
@@ -68,8 +70,8 @@ def cmd_run(args) -> int:
 def _execute(cells, run_dir, with_report: bool) -> int:
     failures = runner.execute(cells, run_dir)
     if with_report:
-        print(f"report: {report.build(run_dir)}", file=sys.stderr)
-    print(f"index: {runindex.build(run_dir.parent)}", file=sys.stderr)
+        print(f"report: {tables.build(run_dir)}", file=sys.stderr)
+    print(f"index: {run_index.build(run_dir.parent)}", file=sys.stderr)
     if failures:
         print(f"{len(failures)} of {len(cells)} executions failed; see {run_dir / results.FAILURES}",
               file=sys.stderr)
@@ -81,7 +83,7 @@ def cmd_report(args) -> int:
     if len(args.run_dir) > 1 and not args.out:
         raise GridError("several run folders make one combined report: give --out FOLDER for it")
     run_dir = results.combine(args.run_dir, args.out) if len(args.run_dir) > 1 else args.run_dir[0]
-    print(report.build(run_dir))
+    print(tables.build(run_dir))
     return 0
 
 
@@ -105,7 +107,7 @@ def cmd_compare(args) -> int:
         ratio = shown[f"{names[1]} ÷ {names[0]}"].astype(float)
         shown = shown.assign(_effect=np.abs(np.log(ratio))).sort_values("_effect", ascending=False).drop(columns="_effect")
     if args.format == "html":
-        print(report.execute_page(paths.NOTEBOOKS / "compare.ipynb", out / "compare.ipynb",
+        print(tables.execute_page(paths.NOTEBOOKS / "compare.ipynb", out / "compare.ipynb",
                                   {"runs": [str(r) for r in runs], "pair": args.pair}, "mqbench compare",
                                   out / "compare.html"))
     else:
@@ -127,7 +129,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_docs(args) -> int:
-    from . import statements
+    from mqbench.report import statements
 
     if args.check:
         stale = statements.stale()
@@ -141,13 +143,13 @@ def cmd_docs(args) -> int:
 
 
 def cmd_index(args) -> int:
-    print(runindex.build(args.folder or paths.results_root()))
+    print(run_index.build(args.folder or paths.results_root()))
     return 0
 
 
 def cmd_publish(args) -> int:
     target = results.publish(args.run_dir, args.to)
-    runindex.build(args.to)
+    run_index.build(args.to)
     print(target)
     return 0
 
@@ -192,7 +194,7 @@ def cmd_datasets(args) -> int:
 
 def cmd_migrate(args) -> int:
     folder = Path(args.dir)
-    source = migration.server_folder_mq(folder)
+    source = remount.server_folder_mq(folder)
     check_mq(args.to)
     if args.to == source:
         raise MigrationError(f"{folder} already uses {source}; choose the other MQ")
@@ -203,7 +205,7 @@ def cmd_migrate(args) -> int:
     if not token.startswith("root:"):
         raise MigrationError(f"set {TOKEN_ENV}=root:<password> as printed by mqbench server")
     with EmbeddedMilvus(source, folder, password=token.split(":", 1)[1]) as server:
-        timings, checks = migration.migrate_and_verify(server, args.to, args.override, flush=not args.no_flush,
+        timings, checks = remount.migrate_and_verify(server, args.to, args.override, flush=not args.no_flush,
                                                        remove_old=args.remove_old)
     for c in checks:
         print(f"{c['collection']:24s} {c['check']:32s} {'✓' if c['passed'] else '✗'} {c['before']} -> {c['after']}")
@@ -212,7 +214,7 @@ def cmd_migrate(args) -> int:
 
 
 def cmd_export(args) -> int:
-    print(interop.export_vectordbbench(args.run_dir, args.out))
+    print(export.export_vectordbbench(args.run_dir, args.out))
     return 0
 
 

@@ -19,9 +19,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from mqbench.datasets import SyntheticSource, exact_ground_truth
-from mqbench.formats import open_vectors
+from mqbench.data.datasets import SyntheticSource, exact_ground_truth
+from mqbench.data.formats import open_vectors
 
 CHUNK = 262_144
 

@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from mqbench import bulk, datasets, loader
-from mqbench.server import EmbeddedMilvus
+from mqbench.data import bulk, datasets, loader
+from mqbench.milvus.server import EmbeddedMilvus
 
 
 def main() -> None:

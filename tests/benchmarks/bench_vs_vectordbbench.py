@@ -11,7 +11,7 @@ missing). Both sides use Session consistency (VectorDBBench's collection default
 efConstruction=128, ef=128, k=10, on the first ``n`` GloVe 6B 50-d vectors.
 
 Printed: search RPS per concurrency for mqbench's ClientPool, VectorDBBench and one plain pymilvus loop,
-the peak ratios; insert throughput of mqbench's loader (``mqbench.loader``, 2 processes) vs VectorDBBench's
+the peak ratios; insert throughput of mqbench's loader (``mqbench.data.loader``, 2 processes) vs VectorDBBench's
 insert stage (both until every insert is acknowledged); and the client overhead per request — time outside
 the gRPC ``Search`` call ÷ serial latency.
 """
@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from mqbench import datasets, loader, workload
-from mqbench.server import EmbeddedMilvus
+from mqbench.data import datasets, loader
+from mqbench.measure import workload
+from mqbench.milvus.server import EmbeddedMilvus
 
 ROOT = Path(__file__).resolve().parents[2]
 VDBB_VENV = ROOT / ".venv-vdbb"

@@ -4,9 +4,8 @@ import re
 import signal
 
 import psutil
-from pymilvus import MilvusClient
-
 from conftest import mqbench, start_mqbench
+from pymilvus import MilvusClient
 
 
 def test_server_command_prints_uri_and_stops_on_ctrl_c(tmp_path, live_pids):

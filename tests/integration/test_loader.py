@@ -9,18 +9,18 @@ import time
 
 import numpy as np
 import pytest
-
-from mqbench import datasets, loader
-from mqbench.client import attr_values
-from mqbench.errors import IngestError
-from mqbench.server import EmbeddedMilvus
+from mqbench.core.errors import IngestError
+from mqbench.data import datasets, loader
+from mqbench.milvus.client import attr_values
+from mqbench.milvus.server import EmbeddedMilvus
 
 N, DIM = 40_000, 16
 LOAD = """
 import sys
 from pathlib import Path
-from mqbench import datasets, loader
-from mqbench.server import Connection
+from mqbench.data import datasets
+from mqbench.data import loader
+from mqbench.milvus.server import Connection
 conn = Connection(sys.argv[1], "rocksmq", sys.argv[2])
 data = datasets.synthetic(n={n}, dim={dim}, nq=1, metric="L2", seed=5)
 ckpt = Path(sys.argv[3])
@@ -108,7 +108,7 @@ def test_batches_by_bytes_and_a_checkpoint_of_another_collection_starts_fresh(se
 
 
 def test_bulk_import_writes_column_files_and_reports_each_task(server, tmp_path):
-    from mqbench import bulk
+    from mqbench.data import bulk
 
     data = datasets.synthetic(n=5000, dim=DIM, nq=1, metric="L2", seed=2)
     client = server.connection.client()

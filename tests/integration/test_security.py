@@ -1,9 +1,9 @@
 """Embedded servers: what listens where, and the root password never reaches disk."""
 import numpy as np
 import psutil
-
-from mqbench import ingest, results
-from mqbench.session import Session
+from mqbench.core import results
+from mqbench.data import ingest
+from mqbench.run.session import Session
 
 
 def test_listeners_and_password_never_on_disk(tmp_path):

@@ -4,9 +4,8 @@ import shutil
 import time
 
 import numpy as np
-
-from mqbench import ingest
-from mqbench.server import EmbeddedMilvus
+from mqbench.data import ingest
+from mqbench.milvus.server import EmbeddedMilvus
 
 
 def test_a_flushed_build_serves_under_both_mqs_and_restarts_at_once(tmp_path, live_pids):

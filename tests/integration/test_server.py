@@ -11,12 +11,11 @@ import grpc
 import numpy as np
 import psutil
 import pytest
+from mqbench.core.errors import IngestError, ServerError
+from mqbench.data import ingest
+from mqbench.milvus.server import EmbeddedMilvus, external
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
-
-from mqbench import ingest
-from mqbench.errors import IngestError, ServerError
-from mqbench.server import EmbeddedMilvus, external
 
 
 @pytest.mark.parametrize("mq", ["rocksmq", "natsmq"])
@@ -71,7 +70,7 @@ def test_server_dies_with_its_owner(tmp_path):
     """SIGKILL the Python process that started Milvus: the server must not outlive it."""
     script = textwrap.dedent(f"""
         import sys, time
-        from mqbench.server import EmbeddedMilvus
+        from mqbench.milvus.server import EmbeddedMilvus
         s = EmbeddedMilvus("rocksmq", {str(tmp_path / 's')!r}).start()
         print(s.pid, flush=True)
         time.sleep(600)
@@ -123,13 +122,13 @@ def test_kill_then_restart_with_another_mq_is_checked(tmp_path):
 
 
 def test_nats_message_over_max_payload_is_refused_before_publishing(tmp_path):
-    from mqbench import pubsub
-    from mqbench.errors import PubSubError
-    from mqbench.nats_server import NatsServer
+    from mqbench.core.errors import PubSubError
+    from mqbench.measure import mq_ops
+    from mqbench.milvus.nats_server import NatsServer
 
     with NatsServer(tmp_path / "nats") as nats:
-        shape = pubsub.parse_shape("9MB*1")
+        shape = mq_ops.parse_shape("9MB*1")
         with pytest.raises(PubSubError, match="exceeds the server's max_payload 8388608 B"):
-            pubsub.nats_op(nats.url, "big", shape, pubsub.Payloads(shape.size))
+            mq_ops.nats_op(nats.url, "big", shape, mq_ops.Payloads(shape.size))
         assert nats.proc.poll() is None
     assert nats.stop_method == "terminated"

@@ -1,9 +1,9 @@
 """Serial and concurrent workloads against a real embedded Milvus (natsmq), tiny data."""
 import numpy as np
 import pytest
-
-from mqbench import datasets, ingest, workload
-from mqbench.server import EmbeddedMilvus
+from mqbench.data import datasets, ingest
+from mqbench.measure import workload
+from mqbench.milvus.server import EmbeddedMilvus
 
 
 @pytest.fixture(scope="module")

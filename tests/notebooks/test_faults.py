@@ -6,7 +6,6 @@ import time
 
 import pandas as pd
 import psutil
-
 from conftest import mqbench, start_mqbench
 
 

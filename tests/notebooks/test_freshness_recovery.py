@@ -2,8 +2,7 @@
 asserting on what was recorded (the time-tick study: test_tick_study.py, a run of its own so both run at once)."""
 import pandas as pd
 import pytest
-
-from mqbench import report
+from mqbench.report import tables
 
 
 @pytest.fixture(scope="module")
@@ -21,14 +20,14 @@ notebooks:
 
 def test_lags_mixed_growth_and_recovery(fresh_run):
     s = pd.read_parquet(fresh_run / "summary.parquet")
-    fresh = report.freshness(s)
+    fresh = tables.freshness(s)
     assert len(fresh) == 2 * 2 * 2 and (fresh["errors"] == 0).all() and (fresh["lag_avg_ms"] >= 0).all()
-    mixed = report.mixed(s)
+    mixed = tables.mixed(s)
     with_writer = mixed[mixed["writer_target_rows_per_s"] == 200.0]
     assert (with_writer["writer_achieved_rows_per_s"] > 0).all() and (mixed["rps"] > 0).all()
-    growth = report.raw_of(fresh_run, s[s["op"] == "ingest_growth"])
+    growth = tables.raw_of(fresh_run, s[s["op"] == "ingest_growth"])
     assert growth.groupby("variant")["rows_inserted"].max().tolist() == [2000, 2000]
-    rec = report.recovery(s)
+    rec = tables.recovery(s)
     assert set(rec["variant"]) == {"rocksmq", "natsmq"} and (rec["rows_acked"] == 600).all()
     assert rec["serving_s"].notna().all() and rec["rows_lost"].notna().all() and rec["rows_duplicated"].notna().all()
     html = (fresh_run / "report.html").read_text()

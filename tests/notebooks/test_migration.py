@@ -1,8 +1,7 @@
 """migration.ipynb on 20,000 rows: the seed's procedure passes every check; skipping the flush is reported."""
 import pandas as pd
 import pytest
-
-from mqbench import report
+from mqbench.report import tables
 
 
 @pytest.fixture(scope="module")
@@ -13,7 +12,7 @@ def migration_run(tmp_path_factory, run_mqbench):
 
 def test_flushed_migration_passes_every_check(migration_run):
     s = pd.read_parquet(migration_run / "summary.parquet")
-    checks = report.migration(migration_run, s)
+    checks = tables.migration(migration_run, s)
     flushed = checks[checks["flush"] == True]  # noqa: E712 - a column of booleans
     assert len(flushed) == 6 and (flushed["result"] == "✓").all(), flushed
     assert flushed.loc[flushed["check"] == "row count", "after"].iloc[0] == "20000"
@@ -24,7 +23,7 @@ def test_flushed_migration_passes_every_check(migration_run):
 
 def test_unflushed_case_is_reported_whatever_happens(migration_run):
     s = pd.read_parquet(migration_run / "summary.parquet")
-    checks = report.migration(migration_run, s)
+    checks = tables.migration(migration_run, s)
     unflushed = checks[checks["flush"] == False]  # noqa: E712
     assert len(unflushed) == 6 and set(unflushed["result"]) <= {"✓", "✗"}
     assert "Migration between MQs" in (migration_run / "report.html").read_text()

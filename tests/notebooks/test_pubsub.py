@@ -1,8 +1,8 @@
 """pubsub.ipynb at tiny size: every broker of a shape side by side and both MQs through Milvus, 5 ops in blocks."""
 import pandas as pd
 import pytest
-
-from mqbench import findings, report
+from mqbench.report import tables
+from mqbench.stats import findings
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +16,7 @@ notebooks:
 
 def test_every_broker_and_level_delivered_every_message(pubsub_run):
     s = pd.read_parquet(pubsub_run / "summary.parquet")
-    table = report.table1(s)
+    table = tables.table1(s)
     assert (table["failed_ops"] == 0).all() and (table["ops"] == 5).all() and (table["s_per_op"] > 0).all()
     brokers = set(zip(table["level"], table["mq"], table["publish"]))
     assert brokers == {("broker", "rocksmq", "strict"), ("broker", "natsmq", "strict"), ("broker", "natsmq", "async"),

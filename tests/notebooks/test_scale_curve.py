@@ -1,8 +1,7 @@
 """scale_curve.ipynb at tiny sizes: each N on its own server with Table 2 measured at N; the cost models."""
 import pandas as pd
 import pytest
-
-from mqbench import scaling
+from mqbench.stats import scaling
 
 GRID = """
 notebooks:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from browser import browser, check_page, close
 from conftest import mqbench
-from mqbench import findings, report
+from mqbench.report import tables
+from mqbench.stats import findings
 
 
 def test_each_mq_builds_then_one_build_is_served_over_start_pairs(smoke_run):
@@ -60,7 +60,7 @@ def test_every_sweep_is_recorded_on_both_variants(smoke_run):
 
 
 def test_findings_have_a_verdict_over_start_pairs_for_every_run_time_metric(smoke_run):
-    table = findings.findings(report.load_summary(smoke_run))
+    table = findings.findings(tables.load_summary(smoke_run))
     over_starts = table[table["unit"] == "start pair"]
     assert len(over_starts) >= 10 and (over_starts["units"] == 5).all()
     assert set(over_starts["verdict"]) <= {"different", "equivalent", "inconclusive"}
@@ -74,7 +74,7 @@ def test_findings_have_a_verdict_over_start_pairs_for_every_run_time_metric(smok
     assert len(errors) and (errors["verdict"] == "equivalent").all()  # no failed request, said so
     loads = table[table["what"] == "insert · load"]
     assert len(loads) == 1 and (loads["verdict"] == "insufficient data").all()  # one build per variant
-    parts = findings.components(report.load_summary(smoke_run))
+    parts = findings.components(tables.load_summary(smoke_run))
     assert len(parts) and (parts["starts"] == 5).all() and (parts["starts_for_delta"] >= 5).all()
 
 
@@ -121,8 +121,7 @@ def test_explore_notebook_loads_filters_and_draws_a_run(smoke_run, tmp_path):
     """explore.ipynb, the JupyterLab starting point, over the smoke run: it loads, filters and draws."""
     import nbformat
     import papermill as pm
-
-    from mqbench.runner import IPCKernelManager
+    from mqbench.run.runner import IPCKernelManager
 
     out, notebooks = tmp_path / "explore.ipynb", Path(__file__).resolve().parents[2] / "notebooks"
     pm.execute_notebook(str(notebooks / "explore.ipynb"), str(out), parameters={"runs": [str(smoke_run)],

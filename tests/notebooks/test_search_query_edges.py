@@ -5,9 +5,8 @@ from pathlib import Path
 import pandas as pd
 import papermill as pm
 import yaml
-
 from conftest import mqbench
-from mqbench.server import EmbeddedMilvus
+from mqbench.milvus.server import EmbeddedMilvus
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["-p", "n", "500", "-p", "dim", "8", "-p", "queries", "5", "-p", "serial_requests", "5",

@@ -2,8 +2,8 @@
 one verdict per kind over pairs of starts."""
 import pandas as pd
 import pytest
-
-from mqbench import findings, report
+from mqbench.report import tables
+from mqbench.stats import findings
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ notebooks:
 
 def test_the_tick_study_samples_every_start_and_kills_it(tick_run):
     s = pd.read_parquet(tick_run / "summary.parquet")
-    tick = report.tick(s)
+    tick = tables.tick(s)
     assert set(tick["kind"]) == {"Strong search", "Strong query", "insert→visible"}
     assert tick.groupby(["kind", "variant"])["block"].nunique().eq(5).all()
     assert (tick["mean_ms"] > 0).all() and (tick["samples"] == 4).all()

@@ -7,13 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from mqbench import datasets, resources, runner, workload
-from mqbench.errors import GridError, OverrideError, ParameterError, ServerError
-from mqbench.overrides import parse_overrides
-from mqbench.server import EmbeddedMilvus, external
-from mqbench.session import Session
-from mqbench.studies import freshness, pubsub, search_query
+from mqbench.core import room
+from mqbench.core.errors import GridError, OverrideError, ParameterError, ServerError
+from mqbench.data import datasets
+from mqbench.measure import workload
+from mqbench.milvus.overrides import parse_overrides
+from mqbench.milvus.server import EmbeddedMilvus, external
+from mqbench.run import runner
+from mqbench.run.session import Session
+from mqbench.studies import freshness_recovery, pubsub, search_query
 
 ROOT = Path(__file__).resolve().parents[2]
 NB = "notebooks/search_query.ipynb"
@@ -52,8 +54,8 @@ CASES = {
                         ValueError, "duration_s > 0"),
     "serial with no requests": (lambda: workload.serial(None, workload.Spec("query", "c", n=1), 0), ValueError,
                                 "requests >= 1"),
-    "not enough disk for a load": (lambda: resources.check_disk("/", 1e18, "loading the collection"),
-                                   resources.StorageError, "loading the collection needs about"),
+    "not enough disk for a load": (lambda: room.check_disk("/", 1e18, "loading the collection"),
+                                   room.StorageError, "loading the collection needs about"),
     "server_overrides together with an external uri": (
         lambda: _bare_session().start_variants(["natsmq"], "http://h:1", {"a.b": 1}),
         ValueError, "server_overrides apply to embedded servers only"),
@@ -91,9 +93,9 @@ CASES = {
     "zero paired blocks": (lambda: _check(blocks=0), ParameterError, "blocks must be an integer >= 1"),
     "equivalence margin of zero": (lambda: _check(delta=0), ParameterError, "delta must be a positive number"),
     "time-tick study against an external server": (
-        lambda: freshness.check({**FRESHNESS_DEFAULTS, "uri": "http://h:1", "variants": ["natsmq"]}), ParameterError,
+        lambda: freshness_recovery.check({**FRESHNESS_DEFAULTS, "uri": "http://h:1", "variants": ["natsmq"]}), ParameterError,
         "tick_starts = 0"),
-    "negative number of starts": (lambda: freshness.check({**FRESHNESS_DEFAULTS, "tick_starts": -1}), ParameterError,
+    "negative number of starts": (lambda: freshness_recovery.check({**FRESHNESS_DEFAULTS, "tick_starts": -1}), ParameterError,
                                   "tick_starts must be an integer >= 0"),
     "unknown pub/sub level": (lambda: pubsub.check({**PUBSUB_DEFAULTS, "levels": ["kernel"]}), ParameterError,
                               "levels entries must be among broker, milvus"),

@@ -6,9 +6,9 @@ test at 0.1% per seed); identical units never give "different"; the published A/
 import numpy as np
 import pandas as pd
 import pytest
+from mqbench.report import statements
+from mqbench.stats import findings, verdicts
 from scipy import stats
-
-from mqbench import findings, statements, verdicts
 
 REPORTS = statements.REPORTS
 PHASES = {("search", "serial"): ["latency_avg_ms", "latency_p50_ms"], ("query", "serial"): ["latency_avg_ms", "latency_p50_ms"],

@@ -2,7 +2,6 @@
 from pathlib import Path
 
 import pytest
-
 from mqbench import cli
 
 ROOT = Path(__file__).resolve().parents[2]

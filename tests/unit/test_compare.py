@@ -2,9 +2,8 @@
 (rows with missing keys match; single-MQ runs pair), caveats are honest, and the CLI can gate on a regression."""
 import pandas as pd
 import pytest
-
 from conftest import mqbench
-from mqbench import compare, statements
+from mqbench.report import compare, statements
 
 REPORTS = statements.REPORTS
 

@@ -2,9 +2,9 @@
 import itertools
 
 import pytest
-
-from mqbench import design, runner
-from mqbench.errors import ParameterError
+from mqbench.core.errors import ParameterError
+from mqbench.run import runner
+from mqbench.stats import design
 
 
 @pytest.mark.parametrize("k", [2, 3, 4, 5])

@@ -2,9 +2,8 @@
 import numpy as np
 import pandas as pd
 import pytest
-
-from mqbench import datasets
-from mqbench.formats import FormatError, open_vectors, read_bigann_groundtruth
+from mqbench.data import datasets
+from mqbench.data.formats import FormatError, open_vectors, read_bigann_groundtruth
 
 RNG = np.random.default_rng(7)
 BASE = RNG.standard_normal((257, 6)).astype(np.float32)

@@ -1,8 +1,8 @@
 """VectorDBBench custom-dataset folders as datasets (`mqbench import-dataset`)."""
 import numpy as np
 import pandas as pd
-
-from mqbench import cli, datasets
+from mqbench import cli
+from mqbench.data import datasets
 
 
 def _vdbb_folder(path, n=300, nq=5, dim=8):

@@ -7,11 +7,13 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-
-from mqbench import datasets, metrics, migration, pubsub, report, resources, workload
-from mqbench.formats import ArraySource
-from mqbench.freshness import BackgroundWriter
-from mqbench.server import EmbeddedMilvus
+from mqbench.data import datasets
+from mqbench.data.formats import ArraySource
+from mqbench.measure import mq_ops, remount, resources, workload
+from mqbench.measure.lags import BackgroundWriter
+from mqbench.milvus.server import EmbeddedMilvus
+from mqbench.report import tables
+from mqbench.stats import metrics
 
 
 # 1. recall for quantised indexes: ties are judged on distances recomputed from the base vectors
@@ -33,7 +35,7 @@ def test_knee_compares_completions_with_the_requests_scheduled_in_the_window():
     rows = [dict(notebook="search_query", variant="natsmq", mq="natsmq", status="ok", op="search", phase="open_loop",
                  sweep="open_loop", concurrency=4, target_rps=200.0, rps=186.0, scheduled=930, completed=930,
                  not_sent=0, latency_p99_ms=9.0, block=0)]  # Poisson drew 930 of a nominal 1000: healthy
-    knee = report.knee(pd.DataFrame(rows))
+    knee = tables.knee(pd.DataFrame(rows))
     assert len(knee) == 1 and knee["knee_target_rps"].iloc[0] == 200.0
 
 
@@ -101,7 +103,7 @@ def _pubsub_rows():
 
 
 def test_table1_storage_is_growth_per_op_and_the_seed_sits_beside_strict_rows_only():
-    t1 = report.table1(_pubsub_rows()).set_index("publish")
+    t1 = tables.table1(_pubsub_rows()).set_index("publish")
     assert t1.loc["strict", "storage_gib_per_op"] == pytest.approx(1.0)
     assert t1.loc["async", "storage_gib_per_op"] == pytest.approx(2.0)
     assert t1.loc["strict", "seed_s_per_op"] == pytest.approx(1.650328186)
@@ -114,11 +116,11 @@ def test_rocksmq_server_store_counts_its_meta_kv():
 
 
 def test_rocksmq_model_acks_per_page_with_distinct_payloads(tmp_path):
-    store = pubsub.RocksMQModel(tmp_path / "rdb")
-    shape = pubsub.parse_shape("1KB*300")
-    payloads = pubsub.Payloads(shape.size)
+    store = mq_ops.RocksMQModel(tmp_path / "rdb")
+    shape = mq_ops.parse_shape("1KB*300")
+    payloads = mq_ops.Payloads(shape.size)
     assert payloads[0] != payloads[1] and len(payloads[299]) == 1024
-    op = pubsub.rocksmq_op(store, "t", shape, payloads)
+    op = mq_ops.rocksmq_op(store, "t", shape, payloads)
     assert op.received == 300 and not op.error
     meta = {k: v for k, v in store.meta.items()}
     assert not any(k.startswith(b"consumer_current_id") for k in meta)  # the position stays in memory
@@ -130,16 +132,16 @@ def test_rocksmq_model_acks_per_page_with_distinct_payloads(tmp_path):
 def test_table2_labels_the_seed_rps_and_states_both_contexts():
     rows = [dict(notebook="search_query", variant="rocksmq", mq="rocksmq", status="ok", op="search",
                  phase="concurrent", sweep="blocks", block=b, rps=900.0, data_n=100000) for b in range(5)]
-    t2 = report.table2(pd.DataFrame(rows))
+    t2 = tables.table2(pd.DataFrame(rows))
     assert t2["seed_unit"].iloc[0] == "the seed's 'RPS' (definition unknown)" and t2["ours_unit"].iloc[0] == "requests/s"
-    text = report.table2_context(pd.DataFrame(rows), {"host": {"cpu_model": "EPYC", "logical_cores": 2}})
+    text = tables.table2_context(pd.DataFrame(rows), {"host": {"cpu_model": "EPYC", "logical_cores": 2}})
     assert "100,000,000" in text and "M1 Pro" in text and "100,000" in text
 
 
 def test_bound_by_looks_at_every_op():
     rows = _pubsub_rows()
     rows.loc[rows.index[:2], "client_cpu_s"] = 5.0  # two heavy ops are not the whole story
-    t1 = report.table1(rows).set_index("publish")
+    t1 = tables.table1(rows).set_index("publish")
     assert t1.loc["strict", "bound_by"] in ("client", "broker") and "client_cpu_of_a_core" in t1
 
 
@@ -147,14 +149,14 @@ def test_bound_by_looks_at_every_op():
 def test_load_phases_keep_configurations_apart():
     rows = [dict(notebook="scale_curve", variant="natsmq", mq="natsmq", status="ok", op="insert", phase="load",
                  data_n=n, rows_per_s=n / 10, duration_s=10.0) for n in (1000, 2000)]
-    table = report.load_phases(pd.DataFrame(rows))
+    table = tables.load_phases(pd.DataFrame(rows))
     assert sorted(table["data_n"]) == [1000, 2000]
 
 
 # 10. migration checks fail when there is nothing to verify
 def test_migration_with_no_rows_fails_its_first_check():
     empty = {"count": 0, "rows_read": 0, "checksum": "e3b0c442", "topk": [], "schema": [], "index": {}}
-    checks = migration.compare(empty, dict(empty))
+    checks = remount.compare(empty, dict(empty))
     assert not checks[0]["passed"] and checks[0]["check"] == "rows to verify"
     assert not all(c["passed"] for c in checks)
 
@@ -167,7 +169,7 @@ def test_cancelled_publish_futures_count_as_errors():
         done.set_result("ack")
         cancelled.cancel()
         failed.set_exception(RuntimeError("nak"))
-        return pubsub.unacked([done, cancelled, failed])
+        return mq_ops.unacked([done, cancelled, failed])
     assert asyncio.run(scenario()) == 2
 
 

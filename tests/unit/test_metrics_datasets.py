@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
-from mqbench import datasets, metrics
+from mqbench.data import datasets
+from mqbench.stats import metrics
 
 
 def test_latency_stats_from_pooled_ns_show_only_supported_percentiles():

@@ -2,9 +2,9 @@
 ephemeral range; insert->visible lags that time out censored, not dropped."""
 import pandas as pd
 import pytest
-
-from mqbench import milvus_series, processes
-from mqbench.freshness import lag_summary
+from mqbench.measure import milvus_series
+from mqbench.measure.lags import lag_summary
+from mqbench.milvus import processes
 
 BEFORE = """# HELP milvus_querynode_sq_wait_tsafe_latency latency of search or query waiting for tSafe
 # TYPE milvus_querynode_sq_wait_tsafe_latency histogram

@@ -33,7 +33,7 @@ def test_lock_pins_every_dependency_and_environment_yml_installs_the_lock():
 
 
 def test_pymilvus_is_pinned_to_the_range_the_client_adapter_was_tested_with():
-    from mqbench import client
+    from mqbench.milvus import client
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert any(dep.startswith("pymilvus" + client.TESTED_PYMILVUS) for dep in project["dependencies"])

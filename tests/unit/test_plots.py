@@ -5,8 +5,7 @@ from pathlib import Path
 
 import matplotlib
 import pandas as pd
-
-from mqbench import plots
+from mqbench.report import plots
 
 matplotlib.use("Agg")
 

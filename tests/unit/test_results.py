@@ -3,8 +3,7 @@ import json
 
 import pandas as pd
 import pytest
-
-from mqbench import results
+from mqbench.core import results
 
 
 def test_run_id_is_utc_timestamp_and_sha():

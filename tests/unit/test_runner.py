@@ -2,8 +2,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from mqbench import runner
+from mqbench.run import runner
 
 ROOT = Path(__file__).resolve().parents[2]
 NB = ROOT / "notebooks" / "search_query.ipynb"

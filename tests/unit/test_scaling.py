@@ -2,8 +2,7 @@
 or where nothing could check them."""
 import numpy as np
 import pytest
-
-from mqbench import scaling
+from mqbench.stats import scaling
 
 
 def test_cost_model_recovers_a_known_intercept_and_slope():

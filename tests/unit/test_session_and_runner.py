@@ -3,9 +3,10 @@ import json
 
 import pandas as pd
 import pytest
-
-from mqbench import results, runner, workload
-from mqbench.session import Session
+from mqbench.core import results
+from mqbench.measure import workload
+from mqbench.run import runner
+from mqbench.run.session import Session
 
 ROOT = runner.PROJECT_ROOT
 

@@ -1,6 +1,6 @@
 """Every figure the README and docs state about a published run is generated from that run's files
-(`mqbench.statements`): a doc whose generated blocks differ from what `reports/` says now fails here."""
-from mqbench import statements
+(`mqbench.report.statements`): a doc whose generated blocks differ from what `reports/` says now fails here."""
+from mqbench.report import statements
 
 
 def test_generated_blocks_match_the_published_runs():

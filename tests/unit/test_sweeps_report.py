@@ -2,8 +2,9 @@
 import numpy as np
 import pandas as pd
 import pytest
-
-from mqbench import findings, report, workload
+from mqbench.measure import workload
+from mqbench.report import tables
+from mqbench.stats import findings
 from mqbench.studies import search_query
 
 
@@ -66,7 +67,7 @@ def test_start_pairs_of_the_tick_study_do_get_verdicts():
 
 
 def test_table2_pools_the_blocks():
-    t2 = report.table2(_blocks()).set_index(["metric", "variant"])
+    t2 = tables.table2(_blocks()).set_index(["metric", "variant"])
     assert t2.loc[("search_latency_avg", "rocksmq"), "ours"] == pytest.approx(2.0, rel=0.02)
     assert t2.loc[("search_rps", "natsmq"), "rows_behind"] == 10
     assert t2.loc[("search_latency_avg", "rocksmq"), "seed_100M"] == pytest.approx(23.55)
@@ -81,7 +82,7 @@ def test_knee_is_the_highest_rate_kept_up_with():
                              phase="open_loop", sweep="open_loop", concurrency=4, target_rps=target,
                              rps=done / 5, scheduled=target * 5, completed=done, not_sent=0, block=0,
                              latency_p99_ms=5 if target <= limit else 500))
-    knee = report.knee(pd.DataFrame(rows)).set_index("variant")
+    knee = tables.knee(pd.DataFrame(rows)).set_index("variant")
     assert knee.loc["rocksmq", "knee_target_rps"] == 400 and knee.loc["natsmq", "knee_target_rps"] == 200
     assert not knee["highest_rate_tried"].any()
 
@@ -93,13 +94,13 @@ def test_recall_qps_joins_serial_recall_with_concurrent_rps():
                       sweep="search_params", point=f"ef={ef}", knob=float(ef), block=0)
         rows += [dict(common, phase="serial", recall_at_k=recall, latency_avg_ms=2.0),
                  dict(common, phase="concurrent", concurrency=4, rps=rps, latency_p99_ms=9.0)]
-    table = report.recall_qps(pd.DataFrame(rows))
+    table = tables.recall_qps(pd.DataFrame(rows))
     assert table[["knob", "recall_at_k", "rps"]].values.tolist() == [[16, 0.7, 900], [64, 0.95, 600]]
 
 
 def test_sweep_tables_are_empty_for_runs_without_search_query():
-    pubsub = report.with_base(pd.DataFrame([dict(notebook="pubsub", mq="natsmq", repeat=0, status="ok", op="pubsub",
+    pubsub = tables.with_base(pd.DataFrame([dict(notebook="pubsub", mq="natsmq", repeat=0, status="ok", op="pubsub",
                                                  phase="broker", concurrency=0)]))
-    for table in (report.recall_qps, report.consistency, report.shapes, report.knee, report.latency_vs_rps,
-                  report.table2, report.sweep):
+    for table in (tables.recall_qps, tables.consistency, tables.shapes, tables.knee, tables.latency_vs_rps,
+                  tables.table2, tables.sweep):
         assert table(pubsub).empty, table.__name__

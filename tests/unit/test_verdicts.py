@@ -2,8 +2,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-
-from mqbench import verdicts
+from mqbench.stats import verdicts
 
 
 def test_no_effect_gives_at_most_five_percent_false_different_per_comparison():

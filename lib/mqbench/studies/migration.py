@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import checks, ingest, schema
-from ..errors import ParameterError
-from ..migration import migrate_and_verify
-from ..server import check_mq
+from mqbench.core import checks, schema
+from mqbench.core.errors import ParameterError
+from mqbench.data import ingest
+from mqbench.measure.remount import migrate_and_verify
+from mqbench.milvus.server import check_mq
 
 
 def check(p: dict) -> None:

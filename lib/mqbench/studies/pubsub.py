@@ -14,14 +14,25 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from .. import checks, design, ingest, schema
-from ..design import Variant
-from ..errors import PubSubError
-from ..nats_server import NatsServer, version
-from ..pubsub import (Payloads, RocksMQModel, Shape, milvus_op, nats_op, parse_shape, rocks_mq_label, rocksmq_op,
-                      rows_per_request)
-from ..resources import check_disk
-from ..server import MILVUS_VERSION, EmbeddedMilvus
+from mqbench.core import checks, schema
+from mqbench.core.errors import PubSubError
+from mqbench.core.room import check_disk
+from mqbench.data import ingest
+from mqbench.measure.mq_ops import (
+    Payloads,
+    RocksMQModel,
+    Shape,
+    milvus_op,
+    nats_op,
+    parse_shape,
+    rocks_mq_label,
+    rocksmq_op,
+    rows_per_request,
+)
+from mqbench.milvus.nats_server import NatsServer, version
+from mqbench.milvus.server import MILVUS_VERSION, EmbeddedMilvus
+from mqbench.stats import design
+from mqbench.stats.design import Variant
 
 LEVELS = ("broker", "milvus")
 NATS_SERVERS = ("standalone", "embedded")

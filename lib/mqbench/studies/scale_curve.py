@@ -2,9 +2,12 @@
 and query latency, search and query RPS) with percentiles and recall — so each cost is measured at N."""
 from __future__ import annotations
 
-from .. import checks, datasets, indexes, pipeline, schema, workload
-from ..errors import ParameterError
-from ..workload import Spec
+from mqbench.core import checks, schema
+from mqbench.core.errors import ParameterError
+from mqbench.data import datasets, pipeline
+from mqbench.measure import workload
+from mqbench.measure.workload import Spec
+from mqbench.milvus import indexes
 
 COLLECTION = "mqbench_scale"
 

@@ -25,10 +25,14 @@ import zlib
 
 import numpy as np
 
-from .. import checks, datasets, design, freshness, indexes, ingest, pipeline, schema, workload
-from ..errors import ParameterError
-from ..server import EmbeddedMilvus
-from ..workload import ARRIVALS, CONSISTENCY, KINDS, Spec, check_filter
+from mqbench.core import checks, schema
+from mqbench.core.errors import ParameterError
+from mqbench.data import datasets, ingest, pipeline
+from mqbench.measure import lags, workload
+from mqbench.measure.workload import ARRIVALS, CONSISTENCY, KINDS, Spec, check_filter
+from mqbench.milvus import indexes
+from mqbench.milvus.server import EmbeddedMilvus
+from mqbench.stats import design
 
 COLLECTION = "mqbench_search_query"
 TICK_COLLECTION = "mqbench_tick"  # a small exact collection the insert→visible samples write to
@@ -203,7 +207,7 @@ def run_starts(session, variants, specs, data, p: dict) -> None:
             run_blocks(session, pool, ordered, specs, data, p, range(first, first + p["blocks"]),
                        dict(tags, sweep=schema.SWEEP_BLOCKS))
         if p["tick_samples"]:
-            freshness.tick_samples(session, ordered, specs[schema.OP_SEARCH], specs[schema.OP_QUERY], TICK_COLLECTION,
+            lags.tick_samples(session, ordered, specs[schema.OP_SEARCH], specs[schema.OP_QUERY], TICK_COLLECTION,
                                    data.dim, p["tick_samples"], p["tick_gap_s"], seed=p["seed"] + start,
                                    first_id=TICK_ROWS + start * p["tick_samples"],
                                    tags=dict(tags, block=start, sweep=schema.SWEEP_TICK))

