@@ -29,8 +29,8 @@ def _lazy(name: str):
     return module
 
 
-compare, datasets, export, remount, tables, results, run_index, runner = (
-    _lazy(n) for n in ("report.compare", "data.datasets", "report.export", "measure.remount", "report.tables",
+compare, datasets, export, remount, render, results, run_index, runner = (
+    _lazy(n) for n in ("report.compare", "data.datasets", "report.export", "measure.remount", "run.render",
                        "core.results", "report.run_index", "run.runner"))
 
 
@@ -70,7 +70,7 @@ def cmd_run(args) -> int:
 def _execute(cells, run_dir, with_report: bool) -> int:
     failures = runner.execute(cells, run_dir)
     if with_report:
-        print(f"report: {tables.build(run_dir)}", file=sys.stderr)
+        print(f"report: {render.build(run_dir)}", file=sys.stderr)
     print(f"index: {run_index.build(run_dir.parent)}", file=sys.stderr)
     if failures:
         print(f"{len(failures)} of {len(cells)} executions failed; see {run_dir / results.FAILURES}",
@@ -83,7 +83,7 @@ def cmd_report(args) -> int:
     if len(args.run_dir) > 1 and not args.out:
         raise GridError("several run folders make one combined report: give --out FOLDER for it")
     run_dir = results.combine(args.run_dir, args.out) if len(args.run_dir) > 1 else args.run_dir[0]
-    print(tables.build(run_dir))
+    print(render.build(run_dir))
     return 0
 
 
@@ -107,7 +107,7 @@ def cmd_compare(args) -> int:
         ratio = shown[f"{names[1]} ÷ {names[0]}"].astype(float)
         shown = shown.assign(_effect=np.abs(np.log(ratio))).sort_values("_effect", ascending=False).drop(columns="_effect")
     if args.format == "html":
-        print(tables.execute_page(paths.NOTEBOOKS / "compare.ipynb", out / "compare.ipynb",
+        print(render.execute_page(paths.NOTEBOOKS / "compare.ipynb", out / "compare.ipynb",
                                   {"runs": [str(r) for r in runs], "pair": args.pair}, "mqbench compare",
                                   out / "compare.html"))
     else:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from mqbench.report import tables
+from mqbench.run import render
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = sorted(p.parent for p in (ROOT / "reports").glob("*/manifest.json"))
@@ -24,7 +24,7 @@ def test_published_report_rebuilds_from_summary_and_manifest(run, tmp_path):
     copy.mkdir()
     for name in ("manifest.json", "summary.parquet"):
         shutil.copy2(run / name, copy / name)
-    html = tables.build(copy).read_text()
+    html = render.build(copy).read_text()
     assert 'id="the-answer"' in html and 'id="findings"' in html
     if "search_query" in set(pd.read_parquet(run / "summary.parquet")["notebook"]):
         assert "data:image/png;base64" in html

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from browser import browser, check_page, close
 from conftest import mqbench
-from mqbench.report import tables
+from mqbench.core import results
 from mqbench.stats import findings
 
 
@@ -60,7 +60,7 @@ def test_every_sweep_is_recorded_on_both_variants(smoke_run):
 
 
 def test_findings_have_a_verdict_over_start_pairs_for_every_run_time_metric(smoke_run):
-    table = findings.findings(tables.load_summary(smoke_run))
+    table = findings.findings(results.load_summary(smoke_run))
     over_starts = table[table["unit"] == "start pair"]
     assert len(over_starts) >= 10 and (over_starts["units"] == 5).all()
     assert set(over_starts["verdict"]) <= {"different", "equivalent", "inconclusive"}
@@ -74,7 +74,7 @@ def test_findings_have_a_verdict_over_start_pairs_for_every_run_time_metric(smok
     assert len(errors) and (errors["verdict"] == "equivalent").all()  # no failed request, said so
     loads = table[table["what"] == "insert · load"]
     assert len(loads) == 1 and (loads["verdict"] == "insufficient data").all()  # one build per variant
-    parts = findings.components(tables.load_summary(smoke_run))
+    parts = findings.components(results.load_summary(smoke_run))
     assert len(parts) and (parts["starts"] == 5).all() and (parts["starts_for_delta"] >= 5).all()
 
 

@@ -3,6 +3,7 @@ even after a parameter is renamed in today's notebook."""
 import json
 
 import pandas as pd
+from mqbench.core import results
 from mqbench.report import tables
 from mqbench.run import runner
 
@@ -13,7 +14,7 @@ def test_grouping_keys_come_from_the_runs_manifest_not_todays_notebooks(tmp_path
     pd.DataFrame(rows).to_parquet(tmp_path / "summary.parquet")
     (tmp_path / "manifest.json").write_text(json.dumps({"run_id": "r", "declared_parameters": {
         "search_query": {"ef_build": 128, "variants": ["rocksmq", "natsmq"]}}}))
-    summary = tables.load_summary(tmp_path)
+    summary = results.load_summary(tmp_path)
     assert tables.configuration(summary) == ["ef_build"]
     renamed = {"efConstruction": 128, "variants": []}  # the parameter as today's notebook would call it
     monkeypatch.setattr(runner, "declared_parameters", lambda notebook: renamed)

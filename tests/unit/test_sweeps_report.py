@@ -2,6 +2,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from mqbench.core import results
 from mqbench.measure import workload
 from mqbench.report import tables
 from mqbench.stats import findings
@@ -99,7 +100,7 @@ def test_recall_qps_joins_serial_recall_with_concurrent_rps():
 
 
 def test_sweep_tables_are_empty_for_runs_without_search_query():
-    pubsub = tables.with_base(pd.DataFrame([dict(notebook="pubsub", mq="natsmq", repeat=0, status="ok", op="pubsub",
+    pubsub = results.with_base(pd.DataFrame([dict(notebook="pubsub", mq="natsmq", repeat=0, status="ok", op="pubsub",
                                                  phase="broker", concurrency=0)]))
     for table in (tables.recall_qps, tables.consistency, tables.shapes, tables.knee, tables.latency_vs_rps,
                   tables.table2, tables.sweep):

@@ -2,6 +2,7 @@
 message at the same message size."""
 import pandas as pd
 import pytest
+from mqbench.core import results
 from mqbench.report import tables
 
 
@@ -12,7 +13,7 @@ def test_produce_means_are_weighted_by_calls_and_the_seed_matches_by_message_siz
             rows.append(dict(op="pubsub", phase="milvus", status="ok", shape="1MB*50", variant=mq, mq=mq, block=op,
                              s_per_op=1.0, milvus_produce_ms=mean, milvus_produce_n=calls,
                              milvus_produce_p50_le_ms=4.0, milvus_qn_consume_tt_lag_ms=200.0))
-    table = tables.table1_inside(tables.with_base(pd.DataFrame(rows))).set_index("variant")
+    table = tables.table1_inside(results.with_base(pd.DataFrame(rows))).set_index("variant")
     assert table.loc["rocksmq", "produce_ms_mean"] == pytest.approx((1 * 10 + 3 * 30) / 40)
     assert table.loc["natsmq", "end_to_end_ms_per_message"] == pytest.approx(1000 / 50)
     seed = 2.248722593 / 500 * 1000  # the seed's 1MB*500 under NATS

@@ -214,3 +214,52 @@ def combine(run_dirs: list, out: str | Path) -> Path:
                                                                                "only")}} for s in sources]},
         indent=2, default=str))
     return out
+
+
+def declared_parameters(manifest: dict) -> dict[str, list[str]]:
+    """Per notebook, the parameters it declared when the run was made: the manifest's ``declared_parameters``, or
+    (runs from before those were recorded) the parameters its cells were given."""
+    if manifest.get("declared_parameters"):
+        return {nb: list(params) for nb, params in manifest["declared_parameters"].items()}
+    declared: dict[str, list[str]] = {}
+    for cell in manifest.get("cells", []):
+        names = declared.setdefault(Path(cell["notebook"]).stem, [])
+        names += [name for name in cell.get("params", {}) if name not in names]
+    return declared
+
+
+BASE_COLUMNS = ["notebook", "variant", "mq", "repeat", "op", "phase", "concurrency", "status", "error"]
+
+def load_summary(run_dir: str | Path) -> pd.DataFrame:
+    """``summary.parquet`` with the base columns present even when nothing was measured; the parameters its
+    notebooks declared when the run was made (from its manifest) ride along in ``attrs["declared"]``."""
+    summary = with_base(pd.read_parquet(Path(run_dir) / SUMMARY))
+    manifest = Path(run_dir) / "manifest.json"
+    if manifest.exists():
+        summary.attrs["declared"] = declared_parameters(read_manifest(run_dir))
+    return summary
+
+
+def load_many(patterns: list[str]) -> pd.DataFrame:
+    """The summaries of every run folder matching ``patterns`` (folders or globs, relative to the project root)."""
+    import glob
+
+    folders = []
+    for pattern in patterns:
+        pattern = pattern if Path(pattern).is_absolute() else str(PROJECT_ROOT / pattern)
+        folders += [Path(p) for p in sorted(glob.glob(pattern)) if (Path(p) / SUMMARY).exists()]
+    if not folders:
+        raise RunDirError(f"no run folder with a {SUMMARY} matches {patterns}")
+    return with_base(pd.concat([pd.read_parquet(f / SUMMARY) for f in dict.fromkeys(folders)],
+                               ignore_index=True))
+
+
+def with_base(summary: pd.DataFrame) -> pd.DataFrame:
+    """``summary`` with every base column (empty where nothing was measured) and a variant on every row."""
+    summary = summary.copy()
+    for column in BASE_COLUMNS:
+        if column not in summary:
+            summary[column] = pd.Series(dtype=object)
+    if summary["variant"].isna().any():  # rows of notebooks that compare across cells: the MQ is the variant
+        summary["variant"] = summary["variant"].fillna(summary["mq"])
+    return summary

@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from mqbench.core import results
-from mqbench.report.tables import load_summary
+from mqbench.core.results import load_summary
 from mqbench.stats import verdicts
 
 KEYS = ["notebook", "op", "phase", "sweep", "point", "concurrency", "consistency_level", "shape", "data_n",

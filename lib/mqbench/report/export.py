@@ -81,7 +81,7 @@ def export_vectordbbench(run_dir: str | Path, out_dir: str | Path | None = None)
     """Write ``<out_dir>/Milvus/result_<date>_<run id>_milvus.json`` (VectorDBBench's layout; default
     ``out_dir``: ``<run_dir>/vectordbbench``) with one case per search_query cell; returns the file."""
     run_dir = results.open_run_dir(run_dir)
-    summary = tables.load_summary(run_dir)
+    summary = results.load_summary(run_dir)
     summary = summary[(summary["notebook"] == "search_query") & (summary["status"] == "ok")]
     if summary.empty:
         raise ValueError(f"{run_dir} has no successful search_query rows to export")

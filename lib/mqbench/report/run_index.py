@@ -9,9 +9,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from mqbench.core import results
-from mqbench.report import page
-from mqbench.report.tables import load_summary
+from mqbench.core import page, results
+from mqbench.core.results import load_summary
 from mqbench.stats import answers, verdicts
 from mqbench.stats.findings import findings
 

@@ -11,8 +11,8 @@ from typing import Callable
 
 import pandas as pd
 
-from mqbench.core import results, schema
-from mqbench.report import page, plots, tables
+from mqbench.core import page, results, schema
+from mqbench.report import plots, tables
 from mqbench.stats import answers, scaling
 from mqbench.stats.findings import components, findings
 
@@ -32,7 +32,7 @@ class Run:
 
     def __post_init__(self):
         self.run_dir = Path(self.run_dir)
-        self.summary = tables.load_summary(self.run_dir) if self.summary is None else tables.with_base(self.summary)
+        self.summary = results.load_summary(self.run_dir) if self.summary is None else results.with_base(self.summary)
         self.manifest = results.read_manifest(self.run_dir)
         self.failures = results.read_failures(self.run_dir)
 

@@ -47,7 +47,7 @@ class Published:
 
     def summary(self, role: str) -> pd.DataFrame:
         if role not in self._summary:
-            self._summary[role] = tables.load_summary(self.reports / self.roles[role])
+            self._summary[role] = results.load_summary(self.reports / self.roles[role])
         return self._summary[role]
 
     def findings(self, role: str) -> pd.DataFrame:

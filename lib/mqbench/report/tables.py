@@ -2,7 +2,7 @@
 
 Every table groups by variant and by every parameter the run swept (``configuration``), so a grid
 over N or index types never mixes configurations in one cell. Verdicts come from
-:mod:`mqbench.stats.findings`; the page is assembled by :mod:`mqbench.report.page`.
+:mod:`mqbench.stats.findings`; the page is assembled by :mod:`mqbench.core.page`.
 """
 from __future__ import annotations
 
@@ -11,52 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mqbench.core import results, schema
-from mqbench.core.paths import NOTEBOOKS, PROJECT_ROOT
+from mqbench.core import schema
 from mqbench.data.seed import SEED_N, SEED_PLATFORM, TABLE2, seed_table
-from mqbench.run import runner
 from mqbench.stats.scaling import CLIENT_BOUND
 
-BASE_COLUMNS = ["notebook", "variant", "mq", "repeat", "op", "phase", "concurrency", "status", "error"]
 NOT_CONFIG = {"repeat", "run_id", "notebook", "seed", "variants", "server_overrides", "delta", "blocks",
               "sweep_blocks", "block", "queries", "mq", "variant"}
-
-
-def load_summary(run_dir: str | Path) -> pd.DataFrame:
-    """``summary.parquet`` with the base columns present even when nothing was measured; the parameters its
-    notebooks declared when the run was made (from its manifest) ride along in ``attrs["declared"]``."""
-    summary = with_base(pd.read_parquet(Path(run_dir) / results.SUMMARY))
-    manifest = Path(run_dir) / "manifest.json"
-    if manifest.exists():
-        declared = results.read_manifest(run_dir).get("declared_parameters")
-        if declared:
-            summary.attrs["declared"] = {nb: list(params) for nb, params in declared.items()}
-    return summary
-
-
-def load_many(patterns: list[str]) -> pd.DataFrame:
-    """The summaries of every run folder matching ``patterns`` (folders or globs, relative to the project root)."""
-    import glob
-
-    folders = []
-    for pattern in patterns:
-        pattern = pattern if Path(pattern).is_absolute() else str(PROJECT_ROOT / pattern)
-        folders += [Path(p) for p in sorted(glob.glob(pattern)) if (Path(p) / results.SUMMARY).exists()]
-    if not folders:
-        raise results.RunDirError(f"no run folder with a {results.SUMMARY} matches {patterns}")
-    return with_base(pd.concat([pd.read_parquet(f / results.SUMMARY) for f in dict.fromkeys(folders)],
-                               ignore_index=True))
-
-
-def with_base(summary: pd.DataFrame) -> pd.DataFrame:
-    """``summary`` with every base column (empty where nothing was measured) and a variant on every row."""
-    summary = summary.copy()
-    for column in BASE_COLUMNS:
-        if column not in summary:
-            summary[column] = pd.Series(dtype=object)
-    if summary["variant"].isna().any():  # rows of notebooks that compare across cells: the MQ is the variant
-        summary["variant"] = summary["variant"].fillna(summary["mq"])
-    return summary
 
 
 def ok_rows(summary: pd.DataFrame) -> pd.DataFrame:
@@ -65,12 +25,10 @@ def ok_rows(summary: pd.DataFrame) -> pd.DataFrame:
 
 def configuration(summary: pd.DataFrame, declared: dict[str, list[str]] | None = None) -> list[str]:
     """The parameter columns that take more than one value among one notebook's rows (the parameters the run's
-    manifest says its notebooks declared, else today's notebooks') — the dataset's actual
+    manifest says its notebooks declared: never today's notebooks) — the dataset's actual
     ``data_*`` columns standing for ``n``, ``dim``, ``metric`` and ``dataset`` — plus ``data_n`` when it varies:
     the keys a table must group by so configurations never mix."""
-    declared = declared or summary.attrs.get("declared") or {
-        nb: list(runner.declared_parameters(NOTEBOOKS / f"{nb}.ipynb"))
-        for nb in summary["notebook"].dropna().unique() if (NOTEBOOKS / f"{nb}.ipynb").exists()}
+    declared = declared or summary.attrs.get("declared") or {}
     actual = {"n": "data_n", "dim": "data_dim", "metric": "data_metric", "dataset": "data_name"}
     keys = set()
     for notebook, params in declared.items():
@@ -440,29 +398,6 @@ def insert_curves(run_dir: str | Path, summary: pd.DataFrame) -> pd.DataFrame:
     frames = [pd.read_parquet(Path(run_dir) / row["raw_file"]).assign(variant=row["variant"], n=row.get("data_n"))
               for row in df.to_dict("records") if (Path(run_dir) / row["raw_file"]).exists()]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def execute_page(notebook: Path, executed: Path, parameters: dict, title: str, out: Path) -> Path:
-    """Execute a page notebook on recorded results (never a benchmark) and write its outputs as one
-    self-contained HTML page at ``out``."""
-    import papermill as pm
-
-    from mqbench.report import page
-
-    executed.parent.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(notebook), str(executed), parameters=parameters, cwd=str(notebook.parent),
-                        progress_bar=False, kernel_manager_class=runner.IPCKernelManager)
-    results.atomic_write_text(out, page.from_notebook(executed, title))
-    return out
-
-
-def build(run_dir: str | Path) -> Path:
-    """``report.html`` of a run folder, from its ``summary.parquet`` and ``manifest.json``."""
-    run_dir = results.open_run_dir(run_dir).resolve()
-    if not (run_dir / results.SUMMARY).exists():
-        results.consolidate(run_dir)
-    return execute_page(NOTEBOOKS / "report.ipynb", run_dir / "executed" / "report.ipynb", {"run_dir": str(run_dir)},
-                        f"mqbench report · {run_dir.name}", run_dir / "report.html")
 
 
 MILVUS_VIEW = ["latency_avg_ms", "lag_avg_ms", "milvus_proxy_sq_ms", "milvus_tsafe_wait_ms", "milvus_qn_queue_ms",
