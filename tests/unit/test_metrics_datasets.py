@@ -15,9 +15,14 @@ def test_latency_stats_from_pooled_ns_show_only_supported_percentiles():
     assert np.isnan(metrics.latency_stats([])["latency_avg_ms"])
 
 
-def test_every_metric_has_unit_and_direction():
-    for m in metrics.METRICS.values():
-        assert m.better in ("lower", "higher")
+def test_every_statistic_is_a_registered_column_and_the_compared_ones_have_a_direction():
+    from mqbench.core import schema
+    from mqbench.stats.findings import COMPARED
+
+    written = {**metrics.latency_stats([1e6] * 30), **metrics.latency_stats([1e6] * 30, "service")}
+    assert all(schema.declared(name) for name in written)
+    for _keys, compared in COMPARED.values():
+        assert all(schema.COLUMNS[name].better in ("lower", "higher") for name in compared)
 
 
 @pytest.mark.parametrize("metric", ["L2", "IP", "COSINE"])

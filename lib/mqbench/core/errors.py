@@ -53,3 +53,8 @@ class MigrationError(MqbenchError):
 
 class PubSubError(MqbenchError):
     """A pub/sub op that could not run or did not deliver every message."""
+
+
+class ContractError(Exception):
+    """A row with a column that is neither registered (``mqbench.core.schema.COLUMNS``) nor a declared parameter
+    of its notebook: a bug in the notebook or study that wrote it, so not a :class:`MqbenchError`."""

@@ -21,6 +21,7 @@ import psutil
 
 from mqbench.core.errors import RunDirError
 from mqbench.core.paths import PROJECT_ROOT, TOKEN_ENV, results_root
+from mqbench.core.schema import Status
 
 SUMMARY = "summary.parquet"
 FAILURES = "failures.json"
@@ -263,3 +264,23 @@ def with_base(summary: pd.DataFrame) -> pd.DataFrame:
     if summary["variant"].isna().any():  # rows of notebooks that compare across cells: the MQ is the variant
         summary["variant"] = summary["variant"].fillna(summary["mq"])
     return summary
+
+
+def rows(summary: pd.DataFrame, ok: bool = True, **where) -> pd.DataFrame:
+    """The rows of ``summary`` whose columns hold the given values — the one row selector of every reader.
+
+    A value selects by equality, a list/tuple/set by membership, ``None`` not at all; a column the summary
+    lacks selects nothing (unless its value is ``None``). ``ok`` keeps only rows whose status is ok (when the
+    summary has a status). E.g. ``rows(summary, op=Op.SEARCH, phase=[Phase.SERIAL, Phase.CONCURRENT])``.
+    """
+    mask = pd.Series(True, index=summary.index)
+    if ok and "status" in summary:
+        mask &= summary["status"].eq(Status.OK)
+    for column, value in where.items():
+        if value is None:
+            continue
+        if column not in summary:
+            return summary.iloc[0:0]
+        values = summary[column]
+        mask &= values.isin(list(value)) if isinstance(value, (list, tuple, set, frozenset)) else values.eq(value)
+    return summary[mask]

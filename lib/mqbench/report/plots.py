@@ -7,8 +7,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import FixedLocator, NullLocator
 
-from mqbench.report.tables import in_sweep
-from mqbench.stats.metrics import METRICS
+from mqbench.core import results, schema
+from mqbench.core.schema import Op, Phase, Sweep
 
 MQ_ORDER = ("rocksmq", "natsmq", "pulsar", "kafka", "woodpecker")
 
@@ -29,14 +29,13 @@ def palette(labels) -> dict[str, tuple]:
 
 
 def _axis_label(column: str) -> str:
-    m = METRICS[column]
-    return f"{m.label} ({m.unit}, {m.better} is better)" if m.unit else f"{m.label} ({m.better} is better)"
+    m = schema.COLUMNS[column]
+    return f"{m.title} ({m.unit}, {m.better} is better)" if m.unit else f"{m.title} ({m.better} is better)"
 
 
-def vs_concurrency(summary: pd.DataFrame, column: str, ops=("search", "query")) -> plt.Figure | None:
+def vs_concurrency(summary: pd.DataFrame, column: str, ops=(Op.SEARCH, Op.QUERY)) -> plt.Figure | None:
     """One panel per op: ``column`` against client concurrency, a line per MQ, spread over repeats."""
-    df = in_sweep(summary, "concurrency")
-    df = df[(df["phase"] == "concurrent") & df["op"].isin(ops) & (df["status"] == "ok")]
+    df = results.rows(summary, sweep=Sweep.CONCURRENCY, phase=Phase.CONCURRENT, op=list(ops))
     df = df.dropna(subset=[column]) if column in df else df.iloc[0:0]
     if df.empty:
         return _unsupported(column)
@@ -53,7 +52,7 @@ def vs_concurrency(summary: pd.DataFrame, column: str, ops=("search", "query")) 
         ax.set_ylim(bottom=0)
     blocks = df.groupby(["variant", "op", "concurrency"]).size().max()
     band = " (band: min–max over sweep blocks)" if blocks > 1 else ""
-    grid.figure.suptitle(f"{METRICS[column].label} vs concurrency{band}", y=1.04)
+    grid.figure.suptitle(f"{schema.label(column)} vs concurrency{band}", y=1.04)
     return grid.figure
 
 
@@ -66,7 +65,7 @@ def _unsupported(column: str) -> plt.Figure | None:
         return None
     fig, ax = plt.subplots(figsize=(6, 1.2))
     ax.axis("off")
-    ax.text(0.5, 0.5, f"{METRICS[column].label}: not shown — each point has fewer than "
+    ax.text(0.5, 0.5, f"{schema.label(column)}: not shown — each point has fewer than "
             f"{min_samples(PERCENTILES[column]):,} requests, the least this percentile needs", ha="center",
             va="center", fontsize=10)
     return fig

@@ -11,6 +11,7 @@ import yaml
 
 from mqbench.core import page, results
 from mqbench.core.results import load_summary
+from mqbench.core.schema import Phase, Status, Verdict
 from mqbench.stats import answers, verdicts
 from mqbench.stats.findings import findings
 
@@ -28,12 +29,12 @@ def _headline(table: pd.DataFrame) -> str:
     if table.empty:
         return "no comparisons"
     box = answers.answers(table, 0.05)
-    box = box[(box["key"] != "pubsub-broker") & (box["verdict"] == "different")]
+    box = box[(box["key"] != "pubsub-broker") & (box["verdict"] == Verdict.DIFFERENT)]
     if len(box):
         row = box.iloc[0]
         return f"{row['what']}: {row['ratio']:.3f} {row['interval']} — {row['in words']}"
-    settled = table[(table["verdict"].isin(["equivalent", "inconclusive"]))
-                    & ~table.get("phase", pd.Series("", index=table.index)).eq("broker")]
+    settled = results.rows(table, verdict=[Verdict.EQUIVALENT, Verdict.INCONCLUSIVE])
+    settled = settled[~settled.get("phase", pd.Series("", index=settled.index)).eq(Phase.BROKER)]
     return f"no difference found through Milvus ({len(settled)} comparisons with a verdict)"
 
 
@@ -57,7 +58,7 @@ def run_row(run_dir: Path, role: str = "") -> dict:
     return {**row, "notebooks": ", ".join(sorted(summary["notebook"].dropna().unique())),
             "variants": ", ".join(sorted(summary["variant"].dropna().astype(str).unique())),
             "verdicts": ", ".join(f"{v} {k}" for k, v in counts.items()), "headline": headline,
-            "failures": row["failures"] + int((summary["status"] == "failed").sum())}
+            "failures": row["failures"] + len(results.rows(summary, ok=False, status=Status.FAILED))}
 
 
 def _link(run: Path, name: str) -> str:

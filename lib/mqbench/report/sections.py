@@ -12,6 +12,7 @@ from typing import Callable
 import pandas as pd
 
 from mqbench.core import page, results, schema
+from mqbench.core.schema import Notebook, Status, Verdict
 from mqbench.report import plots, tables
 from mqbench.stats import answers, scaling
 from mqbench.stats.findings import components, findings
@@ -37,11 +38,8 @@ class Run:
         self.failures = results.read_failures(self.run_dir)
 
     def rows(self, **where) -> pd.DataFrame:
-        """Summary rows whose columns equal the given values."""
-        df = self.summary
-        for column, value in where.items():
-            df = df[df[column] == value] if column in df else df.iloc[0:0]
-        return df
+        """Summary rows whose columns hold the given values, failed ones too (:func:`mqbench.core.results.rows`)."""
+        return results.rows(self.summary, ok=False, **where)
 
 
 @dataclass(frozen=True)
@@ -150,7 +148,7 @@ def findings_section(run: Run) -> str:
                                    zip(table.get("ci_low", []), table.get("ci_high", []))])
     columns = ["verdict", "what", "metric", "ratio", "interval", "p_adjusted", "units", "unit", "reading",
                "baseline_median", "contender_median", "notebook"]
-    decided = shown["verdict"] != "insufficient data" if len(shown) else pd.Series(dtype=bool)
+    decided = shown["verdict"] != Verdict.INSUFFICIENT if len(shown) else pd.Series(dtype=bool)
     few = shown[~decided][[c for c in ["what", "metric", "contender", "ratio", "units", "reason", "notebook"]
                            if c in shown]]
     shown = shown[[c for c in columns if c in shown]]
@@ -179,7 +177,7 @@ def parameters_section(run: Run) -> str:
 
 
 def failures_section(run: Run) -> str:
-    failed = run.rows(status="failed")
+    failed = run.rows(status=Status.FAILED)
     parts = []
     if run.failures:
         parts.append(page.table(pd.DataFrame(run.failures)[["notebook", "params", "error", "executed"]], "Failed cells"))
@@ -299,14 +297,14 @@ def _freshness(run: Run):
     fresh = tables.freshness(run.summary)
     if fresh.empty:
         return None
-    raw = tables.raw_of(run.run_dir, run.rows(op=schema.OP_INSERT_VISIBLE, phase=schema.PHASE_FRESHNESS))
+    raw = tables.raw_of(run.run_dir, run.rows(op=schema.Op.INSERT_VISIBLE, phase=schema.Phase.FRESHNESS))
     figure = [page.figure(plots.freshness_lags(raw), "Insert→visible lag per consistency level and batch size",
                           "Box plots of insert-to-visible lag per consistency level, a box per variant")] if len(raw) else []
     return [*figure, page.table(fresh, "Insert→visible lag")]
 
 
 def _growth(run: Run):
-    growth = tables.raw_of(run.run_dir, run.rows(op=schema.OP_INGEST_GROWTH))
+    growth = tables.raw_of(run.run_dir, run.rows(op=schema.Op.INGEST_GROWTH))
     return [page.figure(plots.storage_growth(growth), "MQ store on disk against rows inserted",
                         "Line chart of MQ bytes on disk versus rows inserted, a line per variant")] if len(growth) else None
 
@@ -337,7 +335,7 @@ RECOVERY = Section(
 
 
 # -- pub/sub, migration, scale ----------------------------------------------------------------------------------
-LEVELS = {schema.PHASE_BROKER: "broker — Python client stacks, not Milvus", schema.PHASE_MILVUS: "through Milvus"}
+LEVELS = {schema.Phase.BROKER: "broker — Python client stacks, not Milvus", schema.Phase.MILVUS: "through Milvus"}
 
 
 def _table1(run: Run):
@@ -355,7 +353,7 @@ def _scale(run: Run):
     points = scaling.points(run.summary)
     if points.empty:
         return None
-    scale_rows = run.rows(notebook="scale_curve")
+    scale_rows = run.rows(notebook=Notebook.SCALE_CURVE)
     target = float(scale_rows["extrapolate_to"].dropna().iloc[0]) if "extrapolate_to" in scale_rows and \
         scale_rows["extrapolate_to"].notna().any() else 1e8
     allow = "extrapolate_beyond_measured" in scale_rows and bool(scale_rows["extrapolate_beyond_measured"].fillna(False).any())

@@ -16,6 +16,7 @@ import yaml
 
 from mqbench.core import results, schema
 from mqbench.core.paths import PROJECT_ROOT
+from mqbench.core.schema import Op, Phase, Unit, Verdict
 from mqbench.report import tables
 from mqbench.stats import answers, findings
 
@@ -114,7 +115,7 @@ def block_tick(pub: Published) -> str:
             continue
         table = tick.groupby(["kind", "variant"])["mean_ms"].agg(["min", "median", "max", "count"]).round(0)
         verdicts = pub.findings(role)
-        verdicts = verdicts[(verdicts["phase"] == schema.PHASE_TICK) & (verdicts["unit"] == "start pair")]
+        verdicts = results.rows(verdicts, phase=schema.Phase.TICK, unit=Unit.START_PAIR)
         parts = findings.components(pub.summary(role))
         out.append(f"**{ROLE_TEXT[role]}** (`{pub.roles[role]}`): per-start means in ms, min / median / max over "
                    f"{int(table['count'].max())} starts per variant (`mqbench.report.tables.tick`):\n")
@@ -123,8 +124,8 @@ def block_tick(pub: Published) -> str:
         for kind, part in table.groupby(level=0):
             cells = [f"{r['min']:.0f} / {r['median']:.0f} / {r['max']:.0f}" for _, r in part.iterrows()]
             metric = "lag_avg_ms" if kind.startswith("insert") else "latency_avg_ms"
-            op = {"Strong search": schema.OP_SEARCH, "Strong query": schema.OP_QUERY}.get(kind, schema.OP_INSERT_VISIBLE)
-            v = verdicts[(verdicts["op"] == op) & (verdicts["metric"] == metric)]
+            op = {"Strong search": schema.Op.SEARCH, "Strong query": schema.Op.QUERY}.get(kind, schema.Op.INSERT_VISIBLE)
+            v = results.rows(verdicts, op=op, metric=metric)
             ratio = f"{v['ratio'].iloc[0]:.3f} [{v['ci_low'].iloc[0]:.3f}, {v['ci_high'].iloc[0]:.3f}]" if len(v) else "—"
             out.append(f"| {kind} | " + " | ".join(cells) + f" | {ratio} | {v['verdict'].iloc[0] if len(v) else '—'} |")
         out.append("")
@@ -144,10 +145,9 @@ def block_scale(pub: Published) -> str:
         if not pub.has(role):
             continue
         s = pub.summary(role)
-        s = s[s["status"] == "ok"]
-        get = lambda op, phase, column, s=s: s.loc[(s["op"] == op) & (s["phase"] == phase), column].dropna()  # noqa: E731
-        search, query = get("search", "serial", "latency_avg_ms"), get("query", "serial", "latency_avg_ms")
-        rps_s, rps_q = get("search", "concurrent", "rps"), get("query", "concurrent", "rps")
+        get = lambda op, phase, column, s=s: results.rows(s, op=op, phase=phase)[column].dropna()  # noqa: E731
+        search, query = get(Op.SEARCH, Phase.SERIAL, "latency_avg_ms"), get(Op.QUERY, Phase.SERIAL, "latency_avg_ms")
+        rps_s, rps_q = get(Op.SEARCH, Phase.CONCURRENT, "rps"), get(Op.QUERY, Phase.CONCURRENT, "rps")
         insert = get("insert", "load", "rows_per_s")
         store = s["mq_storage_bytes"].dropna().max() if "mq_storage_bytes" in s else np.nan
         rss = s["server_rss_peak_mib"].dropna().max() if "server_rss_peak_mib" in s else np.nan
@@ -182,7 +182,7 @@ def agreement(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
     spread = np.sqrt(se("1") ** 2 + se("2") ** 2)
     with np.errstate(divide="ignore", invalid="ignore"):  # both intervals of zero width: equal ratios are 0 apart
         both = both.assign(z=np.where(gap == 0, 0.0, gap / spread))
-    opposite = (both["verdict_1"] == "different") & (both["verdict_2"] == "different") & (
+    opposite = (both["verdict_1"] == Verdict.DIFFERENT) & (both["verdict_2"] == Verdict.DIFFERENT) & (
         np.sign(np.log(both["ratio_1"])) != np.sign(np.log(both["ratio_2"])))
     return both.assign(opposite=opposite)[[*keys, "ratio_1", "verdict_1", "ratio_2", "verdict_2", "z", "opposite"]]
 
@@ -233,8 +233,8 @@ def block_table1(pub: Published) -> str:
         cells = [size, f"{ratio:.2f}"]
         for role in roles_:
             f = pub.findings(role)
-            cells += [cell(f, schema.PHASE_BROKER, "s_per_op", size), cell(f, schema.PHASE_MILVUS, "milvus_produce_ms", size),
-                      cell(f, schema.PHASE_MILVUS, "s_per_op", size)]
+            cells += [cell(f, schema.Phase.BROKER, "s_per_op", size), cell(f, schema.Phase.MILVUS, "milvus_produce_ms", size),
+                      cell(f, schema.Phase.MILVUS, "s_per_op", size)]
         lines.append("| " + " | ".join(cells) + " |")
     return ("natsmq ÷ rocksmq per message size (below 1: NATS faster); the seed's ratio is its s/op; each of ours has "
             "its verdict over ops (5 per shape; the broker level at the seed's counts, through Milvus at a tenth to a "
@@ -245,10 +245,10 @@ def block_table1(pub: Published) -> str:
 
 def block_columns(pub: Published) -> str:
     """The declared summary columns, from the registry in ``mqbench.core.schema`` (not about a run: about the code)."""
-    from mqbench.core.schema import COLUMNS, MILVUS_COUNTS
-
-    rows = [f"| `{name}` | {unit or '—'} | {meaning} |" for name, (unit, meaning) in COLUMNS.items()]
-    return "| column | unit | meaning |\n|---|---|---|\n" + "\n".join(rows) + f"\n\nAlso: {MILVUS_COUNTS}.\n"
+    rows = [f"| `{c.name}` | {c.kind} | {c.unit or '—'} | {c.better or '—'} | {c.meaning} |"
+            for c in schema.COLUMNS.values()]
+    return ("| column | kind | unit | better | meaning |\n|---|---|---|---|---|\n" + "\n".join(rows)
+            + "\n\nA notebook's declared parameters are columns too, under their own names.\n")
 
 
 GENERATORS = {"findings": block_findings, "runs": block_runs, "tick": block_tick, "scale": block_scale,

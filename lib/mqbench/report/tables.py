@@ -11,16 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mqbench.core import schema
+from mqbench.core import results, schema
+from mqbench.core.schema import Notebook, Publish, Status
 from mqbench.data.seed import SEED_N, SEED_PLATFORM, TABLE2, seed_table
 from mqbench.stats.scaling import CLIENT_BOUND
 
 NOT_CONFIG = {"repeat", "run_id", "notebook", "seed", "variants", "server_overrides", "delta", "blocks",
               "sweep_blocks", "block", "queries", "mq", "variant"}
-
-
-def ok_rows(summary: pd.DataFrame) -> pd.DataFrame:
-    return summary[summary["status"] == "ok"]
 
 
 def configuration(summary: pd.DataFrame, declared: dict[str, list[str]] | None = None) -> list[str]:
@@ -32,7 +29,7 @@ def configuration(summary: pd.DataFrame, declared: dict[str, list[str]] | None =
     actual = {"n": "data_n", "dim": "data_dim", "metric": "data_metric", "dataset": "data_name"}
     keys = set()
     for notebook, params in declared.items():
-        rows = summary[summary["notebook"] == notebook]
+        rows = results.rows(summary, ok=False, notebook=notebook)
         for name in params:  # what the data turned out to be, where recorded, rather than what was asked
             column = actual[name] if name in actual and actual[name] in rows else name
             if column in rows and name not in NOT_CONFIG and rows[column].astype(str).nunique() > 1:
@@ -40,11 +37,6 @@ def configuration(summary: pd.DataFrame, declared: dict[str, list[str]] | None =
     if "data_n" in summary and summary["data_n"].dropna().nunique() > 1:
         keys.add("data_n")
     return sorted(keys)
-
-
-def in_sweep(df: pd.DataFrame, *names: str) -> pd.DataFrame:
-    """Rows of the named sweeps of ``search_query.ipynb``."""
-    return df[df["sweep"].isin(names)] if "sweep" in df else df.iloc[0:0]
 
 
 def _group(df: pd.DataFrame, keys: list[str], columns: list[str], how: str = "median") -> pd.DataFrame:
@@ -64,15 +56,15 @@ def table2(summary: pd.DataFrame) -> pd.DataFrame:
     "RPS" figures cannot be requests per second at a 20 ms mean latency (that allows ~50/s per client):
     they are shown as printed, under their own label.
     """
-    df = ok_rows(summary)
-    blocks = in_sweep(df, schema.SWEEP_BLOCKS)
-    scale = df[df["notebook"] == "scale_curve"]
+    df = results.rows(summary)
+    blocks = results.rows(df, sweep=schema.Sweep.BLOCKS)
+    scale = results.rows(df, notebook=Notebook.SCALE_CURVE)
     seed = seed_table("integration").set_index(["metric", "mq"])["value"]
     keys = [k for k in ["notebook", "data_name", "data_n", "data_dim", "index_type", "variant", "mq"] if k in df]
     out = []
     for source in (blocks, scale):
         for metric, (op, phase, column) in TABLE2.items():
-            part = source[(source["op"] == op) & (source["phase"] == phase)]
+            part = results.rows(source, ok=False, op=op, phase=phase)
             if part.empty or column not in part:
                 continue
             for key, rows in part.groupby(keys, dropna=False):
@@ -114,8 +106,8 @@ def table2_context(summary: pd.DataFrame, manifest: dict) -> str:
 # -- loads and sweeps ----------------------------------------------------------------------------------------
 def load_phases(summary: pd.DataFrame) -> pd.DataFrame:
     """Median duration and resources of each load phase per variant and configuration."""
-    df = ok_rows(summary)
-    df = df[df["op"].isin(schema.LOAD_OPS)]
+    df = results.rows(summary)
+    df = results.rows(df, ok=False, op=schema.LOAD_OPS)
     columns = ["duration_s", "rows_per_s", "server_cpu_s", "server_rss_peak_mib", "mq_storage_bytes",
                "mq_bytes_carried"]
     table = _group(df, ["notebook", *configuration(summary), "op", "variant", "mq"], columns)
@@ -128,7 +120,7 @@ def load_phases(summary: pd.DataFrame) -> pd.DataFrame:
 def sweep(summary: pd.DataFrame) -> pd.DataFrame:
     """Latency and RPS per (op, concurrency, variant) of the concurrency sweep, median over sweep blocks,
     with the client's CPU share and whether the client was the bottleneck."""
-    df = in_sweep(ok_rows(summary), schema.SWEEP_CONCURRENCY)
+    df = results.rows(summary, sweep=schema.Sweep.CONCURRENCY)
     table = _group(df, [*configuration(summary), "op", "phase", "concurrency", "variant", "mq"],
                    ["rps", "latency_avg_ms", "latency_p50_ms", "latency_p99_ms", "errors", "client_cpu_share",
                     "server_cpu_s"])
@@ -139,10 +131,10 @@ def sweep(summary: pd.DataFrame) -> pd.DataFrame:
 
 def latency_vs_rps(summary: pd.DataFrame) -> pd.DataFrame:
     """Every closed-loop level and open-loop rate of search, per variant and sweep block."""
-    df = ok_rows(summary)
-    closed = in_sweep(df, schema.SWEEP_CONCURRENCY)
-    closed = closed[(closed["op"] == schema.OP_SEARCH) & (closed["phase"] == schema.PHASE_CONCURRENT)]
-    opened = df[(df["op"] == schema.OP_SEARCH) & (df["phase"] == schema.PHASE_OPEN_LOOP)]
+    df = results.rows(summary)
+    closed = results.rows(df, ok=False, sweep=schema.Sweep.CONCURRENCY)
+    closed = results.rows(closed, ok=False, op=schema.Op.SEARCH, phase=schema.Phase.CONCURRENT)
+    opened = results.rows(df, ok=False, op=schema.Op.SEARCH, phase=schema.Phase.OPEN_LOOP)
     out = pd.concat([closed.assign(mode="closed loop"), opened.assign(mode="open loop")], ignore_index=True)
     columns = ["mode", "variant", "mq", "block", "concurrency", "target_rps", "scheduled", "completed", "rps",
                "latency_p50_ms", "latency_p99_ms", "latency_p999_ms", "errors", "not_sent", "client_cpu_share"]
@@ -173,31 +165,31 @@ def knee(summary: pd.DataFrame, keep_up: float = 0.95) -> pd.DataFrame:
 
 def recall_qps(summary: pd.DataFrame) -> pd.DataFrame:
     """Recall (serial) and RPS (closed loop) per search-parameter value, per variant and sweep block."""
-    df = in_sweep(ok_rows(summary), schema.SWEEP_SEARCH_PARAMS)
+    df = results.rows(summary, sweep=schema.Sweep.SEARCH_PARAMS)
     if df.empty or "point" not in df:
         return pd.DataFrame()
     keys = ["variant", "mq", "block", "point", "knob"]
-    serial = df[df["phase"] == schema.PHASE_SERIAL][keys + ["recall_at_k", "latency_avg_ms"]]
-    conc = df[df["phase"] == schema.PHASE_CONCURRENT][keys + ["rps", "latency_p99_ms", "concurrency"]]
+    serial = results.rows(df, ok=False, phase=schema.Phase.SERIAL)[keys + ["recall_at_k", "latency_avg_ms"]]
+    conc = results.rows(df, ok=False, phase=schema.Phase.CONCURRENT)[keys + ["rps", "latency_p99_ms", "concurrency"]]
     return serial.merge(conc, on=keys, how="inner").sort_values(["variant", "knob", "block"]).reset_index(drop=True)
 
 
 def consistency(summary: pd.DataFrame) -> pd.DataFrame:
     """Serial latency per consistency level, op and variant (median over sweep blocks). Strong reads wait
     for the time tick: one server start per variant cannot say which MQ waits longer (see the tick study)."""
-    df = in_sweep(ok_rows(summary), schema.SWEEP_CONSISTENCY)
+    df = results.rows(summary, sweep=schema.Sweep.CONSISTENCY)
     return _group(df, ["op", "consistency_level", "variant", "mq"],
                   ["latency_p50_ms", "latency_p99_ms", "latency_avg_ms", "latency_count"])
 
 
 def shapes(summary: pd.DataFrame) -> pd.DataFrame:
     """Request shapes and query kinds: serial p50 latency and closed-loop RPS per point and variant."""
-    df = in_sweep(ok_rows(summary), schema.SWEEP_SHAPE, schema.SWEEP_QUERY_KIND)
+    df = results.rows(summary, sweep=[schema.Sweep.SHAPE, schema.Sweep.QUERY_KIND])
     if df.empty or "point" not in df:
         return pd.DataFrame()
     keys = ["sweep", "op", "point", "variant"]
-    serial = _group(df[df["phase"] == schema.PHASE_SERIAL], keys, ["latency_p50_ms", "latency_p99_ms"])
-    conc = _group(df[df["phase"] == schema.PHASE_CONCURRENT], keys, ["rps", "client_cpu_share"])
+    serial = _group(results.rows(df, ok=False, phase=schema.Phase.SERIAL), keys, ["latency_p50_ms", "latency_p99_ms"])
+    conc = _group(results.rows(df, ok=False, phase=schema.Phase.CONCURRENT), keys, ["rps", "client_cpu_share"])
     return serial.merge(conc, on=keys, how="outer")
 
 
@@ -208,16 +200,16 @@ def table1(summary: pd.DataFrame, bound: float = 0.8) -> pd.DataFrame:
     waits for each ack) — its CPU and storage were totals over 50 ops, shown per op. ``bound_by``, over all ops:
     the client when it used at least ``bound`` of a core or more CPU than the broker, else the broker; "one
     process" for the in-process RocksDB model."""
-    df = summary[summary["op"] == schema.OP_PUBSUB] if "op" in summary else summary.iloc[0:0]
+    df = results.rows(summary, ok=False, op=schema.Op.PUBSUB)
     if df.empty:
         return pd.DataFrame()
-    ok = df["status"] == "ok"
+    ok = df["status"] == Status.OK
     df = df.assign(ok=ok, growth=df.get("mq_storage_growth_bytes"))
     keys = ["phase", "shape", "variant", "mq", "broker", "publish"]
     table = pd.DataFrame([{**dict(zip(keys, key)), **_table1_row(g, str(key[4]).startswith("rocksdb"), bound)}
                           for key, g in df.groupby(keys, sort=False)]).rename(columns={"phase": "level"})
     seed = seed_table("pubsub").pivot_table(index=["test", "mq"], columns="metric", values="value")
-    strict = (table["level"] == schema.PHASE_BROKER) & (table["publish"] == "strict")
+    strict = (table["level"] == schema.Phase.BROKER) & (table["publish"] == Publish.STRICT)
     for column, metric, scale in [("seed_s_per_op", "s_per_op", 1), ("seed_memory_gb", "memory", 1),
                                   ("seed_cpu_s_per_op", "cpu_total", 1 / 50),
                                   ("seed_storage_gb_per_op", "storage", 1 / 50)]:
@@ -231,8 +223,8 @@ def table1_inside(summary: pd.DataFrame) -> pd.DataFrame:
     calls per op, their mean (whole ms, truncated) and the bucket bounds under which half and 99% fell, the
     time-tick lag at the query and data nodes at the op's end — beside the op end to end per message, and the seed's
     time per message at the same message size (its s/op ÷ its count; its op was Milvus's Go client in process)."""
-    df = ok_rows(summary)
-    df = df[(df["op"] == schema.OP_PUBSUB) & (df["phase"] == schema.PHASE_MILVUS)] if len(df) else df
+    df = results.rows(summary)
+    df = results.rows(df, ok=False, op=schema.Op.PUBSUB, phase=schema.Phase.MILVUS) if len(df) else df
     if df.empty or "milvus_produce_n" not in df:
         return pd.DataFrame()
     seed = seed_table("pubsub")
@@ -273,8 +265,8 @@ def _table1_row(g: pd.DataFrame, in_process: bool, bound: float) -> dict:
 
 def pubsub_ops(summary: pd.DataFrame) -> pd.DataFrame:
     """Seconds of every successful op, labelled for plotting."""
-    df = ok_rows(summary)
-    df = df[df["op"] == schema.OP_PUBSUB] if len(df) else df
+    df = results.rows(summary)
+    df = results.rows(df, ok=False, op=schema.Op.PUBSUB) if len(df) else df
     if df.empty:
         return pd.DataFrame(columns=["shape", "level", "series", "seconds"])
     return pd.DataFrame({"shape": df["shape"], "level": df["phase"], "series": df["variant"], "seconds": df["s_per_op"]})
@@ -291,11 +283,11 @@ def raw_of(run_dir: str | Path, rows: pd.DataFrame) -> pd.DataFrame:
 
 def tick(summary: pd.DataFrame) -> pd.DataFrame:
     """One row per server start and kind of the time-tick study: mean, fastest and slowest sample."""
-    df = ok_rows(summary)
-    df = df[df["phase"] == schema.PHASE_TICK] if "phase" in df else df.iloc[0:0]
+    df = results.rows(summary)
+    df = results.rows(df, ok=False, phase=schema.Phase.TICK) if "phase" in df else df.iloc[0:0]
     if df.empty:
         return df
-    lag = df["op"] == schema.OP_INSERT_VISIBLE
+    lag = df["op"] == schema.Op.INSERT_VISIBLE
     out = pd.DataFrame({"kind": np.where(lag, "insert→visible", "Strong " + df["op"].astype(str)),
                         "variant": df["variant"], "mq": df["mq"], "block": df["block"],
                         "mean_ms": np.where(lag, df.get("lag_avg_ms"), df.get("latency_avg_ms")),
@@ -307,15 +299,15 @@ def tick(summary: pd.DataFrame) -> pd.DataFrame:
 
 def tick_samples(run_dir: str | Path, summary: pd.DataFrame) -> pd.DataFrame:
     """Every sample of the time-tick study, tidy: kind, variant, start (block), ms."""
-    df = ok_rows(summary)
-    df = df[df["phase"] == schema.PHASE_TICK] if len(df) else df
+    df = results.rows(summary)
+    df = results.rows(df, ok=False, phase=schema.Phase.TICK) if len(df) else df
     frames = []
     for row in df.to_dict("records"):
         path = Path(run_dir) / str(row.get("raw_file"))
         if not row.get("raw_file") or not path.exists():
             continue
         raw = pd.read_parquet(path)
-        if row["op"] == schema.OP_INSERT_VISIBLE:
+        if row["op"] == schema.Op.INSERT_VISIBLE:
             ms, kind = raw.loc[raw["visible"], "lag_ms"], "insert→visible"
         else:
             ms, kind = raw.loc[raw["ok"] & ~raw["warmup"], "latency_ns"] / 1e6, f"Strong {row['op']}"
@@ -357,16 +349,16 @@ def tick_text(rows: pd.DataFrame, samples: pd.DataFrame, summary: pd.DataFrame) 
 
 def freshness(summary: pd.DataFrame) -> pd.DataFrame:
     """Insert→visible lag per (consistency level, batch size, variant) on the long-lived servers."""
-    df = ok_rows(summary)
-    df = df[(df["op"] == schema.OP_INSERT_VISIBLE) & (df["phase"] == schema.PHASE_FRESHNESS)]
+    df = results.rows(summary)
+    df = results.rows(df, ok=False, op=schema.Op.INSERT_VISIBLE, phase=schema.Phase.FRESHNESS)
     return _group(df, ["consistency_level", "batch_rows", "variant", "mq"],
                   ["lag_avg_ms", "lag_p50_ms", "lag_p95_ms", "lag_max_ms", "ack_avg_ms", "count", "errors"])
 
 
 def mixed(summary: pd.DataFrame) -> pd.DataFrame:
     """Search while inserting: RPS and latency with and without the background writer."""
-    df = ok_rows(summary)
-    df = df[(df["op"] == schema.OP_SEARCH) & (df["phase"] == schema.PHASE_MIXED)]
+    df = results.rows(summary)
+    df = results.rows(df, ok=False, op=schema.Op.SEARCH, phase=schema.Phase.MIXED)
     return _group(df, ["consistency_level", "writer_target_rows_per_s", "variant", "mq"],
                   ["rps", "latency_p50_ms", "latency_p99_ms", "errors", "writer_achieved_rows_per_s",
                    "writer_late_batches", "client_cpu_share"])
@@ -374,8 +366,8 @@ def mixed(summary: pd.DataFrame) -> pd.DataFrame:
 
 def recovery(summary: pd.DataFrame) -> pd.DataFrame:
     """Restart after SIGKILL: time to serve again, until every acknowledged row is counted, rows lost."""
-    df = ok_rows(summary)
-    df = df[df["op"] == schema.OP_RECOVERY]
+    df = results.rows(summary)
+    df = results.rows(df, ok=False, op=schema.Op.RECOVERY)
     columns = ["variant", "mq", "rows_acked", "restart_s", "serving_s", "all_visible_s", "rows_visible", "rows_lost",
                "rows_duplicated"]
     return df[[c for c in columns if c in df]].reset_index(drop=True)
@@ -383,7 +375,7 @@ def recovery(summary: pd.DataFrame) -> pd.DataFrame:
 
 def migration(run_dir: str | Path, summary: pd.DataFrame) -> pd.DataFrame:
     """Each migration check, ✓ or ✗, with its numbers, for the flushed and the unflushed case."""
-    df = summary[summary["op"] == schema.OP_MIGRATION] if "op" in summary else summary.iloc[0:0]
+    df = results.rows(summary, ok=False, op=schema.Op.MIGRATION) if "op" in summary else summary.iloc[0:0]
     checks = raw_of(run_dir, df)
     if checks.empty:
         return checks
@@ -393,8 +385,8 @@ def migration(run_dir: str | Path, summary: pd.DataFrame) -> pd.DataFrame:
 
 def insert_curves(run_dir: str | Path, summary: pd.DataFrame) -> pd.DataFrame:
     """The insert curve of every load (time, rows acknowledged, MQ bytes), with its variant and N."""
-    df = ok_rows(summary)
-    df = df[(df["op"] == schema.OP_INSERT) & df.get("raw_file", pd.Series(dtype=object)).notna()] if len(df) else df
+    df = results.rows(summary)
+    df = df[(df["op"] == schema.Op.INSERT) & df.get("raw_file", pd.Series(dtype=object)).notna()] if len(df) else df
     frames = [pd.read_parquet(Path(run_dir) / row["raw_file"]).assign(variant=row["variant"], n=row.get("data_n"))
               for row in df.to_dict("records") if (Path(run_dir) / row["raw_file"]).exists()]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -409,11 +401,11 @@ MILVUS_VIEW = ["latency_avg_ms", "lag_avg_ms", "milvus_proxy_sq_ms", "milvus_tsa
 def milvus_view(summary: pd.DataFrame) -> pd.DataFrame:
     """Milvus's own series beside the client's numbers, per kind of measurement and variant: the mean over the
     run's rows (start pairs' blocks and samples, pub/sub ops through Milvus). Whole milliseconds, truncated."""
-    df = ok_rows(summary)
+    df = results.rows(summary)
     if "milvus_proxy_sq_ms" not in df and "milvus_produce_ms" not in df:
         return pd.DataFrame()
-    kinds = df.get("sweep", pd.Series(index=df.index, dtype=object)).isin([schema.SWEEP_BLOCKS, schema.SWEEP_TICK]) \
-        | df["phase"].eq(schema.PHASE_MILVUS)
+    kinds = df.get("sweep", pd.Series(index=df.index, dtype=object)).isin([schema.Sweep.BLOCKS, schema.Sweep.TICK]) \
+        | df["phase"].eq(schema.Phase.MILVUS)
     df = df[kinds]
     if df.empty:
         return df

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import time
+from enum import StrEnum
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +18,7 @@ import papermill as pm
 import psutil
 
 from mqbench.core import progress, results, schema
-from mqbench.core.errors import ParameterError, ServerError, StorageError
+from mqbench.core.errors import ContractError, ParameterError, ServerError, StorageError
 from mqbench.core.paths import NOTEBOOKS
 from mqbench.core.room import check_disk, dir_bytes
 from mqbench.measure import milvus_series
@@ -117,7 +118,7 @@ class Session:
             if v not in self.variants:
                 self.variants.append(v)
         for position, v in enumerate(ordered):
-            with self.track(schema.OP_SERVER_START, schema.PHASE_LIFECYCLE, v, together=len(ordered),
+            with self.track(schema.Op.SERVER_START, schema.Phase.LIFECYCLE, v, together=len(ordered),
                             launch_order=position, scrape=False, **tags) as t:
                 v.server.ready()
                 t.extra["start_retries"] = v.server.start_retries
@@ -143,7 +144,7 @@ class Session:
         if variant.server is None:
             path = self.run_dir / "servers" / self.tag / (folder or variant.label)
             variant.server = EmbeddedMilvus(variant.mq, path, variant.overrides)
-        with self.track(schema.OP_SERVER_START, schema.PHASE_LIFECYCLE, variant):
+        with self.track(schema.Op.SERVER_START, schema.Phase.LIFECYCLE, variant):
             variant.server.start()
         variant.conn = variant.server.connection
         return variant
@@ -159,7 +160,7 @@ class Session:
             return
         t0 = time.perf_counter()
         method = server.kill(release_sessions) if kill else server.stop()
-        self._append({"op": schema.OP_SERVER_STOP, "phase": schema.PHASE_LIFECYCLE, **variant.columns,
+        self._append({"op": schema.Op.SERVER_STOP, "phase": schema.Phase.LIFECYCLE, **variant.columns,
                       "duration_s": time.perf_counter() - t0, "status": "ok", "stop_method": method})
         if not (self.keep_server_data if keep_data is None else keep_data):
             shutil.rmtree(server.base_dir / "data", ignore_errors=True)
@@ -215,6 +216,7 @@ class Session:
         Milvus's own series (:mod:`mqbench.measure.milvus_series`) are scraped before and after and their deltas
         recorded (``milvus_*`` columns), unless ``scrape`` is off (a row recorded after the fact).
         """
+        self._check_columns(fields)
         variant = variant or self._only_variant()
         server = variant.server if variant and variant.server and variant.server.proc else None
         progress.phase(" · ".join(str(x) for x in (op, phase, variant.label if variant else "") if x))
@@ -294,7 +296,16 @@ class Session:
             out["ndcg_at_k"] = dataset.ndcg(res.found_ids, k)
         return {**out, **res.fields}
 
+    def _check_columns(self, names) -> None:
+        """Refuse a column outside the contract: neither registered nor one of the notebook's parameters."""
+        unknown = sorted(n for n in names if not schema.declared(n) and n not in self.params)
+        if unknown:
+            raise ContractError(f"{self.notebook}: column(s) {unknown} are not declared: register them in "
+                                "mqbench.core.schema.COLUMNS (unit, meaning, kind) or make them parameters")
+
     def _append(self, row: dict) -> dict:
+        self._check_columns(row)
+        row = {k: str(v) if isinstance(v, StrEnum) else v for k, v in row.items()}
         clash = [k for k in set(row) & set(self.context) if row[k] != self.context[k]]
         if clash:
             raise ParameterError(f"parameter name(s) {sorted(clash)} clash with summary columns; rename the parameter")

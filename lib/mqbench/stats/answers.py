@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mqbench.core import schema
-from mqbench.stats.metrics import METRICS
+from mqbench.core.schema import Unit, Verdict
 
 
 @dataclass(frozen=True)
@@ -40,21 +40,21 @@ def _pick(table: pd.DataFrame, key: str) -> pd.DataFrame:
     get = lambda column: table[column] if column in table else pd.Series("", index=table.index)  # noqa: E731
     sweep, op, phase, metric = get("sweep"), get("op"), get("phase"), get("metric")
     if key == "reads":
-        mask = ((sweep == schema.SWEEP_BLOCKS) & (get("unit") == "start pair")
-                & (((phase == schema.PHASE_SERIAL) & (metric == "latency_avg_ms"))
-                   | ((phase == schema.PHASE_CONCURRENT) & (metric == "rps"))
+        mask = ((sweep == schema.Sweep.BLOCKS) & (get("unit") == Unit.START_PAIR)
+                & (((phase == schema.Phase.SERIAL) & (metric == "latency_avg_ms"))
+                   | ((phase == schema.Phase.CONCURRENT) & (metric == "rps"))
                    | (metric == "recall_at_k")))
     elif key == "tick":
-        mask = (phase == schema.PHASE_TICK) & (get("unit") == "start pair") & metric.isin(["latency_avg_ms", "lag_avg_ms"])
+        mask = (phase == schema.Phase.TICK) & (get("unit") == Unit.START_PAIR) & metric.isin(["latency_avg_ms", "lag_avg_ms"])
     elif key == "ingest":
-        mask = (get("unit") == "build") & op.isin([schema.OP_INSERT, schema.OP_INDEX])
+        mask = (get("unit") == Unit.BUILD) & op.isin([schema.Op.INSERT, schema.Op.INDEX])
     elif key == "pubsub-milvus":
-        mask = (phase == schema.PHASE_MILVUS) & (metric == "s_per_op")
+        mask = (phase == schema.Phase.MILVUS) & (metric == "s_per_op")
     else:
-        mask = (phase == schema.PHASE_BROKER) & (metric == "s_per_op")
+        mask = (phase == schema.Phase.BROKER) & (metric == "s_per_op")
     picked = table[mask]
-    ops = {schema.OP_SEARCH: 0, schema.OP_QUERY: 1}
-    rank = [(PRIORITY.get(r.get("metric"), 9), ops.get(r.get("op"), 2), r.get("phase") == schema.PHASE_CONCURRENT)
+    ops = {schema.Op.SEARCH: 0, schema.Op.QUERY: 1}
+    rank = [(PRIORITY.get(r.get("metric"), 9), ops.get(r.get("op"), 2), r.get("phase") == schema.Phase.CONCURRENT)
             for r in picked.to_dict("records")]
     return picked.iloc[sorted(range(len(picked)), key=rank.__getitem__)]
 
@@ -81,8 +81,7 @@ def answers(table: pd.DataFrame, delta: float) -> pd.DataFrame:
 
 
 def _what(row: dict) -> str:
-    metric = METRICS.get(row["metric"])
-    label = metric.label if metric else row["metric"]
+    label = schema.label(row["metric"])
     where = " · ".join(str(row[k]) for k in ("op", "phase", "shape") if row.get(k) not in (None, "", np.nan)
                        and not (isinstance(row.get(k), float) and np.isnan(row[k])))
     return f"{label} ({where}), {row['contender']} ÷ {row['baseline']}"
@@ -94,14 +93,13 @@ def _interval(row: dict) -> str:
 
 
 def _words(row: dict, delta: float) -> str:
-    metric = METRICS.get(row["metric"])
     verdict, ratio = row["verdict"], row["ratio"]
-    if verdict == "different":
-        better = metric is not None and (metric.better == "lower") == (ratio < 1)
+    if verdict == Verdict.DIFFERENT:
+        better = (schema.better(row["metric"]) == "lower") == (ratio < 1)
         return f"{row['contender']} {'better' if better else 'worse'} by {abs(ratio - 1):.0%}"
-    if verdict == "equivalent":
+    if verdict == Verdict.EQUIVALENT:
         return f"no practical difference (within ±{delta:.0%})"
-    if verdict == "inconclusive":
+    if verdict == Verdict.INCONCLUSIVE:
         return f"not resolved at ±{delta:.0%}: more {row.get('unit') or 'unit'}s would tell"
     return f"an observation, not a verdict ({row.get('reason') or 'too few units'})"
 
@@ -111,7 +109,7 @@ def headlines(box: pd.DataFrame) -> pd.DataFrame:
     ``also`` counts the other comparisons behind it (all in the Findings)."""
     rows = []
     for key, part in box.groupby("key", sort=False):
-        different = part[part["verdict"] == "different"]
+        different = part[part["verdict"] == Verdict.DIFFERENT]
         pick = different.iloc[np.argmax(np.abs(np.log(different["ratio"].astype(float))))] if len(different) \
             else part.iloc[0]
         counts = part["verdict"].value_counts()

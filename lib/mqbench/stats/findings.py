@@ -24,25 +24,25 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mqbench.core import schema
+from mqbench.core import results, schema
+from mqbench.core.schema import Notebook, Unit, Verdict
 from mqbench.stats import verdicts
-from mqbench.stats.metrics import METRICS
 
 # notebook -> (grouping keys, metrics compared)
 COMPARED = {
-    "search_query": (["sweep", "op", "phase", "concurrency", "point", "consistency_level"],
+    Notebook.SEARCH_QUERY: (["sweep", "op", "phase", "concurrency", "point", "consistency_level"],
                      ["latency_avg_ms", "latency_p50_ms", "latency_p99_ms", "rps", "recall_at_k", "lag_avg_ms",
                       "milvus_tsafe_wait_ms", "milvus_qn_consume_tt_lag_ms"]),
-    "pubsub": (["op", "phase", "shape"], ["s_per_op", "milvus_produce_ms", "milvus_qn_consume_tt_lag_ms"]),
+    Notebook.PUBSUB: (["op", "phase", "shape"], ["s_per_op", "milvus_produce_ms", "milvus_qn_consume_tt_lag_ms"]),
     # per start, the mean: defined for any number of samples (a start's median needs 20)
-    "freshness_recovery": (["op", "phase", "consistency_level", "batch_rows"], ["latency_avg_ms", "lag_avg_ms"]),
+    Notebook.FRESHNESS_RECOVERY: (["op", "phase", "consistency_level", "batch_rows"], ["latency_avg_ms", "lag_avg_ms"]),
 }
 NOT_FOR_SERIAL = {"rps"}  # a serial phase's rate is only its latency inverted
-SERIAL_PHASES = (schema.PHASE_SERIAL, schema.PHASE_TICK)
+SERIAL_PHASES = (schema.Phase.SERIAL, schema.Phase.TICK)
 MILVUS_SERIES = {"milvus_tsafe_wait_ms", "milvus_qn_consume_tt_lag_ms", "milvus_produce_ms"}
-MILVUS_PHASES = (schema.PHASE_TICK, schema.PHASE_MILVUS)  # where Milvus's own series are compared
-LOAD_METRICS = {schema.OP_INSERT: "rows_per_s", schema.OP_INDEX: "duration_s", schema.OP_FLUSH: "duration_s",
-                schema.OP_LOAD: "duration_s"}
+MILVUS_PHASES = (schema.Phase.TICK, schema.Phase.MILVUS)  # where Milvus's own series are compared
+LOAD_METRICS = {schema.Op.INSERT: "rows_per_s", schema.Op.INDEX: "duration_s", schema.Op.FLUSH: "duration_s",
+                schema.Op.LOAD: "duration_s"}
 TICK_REASON = ("waits for Milvus's time tick, fixed per server start: the unit is the start, not the block "
                "(see the time-tick study of freshness_recovery.ipynb)")
 BUILD_METRICS = {"recall_at_k"}
@@ -60,17 +60,17 @@ def _tick_bound(rows: pd.DataFrame) -> pd.Series:
             level = rows[column] if column == "consistency_level" else rows[column].where(
                 rows.get("consistency_level", pd.Series(index=rows.index)).isna())
             strong |= level.eq("Strong")
-    return strong | rows["op"].eq(schema.OP_INSERT_VISIBLE)
+    return strong | rows["op"].eq(schema.Op.INSERT_VISIBLE)
 
 
 def _blocked(summary: pd.DataFrame) -> list[pd.DataFrame]:
     """Comparisons over start pairs and over blocks, notebook by notebook."""
-    ok = summary[(summary["status"] == "ok")] if "status" in summary else summary
+    ok = results.rows(summary)
     if "block" not in ok or "variant" not in ok:
         return []
     ok = ok[ok["block"].notna()]
     if "sweep" in ok:
-        ok = ok[ok["sweep"].ne(schema.SWEEP_WARMUP)]
+        ok = ok[ok["sweep"].ne(schema.Sweep.WARMUP)]
     out = []
     for notebook, (keys, metrics) in COMPARED.items():
         rows = ok[ok["notebook"] == notebook]
@@ -78,7 +78,7 @@ def _blocked(summary: pd.DataFrame) -> list[pd.DataFrame]:
             continue
         keys = [k for k in keys if k in rows]
         rows = rows.assign(**{k: rows[k].astype(object).fillna("") for k in keys})
-        per_start = rows["unit"].eq("start") if "unit" in rows else pd.Series(False, index=rows.index)
+        per_start = rows["unit"].eq(Unit.START) if "unit" in rows else pd.Series(False, index=rows.index)
         start = rows["start"].fillna(rows["block"]) if "start" in rows else rows["block"]
         rows = rows.assign(unit_id=np.where(per_start, "start " + start.astype(str), "block " + rows["block"].astype(str)))
         for by_start, part in ((True, rows[per_start]), (False, rows[~per_start])):
@@ -90,9 +90,9 @@ def _blocked(summary: pd.DataFrame) -> list[pd.DataFrame]:
                 held = table.merge(held_keys, on=keys, how="left", indicator=True)["_merge"].eq("both").to_numpy()
                 held = held | table["metric"].isin(TICK_METRICS).to_numpy()  # a tick lag is set per start, too
                 table = _withhold(table, held, TICK_REASON)
-                built = (table["metric"].isin(BUILD_METRICS) & table["verdict"].ne("insufficient data")).to_numpy()
+                built = (table["metric"].isin(BUILD_METRICS) & table["verdict"].ne(Verdict.INSUFFICIENT)).to_numpy()
                 table = _withhold(table, built, BUILD_REASON, units=1)
-            out.append(table.assign(notebook=notebook, unit="start pair" if by_start else "block"))
+            out.append(table.assign(notebook=notebook, unit=Unit.START_PAIR if by_start else Unit.BLOCK))
         errors = _error_rates(rows, keys)
         if len(errors):
             out.append(errors.assign(notebook=notebook))
@@ -145,7 +145,7 @@ def _error_rates(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     table["reason"] = [f"no failed request among {n:,} on either side" if f == 0 else
                        f"{f} failed of {n:,}; Fisher's exact p = {p:.3g} (Bonferroni over {tests})"
                        for f, n, p in zip(table["_failed"], table["_n"], table["_p"])]
-    return table.drop(columns=["_p", "_failed", "_n"]).assign(unit="request")
+    return table.drop(columns=["_p", "_failed", "_n"]).assign(unit=Unit.REQUEST)
 
 
 def _withhold(table: pd.DataFrame, mask, reason: str, **also) -> pd.DataFrame:
@@ -160,14 +160,14 @@ def _withhold(table: pd.DataFrame, mask, reason: str, **also) -> pd.DataFrame:
 
 def _loads(summary: pd.DataFrame) -> pd.DataFrame:
     """Load phases: one observation per variant and server, so as many units as servers per variant."""
-    ok = summary[(summary["status"] == "ok") & summary["op"].isin(list(LOAD_METRICS))] if "op" in summary else summary
+    ok = results.rows(summary, op=list(LOAD_METRICS))
     if ok.empty or "variant" not in ok or ok["variant"].nunique() < 2:
         return pd.DataFrame()
     frames = []
     for (notebook, op), rows in ok.groupby(["notebook", "op"]):
         rows = rows.assign(unit=rows.groupby("variant").cumcount())
         frames.append(verdicts.compare(rows, [LOAD_METRICS[op]], ["op", "phase"], unit="unit",
-                                       correct_family=False).assign(notebook=notebook, unit="build"))
+                                       correct_family=False).assign(notebook=notebook, unit=Unit.BUILD))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -205,28 +205,27 @@ def describe(row: dict) -> str:
     """``search · serial · blocks`` style label of what was compared."""
     parts = [row.get(k) for k in ("op", "phase", "shape", "point", "consistency_level", "sweep")]
     concurrency = row.get("concurrency")
-    if _given(concurrency) and concurrency != 0 and row.get("phase") != schema.PHASE_SERIAL:
+    if _given(concurrency) and concurrency != 0 and row.get("phase") != schema.Phase.SERIAL:
         parts.append(f"c={int(float(concurrency))}")
     if _given(row.get("batch_rows")):
         parts.append(f"{int(float(row['batch_rows']))} rows/batch")
-    if row.get("phase") == schema.PHASE_BROKER:
+    if row.get("phase") == schema.Phase.BROKER:
         parts.append("Python client stacks, not Milvus")
     return " · ".join(dict.fromkeys(str(p) for p in parts if _given(p)))
 
 
 def reading(row: dict, delta: float) -> str:
     """One sentence: what the verdict says in the metric's own terms."""
-    metric = METRICS.get(row["metric"])
-    label = metric.label if metric else row["metric"]
+    label = schema.label(row["metric"])
     ratio = row["ratio"]
-    if row["verdict"] == "different":
+    if row["verdict"] == Verdict.DIFFERENT:
         change = (ratio - 1) * 100
-        better = metric and ((metric.better == "lower") == (ratio < 1))
+        better = (schema.better(row["metric"]) == "lower") == (ratio < 1)
         return (f"{row['contender']}'s {label} is {abs(change):.1f}% {'lower' if change < 0 else 'higher'} than "
                 f"{row['baseline']}'s ({'better' if better else 'worse'})")
-    if row["verdict"] == "equivalent":
+    if row["verdict"] == Verdict.EQUIVALENT:
         return f"{label}: {row['contender']} and {row['baseline']} within ±{delta:.0%}"
-    if row["verdict"] == "inconclusive":
+    if row["verdict"] == Verdict.INCONCLUSIVE:
         return f"{label}: not resolved at ±{delta:.0%} — more {row.get('unit') or 'unit'}s would tell"
     return f"{label}: {row.get('reason') or 'too few independent units'}"
 
@@ -236,11 +235,11 @@ def components(summary: pd.DataFrame, delta: float = verdicts.DELTA) -> pd.DataF
     model (statsmodels ``MixedLM``: a random intercept per start) splits its variance into *between starts* and
     *within a start* (between blocks); ``starts_for_delta`` is how many start pairs make the 95% interval's
     half-width ±δ for a ratio near 1 (from the per-start spread, τ² + σ²/blocks)."""
-    ok = summary[(summary["status"] == "ok")] if "status" in summary else summary
-    if not {"unit", "start", "block", "variant"} <= set(ok):
+    if not {"unit", "start", "block", "variant"} <= set(summary):
         return pd.DataFrame()
-    rows = ok[ok["unit"].eq("start") & ok["start"].notna() & ok["block"].notna() & (ok["notebook"] == "search_query")]
-    rows = rows[rows["sweep"].eq(schema.SWEEP_BLOCKS)] if "sweep" in rows else rows
+    rows = results.rows(summary, unit=Unit.START, notebook=Notebook.SEARCH_QUERY,
+                        sweep=schema.Sweep.BLOCKS if "sweep" in summary else None)
+    rows = rows[rows["start"].notna() & rows["block"].notna()]
     if rows.empty or rows["variant"].nunique() < 2:
         return pd.DataFrame()
     keys, metrics = COMPARED["search_query"]

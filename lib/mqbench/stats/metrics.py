@@ -1,4 +1,4 @@
-"""Metric registry (name, unit, better direction) and the one place latency statistics are computed.
+"""The one place latency statistics are computed (names, units and directions: ``mqbench.core.schema.COLUMNS``).
 
 A percentile is given only where the sample supports it — n ≥ 10 / (1 − q): p50 from 20 samples,
 p95 from 200, p99 from 1,000, p99.9 from 10,000 (:func:`mqbench.stats.verdicts.min_samples`); otherwise the
@@ -6,49 +6,9 @@ value is empty and ``latency_count`` says why.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from mqbench.stats.verdicts import min_samples
-
-
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    label: str
-    unit: str
-    better: str  # "lower" or "higher"
-
-
-METRICS: dict[str, Metric] = {m.name: m for m in [
-    Metric("latency_avg_ms", "mean latency", "ms", "lower"),
-    Metric("latency_p50_ms", "p50 latency", "ms", "lower"),
-    Metric("latency_p95_ms", "p95 latency", "ms", "lower"),
-    Metric("latency_p99_ms", "p99 latency", "ms", "lower"),
-    Metric("latency_p999_ms", "p99.9 latency", "ms", "lower"),
-    Metric("latency_max_ms", "max latency", "ms", "lower"),
-    Metric("service_p50_ms", "p50 service time (from send)", "ms", "lower"),
-    Metric("service_p99_ms", "p99 service time (from send)", "ms", "lower"),
-    Metric("rps", "requests per second", "1/s", "higher"),
-    Metric("target_rps", "open-loop target rate", "1/s", "higher"),
-    Metric("recall_at_k", "recall@k (ties count)", "", "higher"),
-    Metric("ndcg_at_k", "NDCG@k", "", "higher"),
-    Metric("duration_s", "phase duration", "s", "lower"),
-    Metric("rows_per_s", "rows per second", "rows/s", "higher"),
-    Metric("server_cpu_s", "server CPU time", "s", "lower"),
-    Metric("server_rss_peak_mib", "server peak RSS", "MiB", "lower"),
-    Metric("mq_storage_bytes", "MQ bytes on disk", "B", "lower"),
-    Metric("client_cpu_s", "client CPU time", "s", "lower"),
-    Metric("client_cpu_share", "client share of host CPU", "", "lower"),
-    Metric("lag_avg_ms", "insert→visible mean lag", "ms", "lower"),
-    Metric("lag_p50_ms", "insert→visible lag p50", "ms", "lower"),
-    Metric("s_per_op", "pub/sub seconds per op", "s", "lower"),
-    Metric("error_rate", "share of requests failed", "", "lower"),
-    Metric("milvus_tsafe_wait_ms", "tSafe wait inside Milvus (the time tick)", "ms", "lower"),
-    Metric("milvus_qn_consume_tt_lag_ms", "time-tick lag at the query node", "ms", "lower"),
-    Metric("milvus_produce_ms", "produce call inside Milvus (its MQ client, per message)", "ms", "lower"),
-]}
 
 PERCENTILES = {"latency_p50_ms": 50, "latency_p95_ms": 95, "latency_p99_ms": 99, "latency_p999_ms": 99.9}
 

@@ -18,24 +18,32 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from mqbench.core import schema
+from mqbench.core import results, schema
+from mqbench.core.schema import Notebook, Op, Phase
 from mqbench.data.seed import seed_table
 
 CLIENT_BOUND = 0.5     # client share of host CPU above which an RPS figure describes the client
 MAX_FACTOR = 10        # extrapolate at most this far past the largest measured N unless asked
 
-# metric -> (op, phase, summary column, unit, scale to unit)
+# metric -> (op, phase, summary column); its unit is the column's (schema.COLUMNS), sizes shown in GiB
 SCALE_METRICS = {
-    "insert_s": (schema.OP_INSERT, schema.PHASE_LOAD, "insert_s", "s", 1),
-    "insert_rows_per_s": (schema.OP_INSERT, schema.PHASE_LOAD, "rows_per_s", "rows/s", 1),
-    "index_s": (schema.OP_INDEX, schema.PHASE_LOAD, "duration_s", "s", 1),
-    "mq_storage_gib": (schema.OP_INSERT, schema.PHASE_LOAD, "mq_storage_bytes", "GiB", 2**-30),
-    "server_rss_gib": (schema.OP_SEARCH, schema.PHASE_CONCURRENT, "server_rss_peak_mib", "GiB", 2**-10),
-    "search_latency_ms": (schema.OP_SEARCH, schema.PHASE_SERIAL, "latency_avg_ms", "ms", 1),
-    "query_latency_ms": (schema.OP_QUERY, schema.PHASE_SERIAL, "latency_avg_ms", "ms", 1),
-    "search_rps": (schema.OP_SEARCH, schema.PHASE_CONCURRENT, "rps", "1/s", 1),
-    "query_rps": (schema.OP_QUERY, schema.PHASE_CONCURRENT, "rps", "1/s", 1),
+    "insert_s": (Op.INSERT, Phase.LOAD, "insert_s"),
+    "insert_rows_per_s": (Op.INSERT, Phase.LOAD, "rows_per_s"),
+    "index_s": (Op.INDEX, Phase.LOAD, "duration_s"),
+    "mq_storage_gib": (Op.INSERT, Phase.LOAD, "mq_storage_bytes"),
+    "server_rss_gib": (Op.SEARCH, Phase.CONCURRENT, "server_rss_peak_mib"),
+    "search_latency_ms": (Op.SEARCH, Phase.SERIAL, "latency_avg_ms"),
+    "query_latency_ms": (Op.QUERY, Phase.SERIAL, "latency_avg_ms"),
+    "search_rps": (Op.SEARCH, Phase.CONCURRENT, "rps"),
+    "query_rps": (Op.QUERY, Phase.CONCURRENT, "rps"),
 }
+IN_GIB = {"B": 2**-30, "MiB": 2**-10}
+
+
+def unit_of(column: str) -> tuple[str, float]:
+    """The unit a scale metric is shown in and the factor from its column's unit (bytes and MiB become GiB)."""
+    unit = schema.COLUMNS[column].unit
+    return ("GiB", IN_GIB[unit]) if unit in IN_GIB else (unit, 1.0)
 
 
 def _linear(n, c, a):
@@ -107,10 +115,11 @@ def fit(n, y, target: float, allow_beyond: bool = False) -> dict:
 def points(summary: pd.DataFrame) -> pd.DataFrame:
     """One row per (metric, mq, repeat, n) from scale-curve rows, in the metric's unit, with the client's
     CPU share where the row has one."""
-    df = summary[(summary["status"] == "ok") & (summary["notebook"] == "scale_curve")]
+    df = results.rows(summary, notebook=Notebook.SCALE_CURVE)
     out = []
-    for metric, (op, phase, column, unit, scale) in SCALE_METRICS.items():
-        part = df[(df["op"] == op) & (df["phase"] == phase)]
+    for metric, (op, phase, column) in SCALE_METRICS.items():
+        part = results.rows(df, op=op, phase=phase)
+        unit, scale = unit_of(column)
         if column not in part or part.empty or "data_n" not in part:
             continue
         share = part["client_cpu_share"] if "client_cpu_share" in part else np.nan

@@ -28,16 +28,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mqbench.core.schema import Verdict
+
 MIN_UNITS = 5
 DELTA = 0.05
-VERDICTS = ("different", "equivalent", "inconclusive", "insufficient data")
+VERDICTS = tuple(Verdict)  # in this order: different first
 
 
 ALPHA = 0.05
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Comparison:
     verdict: str
     ratio: float        # geometric mean of contender ÷ baseline over units
     ci_low: float       # 95% interval of the ratio
@@ -47,7 +49,7 @@ class Verdict:
     reason: str = ""
 
 
-def paired(baseline, contender, delta: float = DELTA, min_units: int = MIN_UNITS) -> Verdict:
+def paired(baseline, contender, delta: float = DELTA, min_units: int = MIN_UNITS) -> Comparison:
     """The verdict on contender ÷ baseline from paired per-unit values, for a single comparison
     (:func:`correct` then applies the run-wide correction). Units with a missing or non-positive
     value on either side are left out."""
@@ -57,26 +59,26 @@ def paired(baseline, contender, delta: float = DELTA, min_units: int = MIN_UNITS
     n = int(ok.sum())
     if n < min_units:
         ratio = float(np.exp(logs.mean())) if n else float("nan")
-        return Verdict("insufficient data", ratio, float("nan"), float("nan"), n, float("nan"),
+        return Comparison(Verdict.INSUFFICIENT, ratio, float("nan"), float("nan"), n, float("nan"),
                        f"{n} independent unit{'s' * (n != 1)}; a verdict needs {min_units}")
     mean, se = logs.mean(), logs.std(ddof=1) / np.sqrt(n)
     if not se > 0:  # every unit gave the same ratio: no spread to build an interval from
         if mean == 0:
-            return Verdict("equivalent", 1.0, 1.0, 1.0, n, 1.0, "identical values on both sides in every unit")
-        return Verdict("insufficient data", float(np.exp(mean)), float("nan"), float("nan"), n, float("nan"),
+            return Comparison(Verdict.EQUIVALENT, 1.0, 1.0, 1.0, n, 1.0, "identical values on both sides in every unit")
+        return Comparison(Verdict.INSUFFICIENT, float(np.exp(mean)), float("nan"), float("nan"), n, float("nan"),
                        "the same ratio in every unit: the value is fixed above the unit (e.g. per build), so the "
                        "units carry no information about its spread")
     half = _t_critical(n - 1) * se
     p = float(2 * stats.t.sf(abs(mean) / se, n - 1))
     low, high = float(np.exp(mean - half)), float(np.exp(mean + half))
-    return Verdict(decide(low, high, delta), float(np.exp(mean)), low, high, n, p)
+    return Comparison(decide(low, high, delta), float(np.exp(mean)), low, high, n, p)
 
 
 def decide(low: float, high: float, delta: float) -> str:
     """The verdict of one interval, before the run-wide correction."""
     if low >= 1 - delta and high <= 1 + delta:
-        return "equivalent"
-    return "different" if low > 1 or high < 1 else "inconclusive"
+        return Verdict.EQUIVALENT
+    return Verdict.DIFFERENT if low > 1 or high < 1 else Verdict.INCONCLUSIVE
 
 
 @functools.lru_cache(maxsize=256)
@@ -84,7 +86,7 @@ def _t_critical(dof: int) -> float:
     return float(stats.t.ppf(1 - ALPHA / 2, dof))
 
 
-def correct(verdicts: list[Verdict]) -> list[Verdict]:
+def correct(verdicts: list[Comparison]) -> list[Comparison]:
     """Benjamini–Hochberg over one run's family of comparisons: a "different" whose adjusted p-value
     exceeds 5% becomes "inconclusive", with the reason."""
     tested = [i for i, v in enumerate(verdicts) if np.isfinite(v.p_value)]
@@ -93,8 +95,8 @@ def correct(verdicts: list[Verdict]) -> list[Verdict]:
     adjusted = stats.false_discovery_control([verdicts[i].p_value for i in tested], method="bh")
     out = list(verdicts)
     for i, p in zip(tested, adjusted):
-        if out[i].verdict == "different" and p > ALPHA:
-            out[i] = replace(out[i], verdict="inconclusive",
+        if out[i].verdict == Verdict.DIFFERENT and p > ALPHA:
+            out[i] = replace(out[i], verdict=Verdict.INCONCLUSIVE,
                              reason=f"the interval excludes 1, but not after a Benjamini-Hochberg correction over "
                                     f"{len(tested)} comparisons")
     return out
@@ -103,7 +105,7 @@ def correct(verdicts: list[Verdict]) -> list[Verdict]:
 def recheck(table: pd.DataFrame, delta: float = DELTA) -> pd.DataFrame:
     """Verdicts of a table of comparisons (from :func:`compare`) decided again at ``delta`` and corrected
     as one family (rows without a p-value keep their verdict and reason)."""
-    rows = [Verdict(**{f.name: row[f.name] for f in fields(Verdict)}) for row in table.to_dict("records")]
+    rows = [Comparison(**{f.name: row[f.name] for f in fields(Comparison)}) for row in table.to_dict("records")]
     rows = [replace(v, verdict=decide(v.ci_low, v.ci_high, delta), reason="") if np.isfinite(v.p_value) else v
             for v in rows]
     out = table.copy()
@@ -132,7 +134,7 @@ def compare(rows: pd.DataFrame, metrics: list[str], keys: list[str], unit: str =
     """
     out = []
     if rows.empty or unit not in rows or "variant" not in rows:
-        return pd.DataFrame(columns=[*keys, "metric", "baseline", "contender", *(f.name for f in fields(Verdict))])
+        return pd.DataFrame(columns=[*keys, "metric", "baseline", "contender", *(f.name for f in fields(Comparison))])
     for group, part in rows.groupby(keys, dropna=False, sort=False) if keys else [((), rows)]:
         group = group if isinstance(group, tuple) else (group,)
         order = _variant_order(part)

@@ -62,8 +62,8 @@ def tick_study(session, p: dict) -> None:
     samples them interleaved (:func:`mqbench.measure.lags.tick_samples`), and kills them."""
     n = len(design.parse_variants(p["variants"], p["server_overrides"]))
     queries = np.random.default_rng(p["seed"] + 1).standard_normal((20, p["dim"]), dtype=np.float32)
-    search = Spec(schema.OP_SEARCH, TICK_COLLECTION, "Strong", queries=queries, k=10)
-    query = Spec(schema.OP_QUERY, TICK_COLLECTION, "Strong", n=100, seed=p["seed"])
+    search = Spec(schema.Op.SEARCH, TICK_COLLECTION, "Strong", queries=queries, k=10)
+    query = Spec(schema.Op.QUERY, TICK_COLLECTION, "Strong", n=100, seed=p["seed"])
     for block, order in enumerate(design.block_orders(p["tick_starts"], n, p["seed"] + 7)):
         started = session.start_together(p["variants"], f"tick{block}", p["server_overrides"], order=order)
         ordered = [started[i] for i in order]
@@ -85,7 +85,7 @@ def lags(session, variants, p: dict) -> int:
             (order,) = design.block_orders(1, len(variants), p["seed"] + rows + len(level))
             for i in order:
                 v = variants[i]
-                with session.track(schema.OP_INSERT_VISIBLE, schema.PHASE_FRESHNESS, v, batch_rows=rows,
+                with session.track(schema.Op.INSERT_VISIBLE, schema.Phase.FRESHNESS, v, batch_rows=rows,
                                    consistency_level=level) as t, v.conn.client() as client:
                     lags_ = visibility_lags(client, "fresh", p["dim"], rows, p["batches"], level, next_id, p["seed"],
                                             p["lag_timeout_s"])
@@ -101,12 +101,12 @@ def mixed(session, variants, p: dict, first_id: int) -> None:
     queries = np.random.default_rng(p["seed"] + 1).standard_normal((100, p["dim"]), dtype=np.float32)
     pool = session.client_pool(p["mixed_concurrency"])
     for level in p["mixed_consistency_levels"]:
-        spec = Spec(schema.OP_SEARCH, "fresh", level, queries=queries, k=10)
+        spec = Spec(schema.Op.SEARCH, "fresh", level, queries=queries, k=10)
         for rate in (0.0, p["writer_rows_per_s"]):
             (order,) = design.block_orders(1, len(variants), p["seed"] + int(rate) + len(level))
             for i in order:
                 v = variants[i]
-                with session.track(schema.OP_SEARCH, schema.PHASE_MIXED, v, concurrency=p["mixed_concurrency"],
+                with session.track(schema.Op.SEARCH, schema.Phase.MIXED, v, concurrency=p["mixed_concurrency"],
                                    consistency_level=level, writer_target_rows_per_s=rate) as t:
                     if not rate:
                         t.result = pool.closed_loop(spec, p["mixed_concurrency"], p["mixed_window_s"], 1.0, v.label)
@@ -126,7 +126,7 @@ def growth(session, variants, p: dict) -> None:
         with v.conn.client() as client:
             client.create_collection("growth", p["dim"])
             store = v.server.mq_store_dirs if v.server else None
-            with session.track(schema.OP_INGEST_GROWTH, schema.PHASE_INGEST, v, rows=p["growth_rows"]) as t:
+            with session.track(schema.Op.INGEST_GROWTH, schema.Phase.INGEST, v, rows=p["growth_rows"]) as t:
                 frame = ingest_growth(client, "growth", p["dim"], p["growth_rows"], p["growth_batch_rows"], store,
                                       p["seed"])
                 t.extra.update(raw_file=session.write_raw(f"growth-{v.label}", frame, **v.columns))
@@ -142,6 +142,6 @@ def recovery(session, variants, p: dict) -> None:
         with v.conn.client() as client:
             ingest.flat_collection(client, "recover", p["dim"])
             acked = ingest.insert(client, "recover", vectors, batch_rows=p["recovery_batch_rows"])  # no flush
-        with session.track(schema.OP_RECOVERY, schema.PHASE_RECOVERY, v, rows=acked) as t:
+        with session.track(schema.Op.RECOVERY, schema.Phase.RECOVERY, v, rows=acked) as t:
             t.extra.update(kill_and_recover(v.server, "recover", np.arange(acked), p["recovery_timeout_s"]))
         v.conn = v.server.connection  # the restarted server listens on new free ports

@@ -33,7 +33,7 @@ def run_case(session, p: dict, flush: bool) -> pd.DataFrame:
         ingest.flat_collection(client, "migrate", p["dim"])  # exact search: top-k comparable across states
         ingest.insert(client, "migrate", vectors, batch_rows=10_000)
     label = f"{p['from_mq']}->{p['to_mq']}"
-    with session.track(schema.OP_MIGRATION, schema.PHASE_MIGRATE, variant, flush=flush, rows=p["n"],
+    with session.track(schema.Op.MIGRATION, schema.Phase.MIGRATE, variant, flush=flush, rows=p["n"],
                        migration=label) as t:
         timings, checks = migrate_and_verify(variant.server, p["to_mq"], p["target_overrides"], flush=flush,
                                              remove_old=p["remove_old"], k=p["k"], probes=p["queries"])

@@ -153,7 +153,7 @@ def broker_level(session, shapes: list[Shape], p: dict) -> None:
             for block, order in enumerate(design.block_orders(p["ops"], len(brokers), p["seed"])):
                 for position, i in enumerate(order):
                     b = brokers[i]
-                    with _keep_going(), session.track(schema.OP_PUBSUB, schema.PHASE_BROKER, b.variant, broker_pid=b.pid,
+                    with _keep_going(), session.track(schema.Op.PUBSUB, schema.Phase.BROKER, b.variant, broker_pid=b.pid,
                                        store_dir=b.store, shape=shape.label, broker=b.name, publish=b.mode,
                                        message_bytes=shape.size, messages_per_op=shape.count, block=block,
                                        block_order=position) as t:
@@ -172,7 +172,7 @@ def milvus_level(session, shapes: list[Shape], p: dict) -> None:
                 v = variants[i]
                 with v.conn.client(timeout=p["op_timeout_s"]) as client:
                     ingest.flat_collection(client, f"pubsub_{block}", 128)
-                    with _keep_going(), session.track(schema.OP_PUBSUB, schema.PHASE_MILVUS, v, shape=shape.label,
+                    with _keep_going(), session.track(schema.Op.PUBSUB, schema.Phase.MILVUS, v, shape=shape.label,
                                        broker=f"milvus {MILVUS_VERSION} ({v.mq})", publish="insert", message_bytes=shape.size,
                                        messages_per_op=shape.count, rows_per_request=rows_per_request(shape),
                                        block=block, block_order=position) as t:

@@ -45,16 +45,16 @@ def measure(session, variant, data, p: dict) -> dict[str, dict]:
     pipeline.check_room(session, data.n, data.dim, p["index_type"], p["index_params"], compact=p["compact"])
     rows = pipeline.load(session, variant, COLLECTION, data, p["index_type"], p["index_params"], p["load_method"],
                          p["batch_mb"], p["insert_workers"], p["compact"])
-    search = Spec(schema.OP_SEARCH, COLLECTION, p["consistency"], queries=data.queries, k=p["k"],
+    search = Spec(schema.Op.SEARCH, COLLECTION, p["consistency"], queries=data.queries, k=p["k"],
                   search_params=p["search_params"])
-    lookup = Spec(schema.OP_QUERY, COLLECTION, p["consistency"], n=data.n, seed=p["seed"])
+    lookup = Spec(schema.Op.QUERY, COLLECTION, p["consistency"], n=data.n, seed=p["seed"])
     for spec in (search, lookup):
-        with session.track(spec.kind, schema.PHASE_SERIAL, variant, dataset=data, k=p["k"]) as t:
+        with session.track(spec.kind, schema.Phase.SERIAL, variant, dataset=data, k=p["k"]) as t:
             t.result = workload.serial(variant.conn, spec, p["serial_requests"], p["warmup_requests"])
         rows[f"{spec.kind}_serial"] = t.row
     pool = session.client_pool(p["clients"])
     for spec in (search, lookup):
-        with session.track(spec.kind, schema.PHASE_CONCURRENT, variant, concurrency=p["clients"]) as t:
+        with session.track(spec.kind, schema.Phase.CONCURRENT, variant, concurrency=p["clients"]) as t:
             t.result = pool.closed_loop(spec, p["clients"], p["rps_window_s"], p["rps_warmup_s"], variant.label)
         rows[f"{spec.kind}_concurrent"] = t.row
     pool.close()

@@ -101,10 +101,10 @@ def prepare(session, p: dict):
                          seed=p["seed"])
     check(p, data.dim)  # every bad parameter fails here, before a server starts
     session.describe_data(data)
-    search = Spec(schema.OP_SEARCH, COLLECTION, p["consistency"], queries=data.queries, k=p["k"],
+    search = Spec(schema.Op.SEARCH, COLLECTION, p["consistency"], queries=data.queries, k=p["k"],
                   search_params=p["search_params"])
-    specs = {schema.OP_SEARCH: search,
-             schema.OP_QUERY: Spec(schema.OP_QUERY, COLLECTION, p["consistency"], n=data.n, seed=p["seed"])}
+    specs = {schema.Op.SEARCH: search,
+             schema.Op.QUERY: Spec(schema.Op.QUERY, COLLECTION, p["consistency"], n=data.n, seed=p["seed"])}
     specs.update({kind: Spec(kind, COLLECTION, p["consistency"], n=data.n, seed=p["seed"], filter=p["filter_query"],
                              limit=p["filter_limit"]) for kind in p["query_kinds"]})
     return data, specs
@@ -143,7 +143,7 @@ def build(session, data, p: dict):
         session.start_server(v, f"{v.label}-build")
         pipeline.load(session, v, COLLECTION, data, p["index_type"], p["index_params"], batch_mb=p["batch_mb"],
                       workers=p["insert_workers"], compact=p["compact"])
-        record_segments(session, v, schema.PHASE_LOAD)
+        record_segments(session, v, schema.Phase.LOAD)
         if i == chosen:
             with v.conn.client(timeout=600) as client:
                 ingest.flat_collection(client, TICK_COLLECTION, data.dim)
@@ -161,7 +161,7 @@ def _tick_rows(dim: int) -> np.ndarray:
 
 def record_segments(session, v, phase: str, **tags) -> dict:
     """The collection as the server counts it: a Strong ``count(*)``, its loaded segments and their rows."""
-    with session.track(schema.OP_COUNT_ROWS, phase, v, **tags) as t, v.conn.client(timeout=600) as client:
+    with session.track(schema.Op.COUNT_ROWS, phase, v, **tags) as t, v.conn.client(timeout=600) as client:
         rows = client.segment_rows(COLLECTION)
         t.extra.update(rows_counted=client.count(COLLECTION), segments=len(rows),
                        segment_rows_min=min(rows, default=0), segment_rows_max=max(rows, default=0))
@@ -176,7 +176,7 @@ def serve(session, variants, builder) -> list:
     session.stop_server(builder, kill=True, release_sessions=True, keep_data=True)
     for v in variants:
         target = session.run_dir / "servers" / session.tag / f"{v.label}-served"
-        with session.track(schema.OP_COPY_BUILD, schema.PHASE_LOAD, v, build_from=builder.label) as t:
+        with session.track(schema.Op.COPY_BUILD, schema.Phase.LOAD, v, build_from=builder.label) as t:
             shutil.copytree(source_dir, target, ignore=lambda d, names: ["logs"] if d == str(source_dir) else [])
             t.extra["copied_bytes"] = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
         v.server = EmbeddedMilvus(v.mq, target, v.overrides, password=password)
@@ -199,18 +199,18 @@ def run_starts(session, variants, specs, data, p: dict) -> None:
             with v.conn.client(timeout=600) as client:
                 client.load(COLLECTION)
                 client.load(TICK_COLLECTION)
-            record_segments(session, v, schema.PHASE_LIFECYCLE, start=start, block_order=position)
+            record_segments(session, v, schema.Phase.LIFECYCLE, start=start, block_order=position)
         tags = {"start": start, "unit": "start"}
         with _block_pool(session, p) as pool:
-            run_blocks(session, pool, ordered, specs, data, p, [-1 - start], dict(tags, sweep=schema.SWEEP_WARMUP))
+            run_blocks(session, pool, ordered, specs, data, p, [-1 - start], dict(tags, sweep=schema.Sweep.WARMUP))
             first = start * p["blocks"]
             run_blocks(session, pool, ordered, specs, data, p, range(first, first + p["blocks"]),
-                       dict(tags, sweep=schema.SWEEP_BLOCKS))
+                       dict(tags, sweep=schema.Sweep.BLOCKS))
         if p["tick_samples"]:
-            lags.tick_samples(session, ordered, specs[schema.OP_SEARCH], specs[schema.OP_QUERY], TICK_COLLECTION,
+            lags.tick_samples(session, ordered, specs[schema.Op.SEARCH], specs[schema.Op.QUERY], TICK_COLLECTION,
                                    data.dim, p["tick_samples"], p["tick_gap_s"], seed=p["seed"] + start,
                                    first_id=TICK_ROWS + start * p["tick_samples"],
-                                   tags=dict(tags, block=start, sweep=schema.SWEEP_TICK))
+                                   tags=dict(tags, block=start, sweep=schema.Sweep.TICK))
         if start < len(orders) - 1:
             session.close_variants(kill=True, release_sessions=True, forget=False)
 
@@ -223,7 +223,7 @@ def measure(session, data, specs, p: dict) -> list:
         variants = session.start_variants(p["variants"], uri=p["uri"])
         load_external(session, variants, data, p)
         with _block_pool(session, p) as pool:
-            run_blocks(session, pool, variants, specs, data, p, range(p["blocks"]), {"sweep": schema.SWEEP_BLOCKS})
+            run_blocks(session, pool, variants, specs, data, p, range(p["blocks"]), {"sweep": schema.Sweep.BLOCKS})
         return variants
     variants, builder = build(session, data, p)
     serve(session, variants, builder)
@@ -259,15 +259,15 @@ def run_blocks(session, pool, ordered, specs, data, p: dict, blocks, tags: dict)
     and query RPS (``pool``'s clients) with the variants taking turns in 0.1 s time slots (A B B A …). Each block
     gives one observation per variant and metric under the same host conditions; Milvus's series are scraped
     around each measurement, per server."""
-    search, lookup = specs[schema.OP_SEARCH], specs[schema.OP_QUERY]
+    search, lookup = specs[schema.Op.SEARCH], specs[schema.Op.QUERY]
     for block in blocks:
         for spec in (search, lookup):
-            with session.interleaved(ordered, spec.kind, schema.PHASE_SERIAL, dict(tags, block=block),
+            with session.interleaved(ordered, spec.kind, schema.Phase.SERIAL, dict(tags, block=block),
                                      dataset=data, k=p["k"]) as out:
                 out.update(workload.interleaved({v.label: v.conn for v in ordered}, spec, p["block_requests"],
                                                 p["warmup_requests"]))
         for spec in (search, lookup):
-            with session.interleaved(ordered, spec.kind, schema.PHASE_CONCURRENT, dict(tags, block=block),
+            with session.interleaved(ordered, spec.kind, schema.Phase.CONCURRENT, dict(tags, block=block),
                                      concurrency=p["block_concurrency"]) as out:
                 out.update(pool.closed_loop_sliced(spec, p["block_concurrency"], p["block_window_s"] * len(ordered),
                                                    p["sweep_warmup_s"], [v.label for v in ordered]))
@@ -275,17 +275,17 @@ def run_blocks(session, pool, ordered, specs, data, p: dict, blocks, tags: dict)
 
 def _sweep_points(specs, data, p: dict) -> list[tuple]:
     """(sweep, point label, spec, extra tags, serial?, concurrent?) for every point of every sweep."""
-    search, lookup = specs[schema.OP_SEARCH], specs[schema.OP_QUERY]
-    points = [(schema.SWEEP_CONCURRENCY, f"c={c}", spec, {"concurrency": c}, False, True)
+    search, lookup = specs[schema.Op.SEARCH], specs[schema.Op.QUERY]
+    points = [(schema.Sweep.CONCURRENCY, f"c={c}", spec, {"concurrency": c}, False, True)
               for c in p["concurrency_levels"] for spec in (search, lookup)]
-    points += [(schema.SWEEP_SEARCH_PARAMS, label(sp), dataclasses.replace(search, search_params=sp),
+    points += [(schema.Sweep.SEARCH_PARAMS, label(sp), dataclasses.replace(search, search_params=sp),
                 {"knob": knob_value(p["index_type"], sp)}, True, True) for sp in p["search_param_sweep"]]
-    points += [(schema.SWEEP_CONSISTENCY, level, dataclasses.replace(spec, consistency=level),
+    points += [(schema.Sweep.CONSISTENCY, level, dataclasses.replace(spec, consistency=level),
                 {"consistency_level": level}, True, False)
                for level in p["consistency_levels"] for spec in (search, lookup)]
-    points += [(schema.SWEEP_SHAPE, label(shape), dataclasses.replace(search, **shape), {}, True, True)
+    points += [(schema.Sweep.SHAPE, label(shape), dataclasses.replace(search, **shape), {}, True, True)
                for shape in p["request_shapes"]]
-    points += [(schema.SWEEP_QUERY_KIND, kind, specs[kind], {}, True, True) for kind in p["query_kinds"]]
+    points += [(schema.Sweep.QUERY_KIND, kind, specs[kind], {}, True, True) for kind in p["query_kinds"]]
     return points
 
 
@@ -299,23 +299,23 @@ def run_sweeps(session, pool, variants, specs, data, p: dict) -> None:
                 common = {"sweep": sweep, "point": point, "block": block, "block_order": position}
                 extra = {k: t for k, t in tags.items() if k != "concurrency"}
                 if serial:
-                    n = p["consistency_requests"] if sweep == schema.SWEEP_CONSISTENCY else p["serial_requests"]
-                    warm = min(p["warmup_requests"], 5) if sweep == schema.SWEEP_CONSISTENCY else p["warmup_requests"]
+                    n = p["consistency_requests"] if sweep == schema.Sweep.CONSISTENCY else p["serial_requests"]
+                    warm = min(p["warmup_requests"], 5) if sweep == schema.Sweep.CONSISTENCY else p["warmup_requests"]
                     # recall@k at the run's k (its ground truth's depth), whatever top-k the shape asks for
-                    with session.track(spec.kind, schema.PHASE_SERIAL, v, dataset=data, k=p["k"], **common,
+                    with session.track(spec.kind, schema.Phase.SERIAL, v, dataset=data, k=p["k"], **common,
                                        **extra) as t:
                         t.result = workload.serial(v.conn, spec, n, warm)
                 if concurrent:
                     c = tags.get("concurrency", p["sweep_concurrency"])
-                    with session.track(spec.kind, schema.PHASE_CONCURRENT, v, concurrency=c, **common, **extra) as t:
+                    with session.track(spec.kind, schema.Phase.CONCURRENT, v, concurrency=c, **common, **extra) as t:
                         t.result = pool.closed_loop(spec, c, p["sweep_window_s"], p["sweep_warmup_s"], v.label)
             _each(session, variants, p["seed"] * 1000 + block * 100 + j, measure)
         for r, rate in enumerate(p["open_loop_rates"]):
             def measure(v, position, rate=rate):
-                with session.track(schema.OP_SEARCH, schema.PHASE_OPEN_LOOP, v, concurrency=p["open_loop_clients"],
-                                   sweep=schema.SWEEP_OPEN_LOOP, point=f"{rate}/s", block=block,
+                with session.track(schema.Op.SEARCH, schema.Phase.OPEN_LOOP, v, concurrency=p["open_loop_clients"],
+                                   sweep=schema.Sweep.OPEN_LOOP, point=f"{rate}/s", block=block,
                                    block_order=position) as t:
-                    t.result = pool.open_loop(specs[schema.OP_SEARCH], rate, p["open_loop_window_s"],
+                    t.result = pool.open_loop(specs[schema.Op.SEARCH], rate, p["open_loop_window_s"],
                                               p["sweep_warmup_s"], p["arrivals"], seed=p["seed"],
                                               clients=p["open_loop_clients"], target=v.label)
             _each(session, variants, p["seed"] * 1000 + block * 100 + 50 + r, measure)
