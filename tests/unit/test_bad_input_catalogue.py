@@ -11,6 +11,7 @@ from mqbench.core import room
 from mqbench.core.errors import GridError, OverrideError, ParameterError, ServerError
 from mqbench.data import datasets
 from mqbench.measure import workload
+from mqbench.milvus import indexes
 from mqbench.milvus.overrides import parse_overrides
 from mqbench.milvus.server import EmbeddedMilvus, external
 from mqbench.run import runner
@@ -109,7 +110,10 @@ PUBSUB_DEFAULTS = runner.notebook_defaults(ROOT / "notebooks" / "pubsub.ipynb")
 
 
 def _check(**changes):
-    search_query.check({**SEARCH_QUERY_DEFAULTS, **changes}, dim=50)
+    """search_query's parameter check, and its index check against a 50-d dataset (``prepare`` makes it)."""
+    p = {**SEARCH_QUERY_DEFAULTS, **changes}
+    indexes.check_index(p["index_type"], p["index_params"], 50, not p["uri"])
+    search_query.check(p)
 
 
 def _bare_session():

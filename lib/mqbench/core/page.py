@@ -8,6 +8,7 @@ navigation list of every section after the first one (the Findings).
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
 import re
@@ -85,7 +86,9 @@ def table(frame, caption: str, anchor_id: str | None = None, row_class=None, pre
             styler = styler.set_td_classes(classes)
     else:
         styler = frame
-    body = styler.to_html()
+    # ids from the content, not pandas' random ones: a rebuilt page is the same page
+    digest = hashlib.sha1((caption + styler.data.to_csv()).encode()).hexdigest()[:8]
+    body = styler.set_uuid(digest).to_html()
     ident = f' id="{anchor_id}"' if anchor_id else ""
     kind = ' class="wrap"' if wrap else ""
     return (f'<figure{ident}{kind}><figcaption>{html.escape(caption)}</figcaption>'

@@ -4,6 +4,10 @@ In JupyterLab a long step draws a tqdm bar in the notebook. Under ``mqbench run`
 ``$MQBENCH_PROGRESS`` to a file in the run folder: the notebook's kernel then writes its current
 phase and bar (done, total, rate, ETA) there instead of drawing (so executed notebooks stay clean),
 and :class:`Monitor` in the runner reads it into the terminal's status line.
+
+Where the state lives: one process shows one notebook's progress, so the current phase and bar are this
+module's ``_state`` (and ``_last_write``, which throttles the file); where they go is ``$MQBENCH_PROGRESS``,
+read on every write — the runner sets it in the kernel's environment, nothing else passes it around.
 """
 from __future__ import annotations
 

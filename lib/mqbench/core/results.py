@@ -21,7 +21,7 @@ import psutil
 
 from mqbench.core.errors import RunDirError
 from mqbench.core.paths import PROJECT_ROOT, TOKEN_ENV, results_root
-from mqbench.core.schema import Status
+from mqbench.core.schema import READ_OPS, Status
 
 SUMMARY = "summary.parquet"
 FAILURES = "failures.json"
@@ -284,3 +284,14 @@ def rows(summary: pd.DataFrame, ok: bool = True, **where) -> pd.DataFrame:
         values = summary[column]
         mask &= values.isin(list(value)) if isinstance(value, (list, tuple, set, frozenset)) else values.eq(value)
     return summary[mask]
+
+
+def with_consistency(summary: pd.DataFrame) -> pd.DataFrame:
+    """``summary`` with ``consistency_level`` on every row of read requests. Runs recorded before every
+    measurement wrote its level carry only the notebook's ``consistency`` parameter on such rows; it stands in,
+    so runs old and new group and compare alike."""
+    if "consistency" not in summary or "op" not in summary:
+        return summary
+    level = summary["consistency_level"] if "consistency_level" in summary else pd.Series(index=summary.index)
+    reads = summary["op"].isin(READ_OPS)
+    return summary.assign(consistency_level=level.where(level.notna() | ~reads, summary["consistency"]))

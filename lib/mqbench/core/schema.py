@@ -39,6 +39,15 @@ class Op(StrEnum):
 
 
 LOAD_OPS = (Op.SERVER_START, Op.INSERT, Op.FLUSH, Op.INDEX, Op.COMPACT, Op.LOAD)
+READ_OPS = (Op.SEARCH, Op.QUERY, Op.FILTER_QUERY, Op.COUNT)
+
+
+class Consistency(StrEnum):
+    """Milvus's consistency levels, strongest first."""
+    STRONG = "Strong"
+    BOUNDED = "Bounded"
+    SESSION = "Session"
+    EVENTUALLY = "Eventually"
 
 
 class Phase(StrEnum):
@@ -211,7 +220,10 @@ COLUMNS: dict[str, Column] = {c.name: c for c in [
     _key("shape", "a pub/sub op's shape (message size × count)"),
     _key("broker", "what carried a pub/sub op (a broker, or Milvus with its MQ)"),
     _param("publish", "how a pub/sub op published (strict, async, or insert through Milvus)"),
-    _param("consistency_level", "the consistency level a request ran at"),
+    _param("consistency_level", "the consistency level the requests ran at (the `consistency` parameter unless a "
+           "sweep or the time tick set another)"),
+    _param("writer_target_rows_per_s", "the background writer's target insert rate", "rows/s"),
+    _param("arrivals", "open-loop arrivals: poisson or constant"),
     _param("batch_rows", "rows per insert batch"),
     _param("rows_per_request", "rows per insert request"),
     _param("message_bytes", "bytes per message of a pub/sub op", "B"),

@@ -17,14 +17,15 @@ import numpy as np
 import pandas as pd
 
 from mqbench.core.errors import ParameterError
+from mqbench.core.schema import READ_OPS, Consistency
 from mqbench.measure.resources import client_cpu_s
 from mqbench.milvus.client import ATTR_FIELD, ID_FIELD, VECTOR_FIELD, PreparedSearch
 from mqbench.milvus.processes import set_pdeathsig
 from mqbench.milvus.server import Connection
 from mqbench.stats import design
 
-CONSISTENCY = ("Strong", "Bounded", "Session", "Eventually")
-KINDS = ("search", "query", "filter_query", "count")
+CONSISTENCY = tuple(Consistency)
+KINDS = READ_OPS
 SCALAR_FIELDS = (ID_FIELD, ATTR_FIELD)
 ARRIVALS = ("constant", "poisson")
 RAW_COLUMNS = ["worker", "seq", "scheduled_ns", "start_ns", "latency_ns", "service_ns", "ok", "error", "warmup",
@@ -122,7 +123,7 @@ class Result:
     client_cpu_s: float
     client_span_s: float                             # wall time over which client_cpu_s was measured
     found_ids: list = field(default_factory=list)    # serial search: ids per query, for recall
-    fields: dict = field(default_factory=dict)       # e.g. target_rps, arrivals (open loop)
+    fields: dict = field(default_factory=dict)       # consistency_level; open loop: target_rps, arrivals, …
 
     @property
     def measured(self) -> pd.DataFrame:
@@ -179,14 +180,14 @@ def interleaved(conns: dict, spec: Spec, requests: int, warmup: int = 10, gap_s:
     finally:
         for client in clients.values():
             client.close()
-    return {label: _serial_result(rows[label], cpu, span, found[label]) for label in labels}
+    return {label: _serial_result(rows[label], cpu, span, found[label], spec) for label in labels}
 
 
-def _serial_result(rows: list, cpu: float, span: float, found: list) -> Result:
+def _serial_result(rows: list, cpu: float, span: float, found: list, spec: Spec) -> Result:
     raw = pd.DataFrame(rows, columns=RAW_COLUMNS).assign(in_window=True)
     measured = raw[~raw["warmup"]]
     window = (measured["start_ns"].iloc[-1] + measured["latency_ns"].iloc[-1] - measured["start_ns"].iloc[0]) / 1e9
-    return Result(raw, window, 0, cpu, span, found)
+    return Result(raw, window, 0, cpu, span, found, fields={"consistency_level": spec.consistency})
 
 
 def arrival_offsets(rate: float, span_s: float, arrivals: str, seed: int = 0) -> np.ndarray:
@@ -371,7 +372,7 @@ class ClientPool:
             raise ParameterError(f"a closed-loop window needs duration_s > 0 and warmup_s >= 0 "
                                  f"(got {duration_s}, {warmup_s})")
         raw, cpu, span = self._measure(target, spec, concurrency, warmup_s, duration_s)
-        return Result(raw, duration_s, concurrency, cpu, span)
+        return Result(raw, duration_s, concurrency, cpu, span, fields={"consistency_level": spec.consistency})
 
     def closed_loop_sliced(self, spec: Spec, concurrency: int, duration_s: float, warmup_s: float,
                            labels: list[str], slot_s: float = 0.1) -> dict[str, Result]:
@@ -386,7 +387,8 @@ class ClientPool:
         raw, cpu, span = self._measure((pattern, int(slot_s * 1e9)), spec, concurrency, warmup_s, duration_s)
         share = duration_s / len(labels)
         return {label: Result(raw[raw["target"] == label].drop(columns="target").reset_index(drop=True), share,
-                              concurrency, cpu / len(labels), span / len(labels)) for label in labels}
+                              concurrency, cpu / len(labels), span / len(labels),
+                              fields={"consistency_level": spec.consistency}) for label in labels}
 
     def open_loop(self, spec: Spec, rate: float, duration_s: float, warmup_s: float = 1.0,
                   arrivals: str = "poisson", seed: int = 0, clients: int | None = None,
@@ -408,7 +410,7 @@ class ClientPool:
         raw, cpu, span = self._measure(target, spec, clients, warmup_s, duration_s, offsets,
                                        duration_s if drain_s is None else drain_s)
         measured = raw[~raw["warmup"]]
-        fields = {"target_rps": float(rate), "arrivals": arrivals, "not_sent": int(measured["censored"].sum()),
+        fields = {"consistency_level": spec.consistency, "target_rps": float(rate), "arrivals": arrivals, "not_sent": int(measured["censored"].sum()),
                   "scheduled": len(measured), "completed": int(measured["ok"].sum())}
         return Result(raw, duration_s, clients, cpu, span, fields=fields)
 

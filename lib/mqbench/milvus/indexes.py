@@ -38,8 +38,8 @@ EMBEDDED_UNSUPPORTED = {"DISKANN": "the embedded Milvus 2.3.5 wheel cannot build
                                    "bad_function_call and retries forever); use it against an external server (uri)"}
 
 
-def _bound(bound, context: dict) -> int:
-    return context[bound] if isinstance(bound, str) else bound
+def _bound(bound, context: dict) -> int | None:
+    return context.get(bound) if isinstance(bound, str) else bound
 
 
 def _check(params: dict, allowed: dict, context: dict, what: str, index_type: str) -> None:
@@ -50,14 +50,16 @@ def _check(params: dict, allowed: dict, context: dict, what: str, index_type: st
             takes = ", ".join(allowed) or "no parameters"
             raise ParameterError(f"{what}: {index_type} does not take {name!r} (it takes {takes})")
         low, high = (_bound(b, context) for b in allowed[name])
+        if None in (low, high):  # bounded by the dimension, not known yet: checked again with it
+            low, high = low or 1, high or 2**31 - 1
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise ParameterError(f"{what}: {name}={value!r} is out of range for {index_type}; "
                              f"it must be an integer in [{low}, {high}]")
 
 
-def check_index(index_type: str, params: dict, dim: int, embedded: bool = True) -> None:
+def check_index(index_type: str, params: dict, dim: int | None, embedded: bool = True) -> None:
     """Raise ParameterError unless ``index_type`` exists (and builds on the embedded server when ``embedded``)
-    and ``params`` are its build parameters, in range."""
+    and ``params`` are its build parameters, in range (those bounded by the dimension only when ``dim`` is known)."""
     if index_type not in INDEXES:
         raise ParameterError(f"index_type {index_type!r} is not one of {', '.join(INDEXES)}")
     if embedded and index_type in EMBEDDED_UNSUPPORTED:
@@ -67,7 +69,7 @@ def check_index(index_type: str, params: dict, dim: int, embedded: bool = True) 
     missing = [p for p in spec.required if p not in params]
     if missing:
         raise ParameterError(f"index_params: {index_type} needs {missing}")
-    if index_type == "IVF_PQ" and dim % params["m"]:
+    if index_type == "IVF_PQ" and dim is not None and dim % params["m"]:
         raise ParameterError(f"index_params: IVF_PQ m={params['m']} must divide the dimension {dim}")
 
 

@@ -60,7 +60,7 @@ def _key(value) -> str:
 
 
 def _per_unit(summary: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    ok = results.rows(summary).copy()
+    ok = results.with_consistency(results.rows(summary)).copy()
     for k in keys:
         ok[k] = [_key(v) for v in ok[k]] if k in ok else ""
     return ok

@@ -3,6 +3,7 @@ variant the same way (:func:`palette`): an MQ keeps its colour across the report
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import FixedLocator, NullLocator
@@ -135,12 +136,17 @@ def tick_ecdf(samples: pd.DataFrame) -> plt.Figure | None:
 
 
 def tick_strip(rows: pd.DataFrame) -> plt.Figure | None:
-    """Each server start's mean latency, per variant, one panel per kind."""
+    """Each server start's mean latency, per variant, one panel per kind (the jitter seeded: a rebuilt page is
+    the same page)."""
     if rows.empty:
         return None
-    grid = sns.catplot(data=rows, x="variant", y="mean_ms", col="kind", kind="strip", hue="variant", height=3.2,
-                       palette=palette(rows["variant"]),
-                       aspect=0.9, sharey=False, jitter=0.15, legend=False)
+    state = np.random.get_state()  # seaborn jitters with numpy's global generator
+    np.random.seed(0)
+    try:
+        grid = sns.catplot(data=rows, x="variant", y="mean_ms", col="kind", kind="strip", hue="variant", height=3.2,
+                           palette=palette(rows["variant"]), aspect=0.9, sharey=False, jitter=0.15, legend=False)
+    finally:
+        np.random.set_state(state)
     grid.set_axis_labels("variant", "per-start mean (ms, lower is better)")
     return grid.figure
 

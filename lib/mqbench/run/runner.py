@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import functools
 import itertools
 import json
 import os
@@ -194,7 +195,12 @@ def pending_cells(run_dir: Path) -> list[Cell]:
     return pending
 
 
-_IPC_DIR: list[str] = []
+@functools.cache
+def _ipc_dir() -> str:
+    """This process's private folder for kernel sockets: made on first use, removed at exit."""
+    path = tempfile.mkdtemp(prefix="mqbench-kernel-")
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 class IPCKernelManager(AsyncKernelManager):
@@ -203,11 +209,8 @@ class IPCKernelManager(AsyncKernelManager):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        if not _IPC_DIR:
-            _IPC_DIR.append(tempfile.mkdtemp(prefix="mqbench-kernel-"))
-            atexit.register(shutil.rmtree, _IPC_DIR[0], True)
         self.transport = "ipc"
-        self.ip = os.path.join(_IPC_DIR[0], f"k{os.getpid()}-{id(self)}")
+        self.ip = os.path.join(_ipc_dir(), f"k{os.getpid()}-{id(self)}")
 
 
 def _execute_cell(cell: Cell, run_dir: Path) -> None:

@@ -25,7 +25,7 @@ import pandas as pd
 from scipy import stats
 
 from mqbench.core import results, schema
-from mqbench.core.schema import Notebook, Unit, Verdict
+from mqbench.core.schema import Consistency, Notebook, Unit, Verdict
 from mqbench.stats import verdicts
 
 # notebook -> (grouping keys, metrics compared)
@@ -54,18 +54,13 @@ ORDER = {verdict: i for i, verdict in enumerate(verdicts.VERDICTS)}  # different
 
 def _tick_bound(rows: pd.DataFrame) -> pd.Series:
     """Rows of a block comparison that wait for the time tick: Strong reads and insert→visible."""
-    strong = pd.Series(False, index=rows.index)
-    for column in ("consistency_level", "consistency"):
-        if column in rows:
-            level = rows[column] if column == "consistency_level" else rows[column].where(
-                rows.get("consistency_level", pd.Series(index=rows.index)).isna())
-            strong |= level.eq("Strong")
-    return strong | rows["op"].eq(schema.Op.INSERT_VISIBLE)
+    strong = rows["consistency_level"].eq(Consistency.STRONG) if "consistency_level" in rows else False
+    return rows["op"].eq(schema.Op.INSERT_VISIBLE) | strong
 
 
 def _blocked(summary: pd.DataFrame) -> list[pd.DataFrame]:
     """Comparisons over start pairs and over blocks, notebook by notebook."""
-    ok = results.rows(summary)
+    ok = results.with_consistency(results.rows(summary))
     if "block" not in ok or "variant" not in ok:
         return []
     ok = ok[ok["block"].notna()]

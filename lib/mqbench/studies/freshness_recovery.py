@@ -17,6 +17,7 @@ import numpy as np
 
 from mqbench.core import checks, schema
 from mqbench.core.errors import ParameterError
+from mqbench.core.schema import Notebook
 from mqbench.data import ingest
 from mqbench.measure.lags import (
     BackgroundWriter,
@@ -29,11 +30,15 @@ from mqbench.measure.lags import (
 from mqbench.measure.workload import CONSISTENCY, Spec
 from mqbench.stats import design
 
+NOTEBOOK = Notebook.FRESHNESS_RECOVERY
+# what the notebook calls after check(), in order
+STEPS = ("tick_study", "lags", "mixed", "growth", "recovery")
 TICK_COLLECTION = "tick"
 
 
 def check(p: dict) -> None:
     design.parse_variants(p["variants"], p["server_overrides"], external=bool(p["uri"]))
+
     if p["uri"] and (p["server_overrides"] or p["tick_starts"]):
         raise ParameterError("with uri set, server_overrides and the time-tick study (tick_starts) do not apply; "
                              "set tick_starts = 0 and server_overrides = {}")

@@ -7,9 +7,14 @@ import pandas as pd
 
 from mqbench.core import checks, schema
 from mqbench.core.errors import ParameterError
+from mqbench.core.schema import Notebook
 from mqbench.data import ingest
 from mqbench.measure.remount import migrate_and_verify
 from mqbench.milvus.server import check_mq
+
+NOTEBOOK = Notebook.MIGRATION
+# what the notebook calls after check(), in order
+STEPS = ("run_case",)
 
 
 def check(p: dict) -> None:

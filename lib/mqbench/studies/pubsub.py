@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from mqbench.core import checks, schema
 from mqbench.core.errors import PubSubError
 from mqbench.core.room import check_disk
+from mqbench.core.schema import Notebook, Phase
 from mqbench.data import ingest
 from mqbench.measure.mq_ops import (
     Payloads,
@@ -34,7 +35,11 @@ from mqbench.milvus.server import MILVUS_VERSION, EmbeddedMilvus
 from mqbench.stats import design
 from mqbench.stats.design import Variant
 
-LEVELS = ("broker", "milvus")
+LEVELS = (Phase.BROKER, Phase.MILVUS)
+
+NOTEBOOK = Notebook.PUBSUB
+# what the notebook calls after check(), in order
+STEPS = ("brokers_for", "check_disk_for", "broker_level", "milvus_level")
 NATS_SERVERS = ("standalone", "embedded")
 MODES = ("strict", "async")
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from mqbench.core import checks, schema
 from mqbench.core.errors import ParameterError
+from mqbench.core.schema import Notebook
 from mqbench.data import datasets, pipeline
 from mqbench.measure import workload
 from mqbench.measure.workload import Spec
 from mqbench.milvus import indexes
 
+NOTEBOOK = Notebook.SCALE_CURVE
+# what the notebook calls after check(), in order
+STEPS = ("data_at", "measure", "line")
 COLLECTION = "mqbench_scale"
 
 
@@ -17,6 +21,7 @@ def check(p: dict) -> None:
     here; file datasets are checked again by the load)."""
     sizes = p["sizes"]
     checks.int_list("sizes", sizes, minimum=100)
+
     if sizes != sorted(sizes):
         raise ParameterError(f"sizes must be ascending, got {sizes}")
     checks.one_of("load_method", p["load_method"], pipeline.LOAD_METHODS)

@@ -27,6 +27,7 @@ import numpy as np
 
 from mqbench.core import checks, schema
 from mqbench.core.errors import ParameterError
+from mqbench.core.schema import Notebook
 from mqbench.data import datasets, ingest, pipeline
 from mqbench.measure import lags, workload
 from mqbench.measure.workload import ARRIVALS, CONSISTENCY, KINDS, Spec, check_filter
@@ -39,9 +40,14 @@ TICK_COLLECTION = "mqbench_tick"  # a small exact collection the insert→visibl
 TICK_ROWS = 100
 SHAPE_KEYS = ("nq", "k", "filter", "output_fields", "search_params")
 
+NOTEBOOK = Notebook.SEARCH_QUERY
+# what the notebook calls after check(), in order
+STEPS = ("prepare", "measure", "pool_size", "run_sweeps")
 
-def check(p: dict, dim: int) -> None:
-    """Raise a ParameterError naming the first bad parameter (``dim``: the dataset's dimension)."""
+
+def check(p: dict) -> None:
+    """Raise a ParameterError naming the first bad parameter (what depends on the dataset's dimension is checked
+    again by :func:`prepare`, once the data is loaded)."""
     labels = [v.label for v in design.parse_variants(p["variants"], p["server_overrides"],
                                                      external=bool(p["uri"]))]
     if p["uri"] and p["server_overrides"]:
@@ -67,7 +73,7 @@ def check(p: dict, dim: int) -> None:
     checks.one_of("arrivals", p["arrivals"], ARRIVALS)
     checks.subset("consistency_levels", p["consistency_levels"], CONSISTENCY)
     checks.one_of("consistency", p["consistency"], CONSISTENCY)
-    indexes.check_index(p["index_type"], p["index_params"], dim, not p["uri"])
+    indexes.check_index(p["index_type"], p["index_params"], None, not p["uri"])
     indexes.check_search(p["index_type"], p["search_params"], p["index_params"], p["k"])
     for entry in p["search_param_sweep"]:
         indexes.check_search(p["index_type"], entry, p["index_params"], p["k"], "search_param_sweep entry")
@@ -99,7 +105,7 @@ def prepare(session, p: dict):
     """The dataset (first ``n`` rows, exact ground truth), checked parameters, and the request specs."""
     data = datasets.load(p["dataset"], n=p["n"], nq=p["queries"], k=p["k"], metric=p["metric"], dim=p["dim"],
                          seed=p["seed"])
-    check(p, data.dim)  # every bad parameter fails here, before a server starts
+    indexes.check_index(p["index_type"], p["index_params"], data.dim, not p["uri"])  # before a server starts
     session.describe_data(data)
     search = Spec(schema.Op.SEARCH, COLLECTION, p["consistency"], queries=data.queries, k=p["k"],
                   search_params=p["search_params"])
