@@ -12,6 +12,7 @@ from pathlib import Path
 from mqbench import __version__
 from mqbench.core import paths
 from mqbench.core.errors import FormatError, GridError, MigrationError, MqbenchError
+from mqbench.core.schema import Verdict
 from mqbench.milvus.server import TOKEN_ENV, EmbeddedMilvus, check_mq, running_in
 
 
@@ -100,7 +101,7 @@ def cmd_compare(args) -> int:
     print(f"{len(shown)} of {len(table)} metrics compared (a contender value beside the baseline's)", file=sys.stderr)
     if args.only_changed:
         verdict_columns = [c for c in shown if c.endswith(" verdict")]
-        shown = shown[shown[verdict_columns].astype(str).apply(lambda c: c.str.startswith("different")).any(axis=1)]
+        shown = shown[shown[verdict_columns].astype(str).apply(lambda c: c.str.startswith(Verdict.DIFFERENT)).any(axis=1)]
     if args.sort == "ratio" and len(shown):
         import numpy as np
 

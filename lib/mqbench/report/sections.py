@@ -17,8 +17,7 @@ from mqbench.report import plots, tables
 from mqbench.stats import answers, scaling
 from mqbench.stats.findings import components, findings
 
-VERDICT_CLASS = {"different": "verdict-different", "equivalent": "verdict-equivalent",
-                 "inconclusive": "verdict-inconclusive"}
+VERDICT_CLASS = {v: f"verdict-{v}" for v in (Verdict.DIFFERENT, Verdict.EQUIVALENT, Verdict.INCONCLUSIVE)}
 
 
 @dataclass
@@ -120,7 +119,7 @@ def verdict_class(row: dict) -> str:
     """A row's colour: green when equivalent, yellow when inconclusive; a *different* row blue when the contender
     is better, red when it is worse (in the metric's own direction)."""
     verdict = row.get("verdict")
-    if verdict != "different":
+    if verdict != Verdict.DIFFERENT:
         return VERDICT_CLASS.get(verdict, "")
     words = str(row.get("in words") or row.get("reading") or "")
     return "verdict-better" if "better" in words else "verdict-different"

@@ -148,10 +148,10 @@ def block_scale(pub: Published) -> str:
         get = lambda op, phase, column, s=s: results.rows(s, op=op, phase=phase)[column].dropna()  # noqa: E731
         search, query = get(Op.SEARCH, Phase.SERIAL, "latency_avg_ms"), get(Op.QUERY, Phase.SERIAL, "latency_avg_ms")
         rps_s, rps_q = get(Op.SEARCH, Phase.CONCURRENT, "rps"), get(Op.QUERY, Phase.CONCURRENT, "rps")
-        insert = get("insert", "load", "rows_per_s")
+        insert = get(Op.INSERT, Phase.LOAD, "rows_per_s")
         store = s["mq_storage_bytes"].dropna().max() if "mq_storage_bytes" in s else np.nan
         rss = s["server_rss_peak_mib"].dropna().max() if "server_rss_peak_mib" in s else np.nan
-        recall = get("search", "serial", "recall_at_k")
+        recall = get(Op.SEARCH, Phase.SERIAL, "recall_at_k")
         rows.append(f"| {role.split('-')[0]} | {search.mean():.1f} | {query.mean():.1f} | {rps_s.median():.0f} | "
                     f"{rps_q.median():.0f} | {recall.mean():.3f} | {insert.max():,.0f} | {store / 1e9:.1f} | "
                     f"{rss / 1024:.1f} |")

@@ -135,8 +135,8 @@ def _error_rates(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         return pd.DataFrame()
     table = pd.DataFrame(out)
     tests = max(1, int((table["_failed"] > 0).sum()))
-    table["verdict"] = np.where(table["_failed"] == 0, "equivalent",
-                                np.where(table["_p"] * tests < verdicts.ALPHA, "different", "inconclusive"))
+    table["verdict"] = np.where(table["_failed"] == 0, Verdict.EQUIVALENT,
+                                np.where(table["_p"] * tests < verdicts.ALPHA, Verdict.DIFFERENT, Verdict.INCONCLUSIVE))
     table["reason"] = [f"no failed request among {n:,} on either side" if f == 0 else
                        f"{f} failed of {n:,}; Fisher's exact p = {p:.3g} (Bonferroni over {tests})"
                        for f, n, p in zip(table["_failed"], table["_n"], table["_p"])]
@@ -237,7 +237,7 @@ def components(summary: pd.DataFrame, delta: float = verdicts.DELTA) -> pd.DataF
     rows = rows[rows["start"].notna() & rows["block"].notna()]
     if rows.empty or rows["variant"].nunique() < 2:
         return pd.DataFrame()
-    keys, metrics = COMPARED["search_query"]
+    keys, metrics = COMPARED[Notebook.SEARCH_QUERY]
     keys = [k for k in keys if k in rows]
     rows = rows.assign(**{k: rows[k].astype(object).fillna("") for k in keys})
     out = []
