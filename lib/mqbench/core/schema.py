@@ -36,6 +36,7 @@ class Op(StrEnum):
     MIGRATION = "migration"
     COUNT_ROWS = "count_rows"  # the server's own count and segments
     COPY_BUILD = "copy_build"  # a served build's folder copied for a variant
+    IDLE = "idle"  # the server's own CPU over a window with no requests
 
 
 LOAD_OPS = (Op.SERVER_START, Op.INSERT, Op.FLUSH, Op.INDEX, Op.COMPACT, Op.LOAD)
@@ -216,6 +217,7 @@ COLUMNS: dict[str, Column] = {c.name: c for c in [
     _key("together", "servers launched together with this one"),
     _key("interleaved", "the variants were measured taking turns within one span (its duration is the span's)"),
     _key("build_variant", "the variant whose build was copied and served under every variant"),
+    _key("operating_point", "the search setting the blocks ran at: the cheapest reaching target_recall on the build"),
     _key("build_from", "the run folder or server folder a build was taken from"),
     _key("shape", "a pub/sub op's shape (message size × count)"),
     _key("broker", "what carried a pub/sub op (a broker, or Milvus with its MQ)"),
@@ -236,6 +238,9 @@ COLUMNS: dict[str, Column] = {c.name: c for c in [
     _param("data_metric", "its metric"),
     _param("data_name", "its name"),
     _param("ground_truth", "where the dataset's exact neighbours came from"),
+    _param("data_rc", "its queries' median relative contrast: mean distance to a base row ÷ to the nearest (near 1: hard)"),
+    _param("data_lid", "its queries' median local intrinsic dimensionality (MLE over the k neighbours; higher: harder)"),
+    _param("data_difficulty_k", "the neighbours data_lid was estimated from"),
     _m("duration_s", "s", "wall time of the phase", "lower", "phase duration"),
     _m("count", "", "measured requests (warm-up excluded)"),
     _m("warmup_count", "", "warm-up requests (not measured)"),

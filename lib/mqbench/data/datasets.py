@@ -74,6 +74,30 @@ class Dataset:
     def ndcg(self, found_ids: list, k: int) -> float:
         return ndcg_at_k(found_ids, self.neighbors, k)
 
+    def difficulty(self, sample: int = 10_000) -> dict:
+        """How hard its queries are, as ``data_*`` columns: the median *relative contrast* (mean distance to a
+        base row ÷ distance to the nearest neighbour, He et al. 2012; near 1 is hard) and the median *local
+        intrinsic dimensionality* (maximum-likelihood estimate over the ground truth's k neighbours, Amsaleg et
+        al. 2015; higher is harder). Euclidean distances (between unit vectors for COSINE); the mean distance
+        over the first ``sample`` base rows. Empty without ground truth or for IP."""
+        if self.distances is None or self.metric == "IP" or self.distances.shape[1] < 2:
+            return {}
+        q = np.asarray(self.queries, dtype=np.float64)
+        base = self.base.read_all(min(sample, self.n)).astype(np.float64)
+        if self.metric == "COSINE":
+            q, base = (x / np.where((nx := np.linalg.norm(x, axis=1, keepdims=True)) == 0, 1, nx) for x in (q, base))
+            knn = np.sqrt(np.clip(2 - 2 * self.distances.astype(np.float64), 0, None))
+        else:  # Milvus's L2 is squared
+            knn = np.sqrt(np.clip(self.distances.astype(np.float64), 0, None))
+        to_base = np.sqrt(np.clip((q * q).sum(1)[:, None] - 2 * q @ base.T + (base * base).sum(1)[None], 0, None))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rc = to_base.mean(axis=1) / knn[:, 0]
+            lid = -1 / np.log(knn[:, :-1] / knn[:, -1:]).mean(axis=1)
+        finite = lambda x: x[np.isfinite(x)]  # noqa: E731 — a query on top of a base row has no contrast
+        return {"data_rc": float(np.median(finite(rc))) if finite(rc).size else np.nan,
+                "data_lid": float(np.median(finite(lid))) if finite(lid).size else np.nan,
+                "data_difficulty_k": int(knn.shape[1])}
+
     def with_ground_truth(self, k: int = 100, progress: bool = True) -> "Dataset":
         """Compute exact top-``k`` (or load it from the cache) unless the dataset brings its own."""
         if self.neighbors is not None and self.neighbors.shape[1] >= k:
@@ -99,7 +123,8 @@ class Dataset:
 class SyntheticSource(Source):
     """Seeded vectors generated block by block: row ``i`` is the same whatever the chunk size."""
 
-    def __init__(self, n: int, dim: int, distribution: str, seed: int, clusters: int = 64, stream: int = 0):
+    def __init__(self, n: int, dim: int, distribution: str, seed: int, clusters: int = 64, stream: int = 0,
+                 spread: float = 3.0):
         if distribution not in DISTRIBUTIONS:
             raise ParameterError(f"unknown distribution {distribution!r}: choose one of {', '.join(DISTRIBUTIONS)}")
         if n < 1 or dim < 1:
@@ -107,7 +132,8 @@ class SyntheticSource(Source):
         self.n, self.dim, self.dtype = int(n), int(dim), np.dtype(np.float32)
         self.distribution, self.seed, self.stream = distribution, seed, stream
         self.path = f"synthetic:{distribution}:{dim}d:seed{seed}"
-        self.centers = 3 * np.random.default_rng([seed, 0]).standard_normal((clusters, dim), dtype=np.float32)
+        # the centres' std against unit noise: the difficulty (3 keeps clusters apart; near 1 they overlap)
+        self.centers = spread * np.random.default_rng([seed, 0]).standard_normal((clusters, dim), dtype=np.float32)
 
     def _block(self, b: int) -> np.ndarray:
         rng = np.random.default_rng([self.seed, 1 + self.stream, b])
@@ -124,17 +150,20 @@ class SyntheticSource(Source):
 
 
 def synthetic(n: int, dim: int, nq: int = 100, metric: str = "L2", seed: int = 42, k: int = 100,
-              distribution: str = "clustered", clusters: int = 64, ground_truth: bool = True) -> Dataset:
+              distribution: str = "clustered", clusters: int = 64, ground_truth: bool = True,
+              spread: float = 3.0) -> Dataset:
     """``gauss``: i.i.d. standard normal (hardest for graph indexes). ``clustered``: ``clusters``
-    centres drawn with std 3, each point a centre plus standard normal noise. Queries are a
-    separate stream from the same distribution."""
+    centres drawn with std ``spread``, each point a centre plus standard normal noise (the smaller the
+    spread against the noise, the more the clusters overlap and the harder the queries:
+    :meth:`Dataset.difficulty` measures it). Queries are a separate stream from the same distribution."""
     check_metric(metric)
     if nq < 1:
         raise ParameterError(f"synthetic data needs nq >= 1 (got nq={nq})")
-    base = SyntheticSource(n, dim, distribution, seed, clusters)
-    queries = SyntheticSource(nq, dim, distribution, seed, clusters, stream=1).read_all()
+    base = SyntheticSource(n, dim, distribution, seed, clusters, spread=spread)
+    queries = SyntheticSource(nq, dim, distribution, seed, clusters, stream=1, spread=spread).read_all()
+    shape = f":clusters{clusters}" + (f":spread{spread:g}" if spread != 3.0 else "")
     data = Dataset(f"synthetic-{distribution}", metric, base, queries, n,
-                   info={"identity": f"{base.path}:clusters{clusters}:n{n}"})
+                   info={"identity": f"{base.path}{shape}:n{n}"})
     return data.with_ground_truth(min(k, n), progress=False) if ground_truth else data
 
 
@@ -301,8 +330,10 @@ def load(name_or_path: str, n: int | None = None, nq: int | None = None, k: int 
     if spec is None:
         data = _from_path(Path(name_or_path), metric)
     elif spec["format"] == "synthetic":
-        return synthetic(n or 10_000, dim, nq or 100, metric or spec.get("metric", "L2"), seed, k,
-                         spec["distribution"], spec.get("clusters", 64), ground_truth)
+        data = synthetic(n or 10_000, dim, nq or 100, metric or spec.get("metric", "L2"), seed, k,
+                         spec["distribution"], spec.get("clusters", 64), ground_truth, spec.get("spread", 3.0))
+        data.name = name_or_path
+        return data
     else:
         data = _from_spec(name_or_path, spec)
     if metric and metric != data.metric:

@@ -58,7 +58,7 @@ def check_room(session, n: int, dim: int, index_type: str, index_params: dict, s
 
 
 def load(session, variant, collection: str, data, index_type: str, index_params: dict, method: str = "insert",
-         batch_mb: float = 4.0, workers: int = 2, compact: bool = False) -> dict[str, dict]:
+         batch_mb: float = 4.0, workers: int = 2, compact: bool = False, index: bool = True) -> dict[str, dict]:
     """Load ``data`` (its first ``data.n`` rows) into ``collection`` on ``variant`` and make it searchable.
 
     Returns the recorded summary row of each phase by op (``create``, ``insert``, ``flush``, ``index``,
@@ -67,7 +67,8 @@ def load(session, variant, collection: str, data, index_type: str, index_params:
     merges the small segments the load left and waits until the merged ones are indexed, as VectorDBBench's
     "optimize" does: without it Milvus keeps compacting and re-indexing in the background for minutes after a
     large load (measured: 26 minutes at 10^8 rows), competing with whatever is measured next. On a collection of
-    one segment it only costs time (about 30 s per server here), so it is a parameter.
+    one segment it only costs time (about 30 s per server here), so it is a parameter. Without ``index`` the
+    load stops after the flush: the ingest alone (insert through the MQ, flush), nothing searchable.
     """
     if method not in LOAD_METHODS or (method == "bulk" and variant.server is None):
         raise ParameterError(f"load_method must be insert or bulk (bulk on embedded servers only: the files must be "
@@ -85,7 +86,8 @@ def load(session, variant, collection: str, data, index_type: str, index_params:
                  (schema.Op.INDEX, lambda: client.build_index(collection, data.metric, index_type, index_params)),
                  (schema.Op.COMPACT, lambda: client.compact(collection)),
                  (schema.Op.LOAD, lambda: client.load(collection))]
-        for op, call in (step for step in steps if compact or step[0] != schema.Op.COMPACT):
+        wanted = [schema.Op.FLUSH] if not index else [op for op, _ in steps if compact or op != schema.Op.COMPACT]
+        for op, call in (step for step in steps if step[0] in wanted):
             with session.track(op, schema.Phase.LOAD, variant, rows=data.n, index_type=index_type) as t:
                 call()
             done[op] = t.row

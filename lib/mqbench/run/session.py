@@ -80,9 +80,10 @@ class Session:
         return cls(notebook, params, path, interactive=True)
 
     def describe_data(self, data) -> None:
-        """Record what a dataset turned out to be (``data_*`` columns), beside the requested parameters."""
+        """Record what a dataset turned out to be (``data_*`` columns: its size, and how hard its queries are),
+        beside the requested parameters."""
         self.context.update(data_name=data.name, data_n=data.n, data_dim=data.dim, data_metric=data.metric,
-                            ground_truth=data.ground_truth)
+                            ground_truth=data.ground_truth, **data.difficulty())
 
     # -- servers -----------------------------------------------------------------
     def start_variants(self, spec, uri: str = "", overrides=None, folder: str = "") -> list[Variant]:

@@ -154,12 +154,14 @@ def _withhold(table: pd.DataFrame, mask, reason: str, **also) -> pd.DataFrame:
 
 
 def _loads(summary: pd.DataFrame) -> pd.DataFrame:
-    """Load phases: one observation per variant and server, so as many units as servers per variant."""
+    """Load phases: one observation per variant and server, so as many units as servers per variant (the i-th
+    build of one variant paired with the i-th of the other); loads of different sizes never pair."""
     ok = results.rows(summary, op=list(LOAD_METRICS))
     if ok.empty or "variant" not in ok or ok["variant"].nunique() < 2:
         return pd.DataFrame()
+    ok = ok.assign(rows=ok["rows"].fillna(-1) if "rows" in ok else -1)
     frames = []
-    for (notebook, op), rows in ok.groupby(["notebook", "op"]):
+    for (notebook, op, _), rows in ok.groupby(["notebook", "op", "rows"]):
         rows = rows.assign(unit=rows.groupby("variant").cumcount())
         frames.append(verdicts.compare(rows, [LOAD_METRICS[op]], ["op", "phase"], unit="unit",
                                        correct_family=False).assign(notebook=notebook, unit=Unit.BUILD))

@@ -46,10 +46,13 @@ def data_at(p: dict, size: int):
 
 
 def measure(session, variant, data, p: dict) -> dict[str, dict]:
-    """Load ``data`` into ``variant`` and measure it; returns every recorded row by name."""
+    """Load ``data`` into ``variant`` and measure it; returns every recorded row by name. With ``ingest_only``
+    the load stops after the flush (the ingest through the MQ; a grid's repeats make builds the unit)."""
     pipeline.check_room(session, data.n, data.dim, p["index_type"], p["index_params"], compact=p["compact"])
     rows = pipeline.load(session, variant, COLLECTION, data, p["index_type"], p["index_params"], p["load_method"],
-                         p["batch_mb"], p["insert_workers"], p["compact"])
+                         p["batch_mb"], p["insert_workers"], p["compact"], index=not p["ingest_only"])
+    if p["ingest_only"]:
+        return rows
     search = Spec(schema.Op.SEARCH, COLLECTION, p["consistency"], queries=data.queries, k=p["k"],
                   search_params=p["search_params"])
     lookup = Spec(schema.Op.QUERY, COLLECTION, p["consistency"], n=data.n, seed=p["seed"])
@@ -69,7 +72,11 @@ def measure(session, variant, data, p: dict) -> dict[str, dict]:
 
 def line(data, rows: dict) -> str:
     """One printed line per N."""
-    ins, idx, ser, conc = rows["insert"], rows["index"], rows["search_serial"], rows["search_concurrent"]
+    ins = rows["insert"]
+    if "search_serial" not in rows:
+        return (f"N={data.n:>12,}: insert {ins['rows_per_s']:9,.0f} rows/s, flush {rows['flush']['duration_s']:.1f} s, "
+                f"MQ {ins.get('mq_storage_bytes', float('nan')) / 2**30:.2f} GiB on disk")
+    idx, ser, conc = rows["index"], rows["search_serial"], rows["search_concurrent"]
     return (f"N={data.n:>12,}: insert {ins['rows_per_s']:9,.0f} rows/s, index {idx['duration_s']:7.1f} s, "
             f"search {ser['latency_avg_ms']:.2f} ms (recall {ser.get('recall_at_k', float('nan')):.3f}), "
             f"{conc['rps']:.0f} rps; query {rows['query_serial']['latency_avg_ms']:.2f} ms, "

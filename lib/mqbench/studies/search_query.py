@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import shutil
+import time
 import zlib
 
 import numpy as np
@@ -61,6 +62,14 @@ def check(p: dict) -> None:
                  "insert_workers", "blocks", "block_requests", "block_concurrency", "sweep_blocks", "start_pairs"):
         checks.integer(name, p[name])
     checks.integer("tick_samples", p["tick_samples"], minimum=0)
+    checks.positive_number("idle_window_s", p["idle_window_s"], allow_zero=True)
+    if not (isinstance(p["target_recall"], (int, float)) and 0 <= p["target_recall"] <= 1):
+        raise ParameterError(f"target_recall must be a recall between 0 and 1 (0: no operating point), got "
+                             f"{p['target_recall']!r}")
+    if p["target_recall"] and not p["search_param_sweep"]:
+        raise ParameterError("target_recall needs search_param_sweep: the settings the operating point is chosen from")
+    if p["serve_alone"] and p["uri"]:
+        raise ParameterError("serve_alone restarts embedded servers; it does not apply with uri")
     checks.positive_number("tick_gap_s", p["tick_gap_s"])
     if p["builder"] and p["builder"] not in labels:
         raise ParameterError(f"builder {p['builder']!r} is not a variant label; choose one of {labels} or leave it "
@@ -137,7 +146,9 @@ def build(session, data, p: dict):
     the small exact collection of the insert→visible samples; every collection is flushed, the server killed
     with its sessions released. Returns (variants, builder)."""
     variants = design.parse_variants(p["variants"], p["server_overrides"])
-    pipeline.check_room(session, data.n, data.dim, p["index_type"], p["index_params"], servers=len(variants) + 1,
+    builds = 2 if p["own_builds"] else 1  # a non-builder's build is removed once measured
+    copies = builds if p["serve_alone"] else len(variants) + 1
+    pipeline.check_room(session, data.n, data.dim, p["index_type"], p["index_params"], servers=copies,
                         compact=p["compact"])
     chosen = builder_index(p, session.context["run_id"], variants)
     session.context["build_variant"] = variants[chosen].label
@@ -174,6 +185,45 @@ def record_segments(session, v, phase: str, **tags) -> dict:
     return t.row
 
 
+def operating_point(session, builder, specs, data, p: dict) -> dict:
+    """On the builder's build, before it is served: serial search at every ``search_param_sweep`` setting
+    (the recall–latency curve, sweep ``search_params``), and the specs at the *operating point* — the first
+    setting (in the order given, cheapest first) whose recall@k reaches ``target_recall``, else the last one —
+    recorded on every later row as ``operating_point``."""
+    search, chosen = specs[schema.Op.SEARCH], None
+    for sp in p["search_param_sweep"]:
+        with session.track(schema.Op.SEARCH, schema.Phase.SERIAL, builder, dataset=data, k=p["k"],
+                           sweep=schema.Sweep.SEARCH_PARAMS, point=label(sp),
+                           knob=knob_value(p["index_type"], sp)) as t:
+            t.result = workload.serial(builder.conn, dataclasses.replace(search, search_params=sp),
+                                       p["serial_requests"], p["warmup_requests"])
+        chosen = sp
+        if t.row.get("recall_at_k", 0) >= p["target_recall"]:
+            break
+    session.context["operating_point"] = label(chosen)
+    return {**specs, schema.Op.SEARCH: dataclasses.replace(search, search_params=chosen)}
+
+
+def idle(session, v, window_s: float, **tags) -> None:
+    """The server's own CPU while nothing is asked of it (``server_cpu_s`` over ``duration_s``): background work
+    (compaction, index, time ticks) that would otherwise be charged to the requests measured next."""
+    with session.track(schema.Op.IDLE, schema.Phase.LIFECYCLE, v, **tags):
+        time.sleep(window_s)
+
+
+def serve_alone(session, variants, builder) -> list:
+    """The builder's folder itself, served under every variant in turn: one server object per variant on that
+    folder, each starting with its own ``mq.type`` (the data is flushed; switching either way restarts cleanly,
+    docs/scale.md), never two at once."""
+    source = builder.server
+    session.stop_server(builder, kill=True, release_sessions=True, keep_data=True)
+    for v in variants:
+        v.server = EmbeddedMilvus(v.mq, source.base_dir, v.overrides, password=source._password)
+        v.conn = None
+    session.variants = list(variants)
+    return variants
+
+
 def serve(session, variants, builder) -> list:
     """The builder's folder copied once per variant; each copy gets its variant's MQ at its next start (the
     seed's migration path: the data is flushed, so no MQ holds anything the copy needs)."""
@@ -196,29 +246,41 @@ def run_starts(session, variants, specs, data, p: dict) -> None:
     """``start_pairs`` pairs of starts of the served copies. In each: both servers launched in the pair's design
     order, the rows counted, a warm-up block (recorded as sweep ``warmup``), ``blocks`` blocks, the time-tick
     samples; then both killed with their sessions released — except after the last pair, whose servers stay
-    up for the sweeps."""
+    up for the sweeps. With ``serve_alone`` each server of a pair starts, is measured and is killed on its own,
+    in the pair's order (A B, B A, …): one server in memory at a time, the pair still the unit."""
     orders = design.block_orders(p["start_pairs"], len(variants), p["seed"] + 11)
     for start, order in enumerate(orders):
         ordered = [variants[i] for i in order]
-        session.start_pair(ordered, start=start)
-        for position, v in enumerate(ordered):
-            with v.conn.client(timeout=600) as client:
-                client.load(COLLECTION)
-                client.load(TICK_COLLECTION)
-            record_segments(session, v, schema.Phase.LIFECYCLE, start=start, block_order=position)
-        tags = {"start": start, "unit": "start"}
-        with _block_pool(session, p) as pool:
-            run_blocks(session, pool, ordered, specs, data, p, [-1 - start], dict(tags, sweep=schema.Sweep.WARMUP))
-            first = start * p["blocks"]
-            run_blocks(session, pool, ordered, specs, data, p, range(first, first + p["blocks"]),
-                       dict(tags, sweep=schema.Sweep.BLOCKS))
-        if p["tick_samples"]:
-            lags.tick_samples(session, ordered, specs[schema.Op.SEARCH], specs[schema.Op.QUERY], TICK_COLLECTION,
-                                   data.dim, p["tick_samples"], p["tick_gap_s"], seed=p["seed"] + start,
-                                   first_id=TICK_ROWS + start * p["tick_samples"],
-                                   tags=dict(tags, block=start, sweep=schema.Sweep.TICK))
-        if start < len(orders) - 1:
-            session.close_variants(kill=True, release_sessions=True, forget=False)
+        for group in ([[v] for v in ordered] if p["serve_alone"] else [ordered]):
+            position = ordered.index(group[0])
+            _one_start(session, group, specs, data, p, start, position, start * len(ordered) + position)
+            if start < len(orders) - 1 or group is not ordered and group[0] is not ordered[-1]:
+                session.close_variants(kill=True, release_sessions=True, forget=False)
+
+
+def _one_start(session, ordered, specs, data, p: dict, start: int, first_position: int, slot: int) -> None:
+    """One start of the servers of ``ordered`` (both at once, or one alone): launched, collections loaded, rows
+    counted, an idle window, a warm-up block, the blocks, the time-tick samples (``slot``: which start of
+    the run this is, for fresh tick ids)."""
+    session.start_pair(ordered, start=start)
+    for position, v in enumerate(ordered, first_position):
+        with v.conn.client(timeout=3600) as client:
+            client.load(COLLECTION)
+            client.load(TICK_COLLECTION)
+        record_segments(session, v, schema.Phase.LIFECYCLE, start=start, block_order=position)
+        if p["idle_window_s"]:
+            idle(session, v, p["idle_window_s"], start=start, block_order=position)
+    tags = {"start": start, "unit": "start"}
+    with _block_pool(session, p) as pool:
+        run_blocks(session, pool, ordered, specs, data, p, [-1 - start], dict(tags, sweep=schema.Sweep.WARMUP))
+        first = start * p["blocks"]
+        run_blocks(session, pool, ordered, specs, data, p, range(first, first + p["blocks"]),
+                   dict(tags, sweep=schema.Sweep.BLOCKS))
+    if p["tick_samples"]:  # fresh ids for every server start (alone, the servers share one tick collection)
+        lags.tick_samples(session, ordered, specs[schema.Op.SEARCH], specs[schema.Op.QUERY], TICK_COLLECTION,
+                          data.dim, p["tick_samples"], p["tick_gap_s"], seed=p["seed"] + start,
+                          first_id=TICK_ROWS + slot * p["tick_samples"],
+                          tags=dict(tags, block=start, sweep=schema.Sweep.TICK))
 
 
 def measure(session, data, specs, p: dict) -> list:
@@ -232,7 +294,9 @@ def measure(session, data, specs, p: dict) -> list:
             run_blocks(session, pool, variants, specs, data, p, range(p["blocks"]), {"sweep": schema.Sweep.BLOCKS})
         return variants
     variants, builder = build(session, data, p)
-    serve(session, variants, builder)
+    if p["target_recall"]:
+        specs.update(operating_point(session, builder, specs, data, p))
+    (serve_alone if p["serve_alone"] else serve)(session, variants, builder)
     run_starts(session, variants, specs, data, p)
     return variants
 
@@ -297,7 +361,9 @@ def _sweep_points(specs, data, p: dict) -> list[tuple]:
 
 def run_sweeps(session, pool, variants, specs, data, p: dict) -> None:
     """Every sweep point on every variant, back to back in a design order, ``sweep_blocks`` times (curves, not
-    verdicts: on the servers of the last start pair)."""
+    verdicts: on the servers of the last start pair; none with ``serve_alone``, where one server is up)."""
+    if p["serve_alone"]:
+        return
     points = _sweep_points(specs, data, p)
     for block in range(p["sweep_blocks"]):
         for j, (sweep, point, spec, tags, serial, concurrent) in enumerate(points):
