@@ -255,7 +255,7 @@ def _add_pages(sub) -> None:
                                      "with ratios, Welch intervals and verdicts, and caveats where hosts, versions, "
                                      "lock file or code differ.",
                          epilog="examples:\n  mqbench compare reports/A reports/B\n"
-                                "  mqbench compare reports/rocksmq-100m reports/natsmq-100m   # single-MQ runs pair\n"
+                                "  mqbench compare results/<a> results/<b> --fail-above 0.1   # exit 3 on a regression\n"
                                 "  mqbench compare base new --only-changed --sort ratio --format md\n"
                                 "  mqbench compare base new --fail-above 0.10   # CI gate\n"
                                 "exit codes: 0 compared; 2 a user error; 3 a regression beyond --fail-above",

@@ -17,10 +17,26 @@ def _shared(a: pd.DataFrame, b: pd.DataFrame, keys: list[str]) -> int:
     return len(long(a).merge(long(b), on=keys + ["variable"]))
 
 
-@pytest.mark.parametrize("pair", [("reference-1", "reference-2"), ("rocksmq-100m", "natsmq-100m")])
-def test_every_shared_metric_gets_a_contender_value_and_a_ratio(pair):
+def _single_mq_runs(folder) -> list:
+    """Reference run 1 split by variant into two single-MQ runs (rocksmq, natsmq), as two one-MQ grids make."""
+    import shutil
+
+    source = REPORTS / statements.roles()["reference-1"]
+    summary = pd.read_parquet(source / "summary.parquet")
+    runs = []
+    for mq in ("rocksmq", "natsmq"):
+        run = folder / f"{mq}-only"
+        run.mkdir()
+        shutil.copy2(source / "manifest.json", run / "manifest.json")
+        summary[summary["variant"] == mq].to_parquet(run / "summary.parquet")
+        runs.append(run)
+    return runs
+
+
+@pytest.mark.parametrize("pair", [("reference-1", "reference-2"), "single-mq"])
+def test_every_shared_metric_gets_a_contender_value_and_a_ratio(pair, tmp_path):
     roles = statements.roles()
-    runs = [REPORTS / roles[r] for r in pair]
+    runs = _single_mq_runs(tmp_path) if pair == "single-mq" else [REPORTS / roles[r] for r in pair]
     table, caveats = compare.compare_runs(runs)
     names = [r.name for r in runs]
     ratio = f"{names[1]} ÷ {names[0]}"
@@ -48,8 +64,7 @@ def test_a_dirty_tree_is_a_caveat(tmp_path):
 
 
 def test_the_cli_writes_markdown_and_gates_on_a_regression(tmp_path):
-    roles = statements.roles()
-    a, b = (str(REPORTS / roles[r]) for r in ("rocksmq-100m", "natsmq-100m"))
+    a, b = (str(run) for run in _single_mq_runs(tmp_path))
     proc = mqbench("compare", a, b, "--format", "md", "--sort", "ratio", "--out", str(tmp_path), timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().endswith("compare.md") and "| metric" in (tmp_path / "compare.md").read_text()

@@ -90,7 +90,7 @@ def test_publish_copies_no_raw_files_and_combine_keeps_run_ids(tmp_path):
 
 
 def test_select_filters_grid_cells():
-    grid, cells = runner.load_grid(ROOT / "data" / "grids" / "scale_100m.yaml")
+    grid, cells = runner.load_grid(ROOT / "data" / "grids" / "ingest_10m.yaml")
     assert {c.params["mq"] for c in runner.select(cells, ["mq=natsmq"])} == {"natsmq"}
     with pytest.raises(runner.GridError, match="no cell of the grid matches"):
         runner.select(cells, ["mq=kafka"])

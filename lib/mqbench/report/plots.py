@@ -186,6 +186,25 @@ def recall_vs_qps(points: pd.DataFrame) -> plt.Figure | None:
     return fig
 
 
+def recall_vs_latency(points: pd.DataFrame) -> plt.Figure | None:
+    """Serial mean latency against recall@k, a point per search setting on the build, the operating point ringed."""
+    if points.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    sns.lineplot(data=points, x="recall_at_k", y="latency_avg_ms", hue="variant", marker="o", sort=False, ax=ax,
+                 palette=palette(points["variant"]))
+    for row in points.itertuples():
+        ax.annotate(row.point, (row.recall_at_k, row.latency_avg_ms), fontsize=7, xytext=(3, 3),
+                    textcoords="offset points")
+    chosen = points[points["operating_point"]]
+    ax.scatter(chosen["recall_at_k"], chosen["latency_avg_ms"], s=160, facecolors="none", edgecolors="black",
+               label="operating point")
+    ax.set(xlabel=_axis_label("recall_at_k"), ylabel=_axis_label("latency_avg_ms"),
+           title="recall vs serial latency on the build")
+    ax.legend(fontsize=8)
+    return fig
+
+
 def consistency_latency(table: pd.DataFrame) -> plt.Figure | None:
     """Serial mean latency per consistency level (the mean: defined for any sample size), a point per variant,
     one panel per op (log scale, so points, not bars)."""

@@ -16,7 +16,7 @@ import yaml
 
 from mqbench.core import results, schema
 from mqbench.core.paths import PROJECT_ROOT
-from mqbench.core.schema import Op, Phase, Unit, Verdict
+from mqbench.core.schema import LOAD_OPS, Op, Phase, Sweep, Unit, Verdict
 from mqbench.report import tables
 from mqbench.stats import answers, findings
 
@@ -26,8 +26,9 @@ DOCS = [PROJECT_ROOT / "README.md", PROJECT_ROOT / "docs" / "time-tick.md", PROJ
 BLOCK = re.compile(r"(<!-- mqbench:generated ([\w-]+) -->\n)(.*?)(<!-- /mqbench:generated -->)", re.S)
 SHORT = {"reference-1": "run 1", "reference-2": "run 2", "aa": "A/A"}
 ROLE_TEXT = {"reference-1": "the main job, reference run 1", "reference-2": "the main job, reference run 2",
-             "aa": "the main job as an A/A run (both sides RocksMQ)", "natsmq-100m": "Table 2 at 10^8 rows, NATS",
-             "rocksmq-100m": "Table 2 at 10^8 rows, RocksMQ"}
+             "aa": "the main job as an A/A run (both sides RocksMQ)",
+             "verdict-100m": "the 10^8 verdict: one build served under each MQ over start pairs",
+             "ingest-10m": "the ingest verdict: 5 builds of 10^7 rows per MQ"}
 
 
 def roles(reports: Path = REPORTS) -> dict[str, str]:
@@ -138,28 +139,85 @@ def block_tick(pub: Published) -> str:
     return "\n".join(out) + "\n" if out else "No reference run is published yet.\n"
 
 
+def _verdict(table: pd.DataFrame, **where) -> dict | None:
+    """The one comparison of ``table`` matching ``where`` (by the row selector), as a dict."""
+    rows = results.rows(table, **where)
+    return rows.iloc[0].to_dict() if len(rows) else None
+
+
+def _ratio(v: dict | None) -> str:
+    if v is None:
+        return "—"
+    interval = f" [{v['ci_low']:.3f}, {v['ci_high']:.3f}]" if np.isfinite(v.get("ci_low", np.nan)) else ""
+    return f"{v['ratio']:.3f}{interval} {v['verdict']} ({int(v['units'])} {v.get('unit') or 'unit'}s)"
+
+
+def seed_claim(v: dict | None) -> str:
+    """Whether the seed's "NATS is faster at 100M" holds for one latency verdict (natsmq ÷ rocksmq)."""
+    if v is None or v["verdict"] in (Verdict.INCONCLUSIVE, Verdict.INSUFFICIENT):
+        return "cannot be told on this host"
+    if v["verdict"] == Verdict.EQUIVALENT:
+        return "fails: no difference beyond ±5%"
+    return "holds: NATS faster" if v["ratio"] < 1 else "fails: NATS slower"
+
+
 def block_scale(pub: Published) -> str:
-    """Table 2 at 10^8 rows as the two single-MQ runs recorded it: observations, one server per MQ."""
-    rows = []
-    for role in ("natsmq-100m", "rocksmq-100m"):
-        if not pub.has(role):
-            continue
-        s = pub.summary(role)
-        get = lambda op, phase, column, s=s: results.rows(s, op=op, phase=phase)[column].dropna()  # noqa: E731
-        search, query = get(Op.SEARCH, Phase.SERIAL, "latency_avg_ms"), get(Op.QUERY, Phase.SERIAL, "latency_avg_ms")
-        rps_s, rps_q = get(Op.SEARCH, Phase.CONCURRENT, "rps"), get(Op.QUERY, Phase.CONCURRENT, "rps")
-        insert = get(Op.INSERT, Phase.LOAD, "rows_per_s")
-        store = s["mq_storage_bytes"].dropna().max() if "mq_storage_bytes" in s else np.nan
-        rss = s["server_rss_peak_mib"].dropna().max() if "server_rss_peak_mib" in s else np.nan
-        recall = get(Op.SEARCH, Phase.SERIAL, "recall_at_k")
-        rows.append(f"| {role.split('-')[0]} | {search.mean():.1f} | {query.mean():.1f} | {rps_s.median():.0f} | "
-                    f"{rps_q.median():.0f} | {recall.mean():.3f} | {insert.max():,.0f} | {store / 1e9:.1f} | "
-                    f"{rss / 1024:.1f} |")
-    if not rows:
-        return "No 10^8 run is published yet.\n"
-    return ("| MQ | serial search mean ms | serial query mean ms | search RPS | query RPS | recall@10 | insert rows/s "
-            "| MQ store GB | server peak RSS GiB |\n|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
-            + "\n\nOne build, one start and one time of day per MQ: observations, not verdicts.\n")
+    """The 10^8 verdict: one build, served under each MQ over pairs of starts at the operating point."""
+    if not pub.has("verdict-100m"):
+        return "No 10^8 verdict run is published yet.\n"
+    s, table, m = pub.summary("verdict-100m"), pub.findings("verdict-100m"), pub.manifest("verdict-100m")
+    row = s.iloc[0]
+    build = results.rows(s, op=list(LOAD_OPS[1:]), phase=Phase.LOAD)
+    phases = "\n".join(f"| {r['op']} | {r['duration_s']:,.0f} | {r.get('rows_per_s', np.nan):,.0f} | "
+                       f"{r['server_rss_peak_mib'] / 1024:.1f} | {r['mq_storage_bytes'] / 1e9:.1f} |"
+                       for r in build.to_dict("records"))
+    curve = tables.operating_point(s)
+    points = ", ".join(f"{r['point']}: recall {r['recall_at_k']:.3f}, {r['latency_avg_ms']:.1f} ms"
+                       + (" (**operating point**)" if r["operating_point"] else "") for r in curve.to_dict("records"))
+    starts = tables.served_starts(s)
+    served = "; ".join(
+        f"{variant}: {len(g)} starts, rows counted {', '.join(f'{x:,.0f}' for x in sorted(set(g['rows_counted'])))}, "
+        f"{g['segments'].min():.0f}–{g['segments'].max():.0f} segments of {g['segment_rows_min'].min():,.0f}–"
+        f"{g['segment_rows_max'].max():,.0f} rows, idle server CPU {g['idle_server_cpu_share'].median():.1%} of a core "
+        f"(median)" for variant, g in starts.groupby("variant"))
+    blocks = dict(sweep=Sweep.BLOCKS, unit=Unit.START_PAIR)
+    compared = [("serial search, mean", dict(blocks, op=Op.SEARCH, phase=Phase.SERIAL, metric="latency_avg_ms")),
+                ("serial query, mean", dict(blocks, op=Op.QUERY, phase=Phase.SERIAL, metric="latency_avg_ms")),
+                ("search RPS, 4 clients", dict(blocks, op=Op.SEARCH, phase=Phase.CONCURRENT, metric="rps")),
+                ("query RPS, 4 clients", dict(blocks, op=Op.QUERY, phase=Phase.CONCURRENT, metric="rps")),
+                ("Strong search", dict(op=Op.SEARCH, phase=Phase.TICK, metric="latency_avg_ms")),
+                ("insert→visible", dict(op=Op.INSERT_VISIBLE, phase=Phase.TICK, metric="lag_avg_ms"))]
+    verdicts_ = "\n".join(f"| {what} | {_ratio(_verdict(table, **where))} |" for what, where in compared)
+    search, query = (_verdict(table, **compared[i][1]) for i in (0, 1))
+    return (f"Run `{pub.roles['verdict-100m']}` (commit `{m.get('git_sha')}`): {row['data_n']:,.0f} rows of "
+            f"`{row['data_name']}` ({row['data_dim']:.0f}-d; its queries' relative contrast {row['data_rc']:.2f}, "
+            f"LID {row['data_lid']:.1f} over {row['data_difficulty_k']:.0f} neighbours), built once through "
+            f"{row['build_variant']}'s insert path with {row['index_type']} {row['index_params']}:\n\n"
+            "| build phase | seconds | rows/s | server peak RSS GiB | MQ store GB |\n|---|---|---|---|---|\n"
+            f"{phases}\n\nThe operating point, on the build (serial search, recall@{row['k']:.0f}): {points}.\n\n"
+            f"Served under each MQ in turn, one server in memory at a time: {served}.\n\n"
+            "natsmq ÷ rocksmq over start pairs (95% interval, δ = 5%):\n\n| compared | ratio, verdict |\n|---|---|\n"
+            f"{verdicts_}\n\nThe seed's claim at 100M (NATS faster: search 20.17 vs 23.55 ms, query 6.74 vs 7.2): "
+            f"for search it {seed_claim(search)}; for query it {seed_claim(query)}.\n")
+
+
+def block_ingest(pub: Published) -> str:
+    """The ingest verdict at 10^7 rows: builds as the unit."""
+    if not pub.has("ingest-10m"):
+        return "No 10^7 ingest run is published yet.\n"
+    s, table = pub.summary("ingest-10m"), pub.findings("ingest-10m")
+    inserts = results.rows(s, op=Op.INSERT, phase=Phase.LOAD)
+    per_mq = "\n".join(
+        f"| {mq} | {len(g)} | {g['rows_per_s'].mean():,.0f} ({g['rows_per_s'].min():,.0f}–{g['rows_per_s'].max():,.0f}) | "
+        f"{g['mq_storage_bytes'].mean() / 1e9:.2f} | {g['server_rss_peak_mib'].max() / 1024:.1f} |"
+        for mq, g in inserts.groupby("mq"))
+    insert = _verdict(table, op=Op.INSERT, metric="rows_per_s")
+    flush = _verdict(table, op=Op.FLUSH, metric="duration_s")
+    return (f"Run `{pub.roles['ingest-10m']}` (commit `{pub.manifest('ingest-10m').get('git_sha')}`): "
+            f"{inserts['data_n'].iloc[0]:,.0f} rows through each MQ's insert path and flushed, a fresh server per "
+            "build, the builds interleaved:\n\n| MQ | builds | insert rows/s, mean (min–max) | MQ store GB | "
+            f"server peak RSS GiB |\n|---|---|---|---|---|\n{per_mq}\n\nnatsmq ÷ rocksmq over builds: insert rows/s "
+            f"{_ratio(insert)}; flush seconds {_ratio(flush)}.\n")
 
 
 def agreement(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
@@ -252,6 +310,7 @@ def block_columns(pub: Published) -> str:
 
 
 GENERATORS = {"findings": block_findings, "runs": block_runs, "tick": block_tick, "scale": block_scale,
+              "ingest": block_ingest,
               "columns": block_columns, "agreement": block_agreement, "table1": block_table1}
 
 

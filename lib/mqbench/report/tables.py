@@ -174,6 +174,38 @@ def recall_qps(summary: pd.DataFrame) -> pd.DataFrame:
     return serial.merge(conc, on=keys, how="inner").sort_values(["variant", "knob", "block"]).reset_index(drop=True)
 
 
+def operating_point(summary: pd.DataFrame) -> pd.DataFrame:
+    """The recall–latency curve measured on the build before it was served (serial search per search setting,
+    cheapest first, up to the first reaching the target recall), and which setting became the operating point."""
+    df = results.rows(summary, sweep=schema.Sweep.SEARCH_PARAMS, phase=schema.Phase.SERIAL)
+    if df.empty or "operating_point" not in summary or summary["operating_point"].dropna().empty:
+        return pd.DataFrame()
+    chosen = summary["operating_point"].dropna().iloc[0]
+    columns = [c for c in ["variant", "point", "knob", "recall_at_k", "latency_avg_ms", "latency_p50_ms",
+                           "latency_count", "data_n"] if c in df]
+    return df[columns].assign(operating_point=df["point"].eq(chosen)).sort_values("knob").reset_index(drop=True)
+
+
+def served_starts(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per start of the served build and variant: how the server came up (launch order, seconds, retries), what
+    it served (the rows a Strong ``count(*)`` saw, its segments and their sizes) and its own CPU while idle."""
+    counted = results.rows(summary, op=schema.Op.COUNT_ROWS, phase=schema.Phase.LIFECYCLE)
+    if counted.empty or "start" not in counted:
+        return pd.DataFrame()
+    keys = ["start", "variant"]
+    out = counted[[*keys, *[c for c in ["block_order", "rows_counted", "segments", "segment_rows_min",
+                                        "segment_rows_max"] if c in counted]]]
+    started = results.rows(summary, op=schema.Op.SERVER_START).dropna(subset=["start"])
+    if len(started):
+        out = out.merge(started[[*keys, "duration_s", *[c for c in ["start_retries"] if c in started]]]
+                        .rename(columns={"duration_s": "start_s"}), on=keys, how="left")
+    idle = results.rows(summary, op=schema.Op.IDLE).dropna(subset=["start"])
+    if len(idle):
+        idle = idle.assign(idle_server_cpu_share=idle["server_cpu_s"] / idle["duration_s"])
+        out = out.merge(idle[[*keys, "idle_server_cpu_share"]], on=keys, how="left")
+    return out.sort_values(["start", "block_order" if "block_order" in out else "variant"]).reset_index(drop=True)
+
+
 def consistency(summary: pd.DataFrame) -> pd.DataFrame:
     """Serial latency per consistency level, op and variant (median over sweep blocks). Strong reads wait
     for the time tick: one server start per variant cannot say which MQ waits longer (see the tick study)."""
