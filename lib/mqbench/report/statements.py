@@ -154,6 +154,12 @@ def _ratio(v: dict | None) -> str:
             f"({int(v['units'])} {v.get('unit') or 'unit'}s)")
 
 
+def _span(values: pd.Series, fmt: str) -> str:
+    """``a–b`` over ``values``, or ``a`` when they are all the same."""
+    low, high = fmt.format(values.min()), fmt.format(values.max())
+    return low if low == high else f"{low}–{high}"
+
+
 def seed_claim(v: dict | None) -> str:
     """Whether the seed's "NATS is faster at 100M" holds for one latency verdict between natsmq and rocksmq."""
     if v is None or v["verdict"] in (Verdict.INCONCLUSIVE, Verdict.INSUFFICIENT):
@@ -180,7 +186,7 @@ def block_scale(pub: Published) -> str:
     starts = tables.served_starts(s)
     served = "; ".join(
         f"{variant}: {len(g)} starts, rows counted {', '.join(f'{x:,.0f}' for x in sorted(set(g['rows_counted'])))}, "
-        f"{g['segments'].min():.0f}–{g['segments'].max():.0f} segments of {g['segment_rows_min'].min():,.0f}–"
+        f"{_span(g['segments'], '{:.0f}')} segments of {g['segment_rows_min'].min():,.0f}–"
         f"{g['segment_rows_max'].max():,.0f} rows, idle server CPU {g['idle_server_cpu_share'].median():.1%} of a core "
         f"(median)" for variant, g in starts.groupby("variant"))
     blocks = dict(sweep=Sweep.BLOCKS, unit=Unit.START_PAIR)
