@@ -161,6 +161,7 @@ def cmd_server(args) -> int:
     server = EmbeddedMilvus(args.mq, base, args.override)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops it even if started with SIGINT ignored
     with server:
         try:  # Ctrl-C may come as soon as the banner is out
             print(f"Milvus {args.mq} is up (pid {server.pid}, folder {base}).\n"
