@@ -106,8 +106,7 @@ def table2_context(summary: pd.DataFrame, manifest: dict) -> str:
 # -- loads and sweeps ----------------------------------------------------------------------------------------
 def load_phases(summary: pd.DataFrame) -> pd.DataFrame:
     """Median duration and resources of each load phase per variant and configuration."""
-    df = results.rows(summary)
-    df = results.rows(df, ok=False, op=schema.LOAD_OPS)
+    df = results.rows(summary, op=schema.LOAD_OPS)
     columns = ["duration_s", "rows_per_s", "server_cpu_s", "server_rss_peak_mib", "mq_storage_bytes",
                "mq_bytes_carried"]
     table = _group(df, ["notebook", *configuration(summary), "op", "variant", "mq"], columns)
@@ -255,8 +254,7 @@ def table1_inside(summary: pd.DataFrame) -> pd.DataFrame:
     calls per op, their mean (whole ms, truncated) and the bucket bounds under which half and 99% fell, the
     time-tick lag at the query and data nodes at the op's end — beside the op end to end per message, and the seed's
     time per message at the same message size (its s/op ÷ its count; its op was Milvus's Go client in process)."""
-    df = results.rows(summary)
-    df = results.rows(df, ok=False, op=schema.Op.PUBSUB, phase=schema.Phase.MILVUS) if len(df) else df
+    df = results.rows(summary, op=schema.Op.PUBSUB, phase=schema.Phase.MILVUS)
     if df.empty or "milvus_produce_n" not in df:
         return pd.DataFrame()
     seed = seed_table("pubsub")
@@ -297,8 +295,7 @@ def _table1_row(g: pd.DataFrame, in_process: bool, bound: float) -> dict:
 
 def pubsub_ops(summary: pd.DataFrame) -> pd.DataFrame:
     """Seconds of every successful op, labelled for plotting."""
-    df = results.rows(summary)
-    df = results.rows(df, ok=False, op=schema.Op.PUBSUB) if len(df) else df
+    df = results.rows(summary, op=schema.Op.PUBSUB)
     if df.empty:
         return pd.DataFrame(columns=["shape", "level", "series", "seconds"])
     return pd.DataFrame({"shape": df["shape"], "level": df["phase"], "series": df["variant"], "seconds": df["s_per_op"]})
@@ -315,8 +312,7 @@ def raw_of(run_dir: str | Path, rows: pd.DataFrame) -> pd.DataFrame:
 
 def tick(summary: pd.DataFrame) -> pd.DataFrame:
     """One row per server start and kind of the time-tick study: mean, fastest and slowest sample."""
-    df = results.rows(summary)
-    df = results.rows(df, ok=False, phase=schema.Phase.TICK) if "phase" in df else df.iloc[0:0]
+    df = results.rows(summary, phase=schema.Phase.TICK)
     if df.empty:
         return df
     lag = df["op"] == schema.Op.INSERT_VISIBLE
@@ -331,8 +327,7 @@ def tick(summary: pd.DataFrame) -> pd.DataFrame:
 
 def tick_samples(run_dir: str | Path, summary: pd.DataFrame) -> pd.DataFrame:
     """Every sample of the time-tick study, tidy: kind, variant, start (block), ms."""
-    df = results.rows(summary)
-    df = results.rows(df, ok=False, phase=schema.Phase.TICK) if len(df) else df
+    df = results.rows(summary, phase=schema.Phase.TICK)
     frames = []
     for row in df.to_dict("records"):
         path = Path(run_dir) / str(row.get("raw_file"))
@@ -381,16 +376,14 @@ def tick_text(rows: pd.DataFrame, samples: pd.DataFrame, summary: pd.DataFrame) 
 
 def freshness(summary: pd.DataFrame) -> pd.DataFrame:
     """Insert→visible lag per (consistency level, batch size, variant) on the long-lived servers."""
-    df = results.rows(summary)
-    df = results.rows(df, ok=False, op=schema.Op.INSERT_VISIBLE, phase=schema.Phase.FRESHNESS)
+    df = results.rows(summary, op=schema.Op.INSERT_VISIBLE, phase=schema.Phase.FRESHNESS)
     return _group(df, ["consistency_level", "batch_rows", "variant", "mq"],
                   ["lag_avg_ms", "lag_p50_ms", "lag_p95_ms", "lag_max_ms", "ack_avg_ms", "count", "errors"])
 
 
 def mixed(summary: pd.DataFrame) -> pd.DataFrame:
     """Search while inserting: RPS and latency with and without the background writer."""
-    df = results.rows(summary)
-    df = results.rows(df, ok=False, op=schema.Op.SEARCH, phase=schema.Phase.MIXED)
+    df = results.rows(summary, op=schema.Op.SEARCH, phase=schema.Phase.MIXED)
     return _group(df, ["consistency_level", "writer_target_rows_per_s", "variant", "mq"],
                   ["rps", "latency_p50_ms", "latency_p99_ms", "errors", "writer_achieved_rows_per_s",
                    "writer_late_batches", "client_cpu_share"])
@@ -398,8 +391,7 @@ def mixed(summary: pd.DataFrame) -> pd.DataFrame:
 
 def recovery(summary: pd.DataFrame) -> pd.DataFrame:
     """Restart after SIGKILL: time to serve again, until every acknowledged row is counted, rows lost."""
-    df = results.rows(summary)
-    df = results.rows(df, ok=False, op=schema.Op.RECOVERY)
+    df = results.rows(summary, op=schema.Op.RECOVERY)
     columns = ["variant", "mq", "rows_acked", "restart_s", "serving_s", "all_visible_s", "rows_visible", "rows_lost",
                "rows_duplicated"]
     return df[[c for c in columns if c in df]].reset_index(drop=True)
