@@ -1,4 +1,5 @@
-"""pubsub.ipynb at tiny size: every broker of a shape side by side and both MQs through Milvus, 5 ops in blocks."""
+"""pubsub.ipynb at tiny size: every broker of a shape side by side, 5 ops in blocks; both MQs through Milvus over 5
+pairs of server starts."""
 import pandas as pd
 import pytest
 from mqbench.report import tables
@@ -39,3 +40,17 @@ def test_ops_are_blocks_and_compared_with_the_rocksdb_model(pubsub_run):
     broker = table[table["what"].str.startswith("pubsub · broker")]
     assert set(broker["baseline"]) == {"rocksmq · rocksdb-model · strict"} and (broker["units"] == 5).all()
     assert "Table 1" in (pubsub_run / "report.html").read_text()
+
+
+def test_ops_through_milvus_are_start_pairs(pubsub_run):
+    s = pd.read_parquet(pubsub_run / "summary.parquet")
+    ops = s[(s["op"] == "pubsub") & (s["phase"] == "milvus")]
+    assert (ops["unit"] == "start").all() and ops.groupby(["shape", "variant"])["start"].nunique().eq(5).all()
+    restarts = s[(s["op"] == "server_start") & s["start"].notna()]
+    assert len(restarts) == 2 * 4 * 2  # shapes × restarted pairs (the first start is the servers' own) × servers
+    assert restarts.groupby("launch_order")["variant"].value_counts().min() >= 1  # launch order balanced
+    table = findings.findings(s)
+    milvus = table[(table["phase"] == "milvus") & (table["metric"] == "s_per_op")]
+    assert len(milvus) == 2 and (milvus["unit"] == "start pair").all() and (milvus["units"] == 5).all()
+    produce = table[(table["phase"] == "milvus") & (table["metric"] == "milvus_produce_ms")]
+    assert (produce["verdict"] == "insufficient data").all()  # whole-ms means below 20 ms carry no ratio

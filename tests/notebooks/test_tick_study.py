@@ -30,6 +30,7 @@ def test_the_tick_study_samples_every_start_and_kills_it(tick_run):
     assert (s.loc[s["phase"] == "tick", "interleaved"] == True).all()  # noqa: E712 - samples server by server
     verdicts = findings.findings(s)
     over_starts = verdicts[verdicts["what"].str.contains("tick") & (verdicts["unit"] == "start pair")]
-    assert len(over_starts) == 3 and (over_starts["units"] == 5).all()
+    assert len(over_starts) == 4 and (over_starts["units"] == 5).all()  # Strong search, query; lag mean, KM median
+    assert set(over_starts["metric"]) == {"latency_avg_ms", "lag_avg_ms", "lag_km_median_ms"}
     assert set(over_starts["verdict"]) <= {"different", "equivalent", "inconclusive"}
     assert "The time tick over many server starts" in (tick_run / "report.html").read_text()

@@ -24,7 +24,7 @@ NB = "notebooks/search_query.ipynb"
 CASES = {
     "grid entry with an unknown key": (
         lambda: runner.expand_grid({"notebooks": [{"notebook": NB, "params": {}}]}, ROOT),
-        GridError, "may have only 'parameters', 'grid' and 'repeats'"),
+        GridError, "may have only 'parameters', 'grid', 'repeats' and 'warmup'"),
     "grid that is not a mapping": (lambda: runner.expand_grid(["x"], ROOT), GridError, "'notebooks' list"),
     "grid repeats not a positive integer": (
         lambda: runner.expand_grid({"repeats": "two", "notebooks": [{"notebook": NB}]}, ROOT), GridError,

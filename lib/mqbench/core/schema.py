@@ -124,13 +124,17 @@ class Status(StrEnum):
 class Column:
     """One summary column. ``kind``: ``key`` (identifies a row or its group), ``parameter`` (a setting a row ran
     with, or the data it turned out to be) or ``measured``. ``better``: ``lower``/``higher`` for a metric a
-    comparison reads, else empty."""
+    comparison reads, else empty. ``resolution``: the smallest step the value can take, in its unit (0: fine
+    against any effect); a ratio verdict needs it small against the effect (:func:`resolution`). ``scale``:
+    ``ratio`` (contender ÷ baseline) or ``difference`` (contender − baseline, for shares that can be zero)."""
     name: str
     unit: str
     meaning: str
     kind: str = "measured"
     better: str = ""
     label: str = ""
+    resolution: float = 0.0
+    scale: str = "ratio"
 
     @property
     def title(self) -> str:
@@ -146,8 +150,8 @@ def _param(name, meaning, unit=""):
     return Column(name, unit, meaning, "parameter")
 
 
-def _m(name, unit, meaning, better="", label=""):
-    return Column(name, unit, meaning, "measured", better, label)
+def _m(name, unit, meaning, better="", label="", resolution=0.0, scale="ratio"):
+    return Column(name, unit, meaning, "measured", better, label, resolution, scale)
 
 
 STAT_SUFFIXES = {"avg": "mean", "p50": "p50", "p95": "p95", "p99": "p99", "p999": "p99.9", "min": "min", "max": "max"}
@@ -185,9 +189,13 @@ _LABELS = {"milvus_tsafe_wait_ms": "tSafe wait inside Milvus (the time tick)",
 def _milvus() -> list[Column]:
     out = []
     for name, meaning, histogram in _MILVUS:
-        out.append(_m(name, "ms", f"Milvus: {meaning}", "lower", _LABELS.get(name, "")))
+        whole_ms = 1.0 if histogram or name.endswith("_le_ms") else 0.0
+        out.append(_m(name, "ms", f"Milvus: {meaning}", "lower", _LABELS.get(name, ""), resolution=whole_ms))
         if histogram and not name.endswith("_le_ms"):
             out.append(_m(name.removesuffix("_ms") + "_n", "", f"Milvus: the calls behind {name}"))
+    out.append(_m("milvus_produce_slow_share", "", "Milvus: share of the phase's produce calls above the histogram's "
+                  "first bucket (recorded above 1 ms, whole ms)", "lower", "share of produce calls above 1 ms",
+                  scale="difference"))
     return out
 
 
@@ -273,6 +281,9 @@ COLUMNS: dict[str, Column] = {c.name: c for c in [
     _m("completed", "", "of those, completed without error before the drain deadline"),
     _m("not_sent", "", "of those, never sent (latency censored at the drain deadline)"),
     _m("lags_censored", "", "insert→visible batches never seen within the timeout (kept at the time waited)"),
+    _m("lag_km_median_ms", "ms", "insert→visible median lag, Kaplan–Meier over batches censored at the timeout "
+       "(missing when half or more were censored: see lag_median_censored)", "lower", "insert→visible median lag"),
+    _m("lag_median_censored", "", "1 when half or more batches were never visible: the median is above the timeout"),
     _m("s_per_op", "s", "pub/sub seconds per op, median", "lower", "pub/sub seconds per op"),
     _m("seconds", "s", "seconds one pub/sub op took"),
     _m("sent", "", "messages a pub/sub op sent"),
@@ -322,6 +333,24 @@ def declared(name: str) -> bool:
 def label(name: str) -> str:
     """A column's short label (its name when it is not registered)."""
     return COLUMNS[name].title if name in COLUMNS else name
+
+
+# steps set by how a value was taken rather than by its column: (op, column) -> (step, why)
+OP_RESOLUTION = {(Op.FLUSH, "duration_s"): (0.5, "pymilvus's flush() polls the segment state every 0.5 s")}
+WHOLE_MS = "Milvus observes it in whole milliseconds, truncated"
+
+
+def resolution(name: str, op: str = "") -> tuple[float, str]:
+    """(the smallest step a value of column ``name`` measured by ``op`` can take, why); (0, "") when fine."""
+    if (op, name) in OP_RESOLUTION:
+        return OP_RESOLUTION[(op, name)]
+    step = COLUMNS[name].resolution if name in COLUMNS else 0.0
+    return (step, WHOLE_MS) if step else (0.0, "")
+
+
+def scale(name: str) -> str:
+    """``ratio`` or ``difference``: how a comparison of column ``name`` is expressed."""
+    return COLUMNS[name].scale if name in COLUMNS else "ratio"
 
 
 def better(name: str) -> str:

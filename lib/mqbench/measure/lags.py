@@ -19,7 +19,7 @@ from mqbench.core.room import dir_bytes
 from mqbench.core.schema import Op, Phase
 from mqbench.measure.workload import Spec, interleaved
 from mqbench.milvus.processes import set_pdeathsig
-from mqbench.stats.metrics import latency_stats
+from mqbench.stats.metrics import km_median, latency_stats
 
 
 def _vectors(rng, rows: int, dim: int) -> np.ndarray:
@@ -57,11 +57,14 @@ def visibility_lags(client, collection: str, dim: int, batch_rows: int, batches:
 
 def lag_summary(lags: pd.DataFrame) -> dict:
     """Lag statistics of every batch (percentiles only where the sample supports them, as for latencies): a
-    batch never seen is *censored* at its timeout — its lag is at least the time waited, kept in the statistics
-    as that lower bound and counted in ``lags_censored`` (and ``errors``), never dropped."""
+    batch never seen is *censored* at its timeout — its lag is at least the time waited. The mean keeps it as
+    that lower bound (so a comparison of means is withheld where any batch was censored: ``lags_censored``,
+    also counted in ``errors``); the Kaplan–Meier median carries it as censoring (:func:`km_median`)."""
     stats = latency_stats(lags["lag_ms"] * 1e6, "lag")
     censored = int((~lags["visible"]).sum())
+    median = km_median(lags["lag_ms"], lags["visible"])
     return {"count": len(lags), "errors": censored, "lags_censored": censored, **stats,
+            "lag_km_median_ms": median, "lag_median_censored": int(not np.isfinite(median) and len(lags) > 0),
             "ack_avg_ms": float(lags["ack_ms"].mean())}
 
 

@@ -6,7 +6,9 @@ that say where a read waits and how the time tick travels through the MQ, parses
 
 * histograms (``SERIES``) as the mean over the phase, ``Δsum ÷ Δcount``, and the count ``Δcount`` — the
   requests or calls the server itself timed in that phase;
-* gauges (``GAUGES``) as their value at the end of the phase (the last time-tick lag Milvus set).
+* gauges (``GAUGES``) as their value at the end of the phase (the last time-tick lag Milvus set);
+* for the produce series, the bucket bounds of its p50/p99 and the share of calls above the first bucket
+  (``milvus_produce_slow_share``) — the comparison its whole milliseconds can carry.
 
 Milvus 2.3.5 observes these histograms in **whole milliseconds** (``time.Since(..).Milliseconds()``,
 truncated): an operation under 1 ms counts as 0, so a mean from these sums is a lower bound, low by about
@@ -125,11 +127,24 @@ def deltas(before: Samples, after: Samples, op: str = "") -> dict[str, float]:
         if values:
             out[gauge.column] = max(values)
     produce = next(s for s in SERIES if s.column == "milvus_produce_ms")
+    cumulative = buckets(before, after, produce)
     for q in (50, 99):
-        bound = bucket_percentile(buckets(before, after, produce), q)
+        bound = bucket_percentile(cumulative, q)
         if bound is not None:
             out[f"milvus_produce_p{q}_le_ms"] = bound
+    share = slow_share(cumulative)
+    if share is not None:
+        out["milvus_produce_slow_share"] = share
     return out
+
+
+def slow_share(cumulative: list[tuple[float, float]]) -> float | None:
+    """The share of a phase's calls above the histogram's first bucket bound (1 ms for Milvus's whole-ms series):
+    what a truncated histogram can compare, zeros included; None without calls."""
+    total = cumulative[-1][1] if cumulative else 0
+    if total <= 0:
+        return None
+    return float(1 - cumulative[0][1] / total)
 
 
 def bucket_percentile(cumulative: list[tuple[float, float]], q: float) -> float | None:

@@ -40,14 +40,17 @@ def welch(baseline, contender, delta: float = verdicts.DELTA) -> verdicts.Compar
                                 f"{n} independent units in the smaller run; a verdict needs {verdicts.MIN_UNITS}")
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     se = np.sqrt(va + vb)
-    if se == 0:
-        return verdicts.Comparison(verdicts.decide(ratio, ratio, delta), ratio, ratio, ratio, n, float(ratio == 1))
+    if se == 0:  # no spread on either side: nothing to build an interval from
+        return verdicts.Comparison(Verdict.INSUFFICIENT, ratio, np.nan, np.nan, n, np.nan,
+                                   verdicts.DEGENERATE if ratio == 1 else "the same value in every unit of each run",
+                                   degenerate=bool(ratio == 1))
     dof = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
     half = stats.t.ppf(1 - verdicts.ALPHA / 2, dof) * se
     diff = b.mean() - a.mean()
     low, high = float(np.exp(diff - half)), float(np.exp(diff + half))
     p = float(2 * stats.t.sf(abs(diff) / se, dof))
-    return verdicts.Comparison(verdicts.decide(low, high, delta), ratio, low, high, n, p)
+    return verdicts.Comparison(verdicts.decide(low, high, delta), ratio, low, high, n, p,
+                               p_equivalent=float(verdicts.equivalence_p(diff, se, dof, delta)))
 
 
 def _key(value) -> str:

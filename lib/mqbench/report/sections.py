@@ -15,7 +15,7 @@ from mqbench.core import page, results, schema
 from mqbench.core.schema import Notebook, Status, Verdict
 from mqbench.report import plots, tables
 from mqbench.stats import answers, scaling
-from mqbench.stats.findings import components, findings
+from mqbench.stats.findings import components, findings, interaction
 
 VERDICT_CLASS = {v: f"verdict-{v}" for v in (Verdict.DIFFERENT, Verdict.EQUIVALENT, Verdict.INCONCLUSIVE)}
 
@@ -136,17 +136,20 @@ def findings_section(run: Run) -> str:
     same_mq = len(table) and (table["baseline"].str.split("-").str[0] == table["contender"].str.split("-").str[0]).all()
     text = ("Each line compares one metric between a variant and the baseline (`variant ÷ baseline`) over independent "
             "units (`unit`) — pairs of server starts of one build served under every variant, pub/sub ops on brokers "
-            "side by side, or builds. **different**: the 95% interval excludes 1 and survives a Benjamini–Hochberg "
-            f"correction over all comparisons of the run (`p_adjusted` ≤ 0.05); **equivalent**: the interval lies "
-            f"within ±δ, δ = {_delta(run):.0%}; **inconclusive**: neither (an interval that excludes 1 with "
-            "`p_adjusted` above 0.05 is inconclusive); **insufficient data**: fewer than 5 units. "
+            "side by side, or builds, paired by key. **equivalent**: the 95% interval lies within ±δ, "
+            f"δ = {_delta(run):.0%}, and its equivalence test (TOST) survives a Benjamini–Hochberg correction over the "
+            "run's equivalence tests (`p_equivalent_adjusted` ≤ 0.05); **different**: the interval excludes 1 and "
+            "survives the correction over the run's difference tests (`p_adjusted` ≤ 0.05); **inconclusive**: "
+            "neither — the reading says why and about how many units would decide it; **insufficient data**: fewer "
+            "than 5 units, a value whose resolution is coarse against a ±δ effect (whole-ms counters, a 0.5 s poll), "
+            "censored lag means, no failure at all (a bound, not an equivalence), or values identical by construction. "
             f"This run: {', '.join(f'{v} {k}' for k, v in counts.items()) or 'no comparisons'}."
             + (" Both sides run the same MQ (an A/A comparison): any 'different' here would be a false alarm."
                if same_mq else "") + " How this was made: `mqbench.stats.findings.findings` and `mqbench.stats.verdicts`.")
     shown = table.assign(interval=[f"{lo:.3f}–{hi:.3f}" if pd.notna(lo) else "" for lo, hi in
                                    zip(table.get("ci_low", []), table.get("ci_high", []))])
-    columns = ["verdict", "what", "metric", "ratio", "interval", "p_adjusted", "units", "unit", "reading",
-               "baseline_median", "contender_median", "notebook"]
+    columns = ["verdict", "what", "metric", "ratio", "difference", "interval", "p_adjusted", "p_equivalent_adjusted",
+               "units", "unit", "units_needed", "reading", "baseline_median", "contender_median", "notebook"]
     decided = shown["verdict"] != Verdict.INSUFFICIENT if len(shown) else pd.Series(dtype=bool)
     few = shown[~decided][[c for c in ["what", "metric", "contender", "ratio", "units", "reason", "notebook"]
                            if c in shown]]
@@ -422,9 +425,16 @@ SCALE = Section(
 NOISE = Section(
     "Where the noise lives", "For each run-time comparison over start pairs, the per-block log ratio split by a "
     "mixed model (a random intercept per start, statsmodels `MixedLM`) into the spread *between starts* and *within a "
-    "start*, the spread of a start's mean, and how many start pairs a verdict at ±5% needs "
-    "(`mqbench.stats.findings.components`). Empty where a start had one block (the two cannot be told apart).",
+    "start*, the spread of a start's mean, and how many start pairs give an 80% chance of *equivalent* at ±5% when "
+    "the true ratio is 1 (t-based; `mqbench.stats.findings.components`). Empty where a start had one block (the two "
+    "cannot be told apart).",
     _table_of(lambda run: components(run.summary), "Variance components of the log ratios"))
+BUILDS = Section(
+    "The MQ × build interaction", "Each MQ's own build is served under every MQ, the build alternating between start "
+    "pairs: per comparison, the MQ's ratio on one build ÷ its ratio on the other, with a Welch 95% interval over the "
+    "start pairs of each build (`mqbench.stats.findings.interaction`). An interval that excludes 1 says the MQ's effect "
+    "depends on the build it serves; builds differ (two builds of the same rows give different graphs).",
+    _table_of(lambda run: interaction(run.summary), "MQ effect on one build ÷ on the other"))
 MILVUS = Section(
     "Milvus's own account", "Milvus's Prometheus series scraped before and after every phase, per MQ, beside the "
     "client's numbers (`mqbench.report.tables.milvus_view`, scraper `mqbench.measure.milvus_series`): the proxy's whole request, "
@@ -433,6 +443,6 @@ MILVUS = Section(
     "records these in whole milliseconds, truncated: a mean is a lower bound and calls under 1 ms count 0.",
     _table_of(lambda run: tables.milvus_view(run.summary), "Milvus's series per kind and variant (means over rows)"))
 HEAD = [header, answers_section, findings_section, parameters_section, failures_section]
-SEARCH = [TABLE2, NOISE, OPERATING_POINT, SERVED, LOADS, CONCURRENCY, OPEN_LOOP, RECALL, CONSISTENCY, SHAPES]
+SEARCH = [TABLE2, NOISE, BUILDS, OPERATING_POINT, SERVED, LOADS, CONCURRENCY, OPEN_LOOP, RECALL, CONSISTENCY, SHAPES]
 TICK_AND_FRESHNESS = [TICK, MILVUS, FRESHNESS, MIXED, GROWTH, RECOVERY]
 PUBSUB_MIGRATION_SCALE = [TABLE1, TABLE1_INSIDE, MIGRATION, SCALE]

@@ -34,6 +34,7 @@ from mqbench.stats import design
 INJECTED = ("run_dir", "repeat")  # set by the runner, declared by every notebook
 COMPLETED = "completed.json"
 GRID_KEYS = {"notebooks", "repeats", "order_seed"}
+WARMUP_REPEAT = -1  # a grid entry's warm-up cell (``warmup: true``): recorded, never a unit of a verdict
 
 
 @dataclass
@@ -92,9 +93,12 @@ def parse_cli_params(pairs: list[list[str]] | None) -> dict:
 
 
 def _entry_cells(entry: dict, default_repeats, base: Path, seed: int) -> list[Cell]:
-    unknown_keys = set(entry) - {"notebook", "parameters", "grid", "repeats"}
+    unknown_keys = set(entry) - {"notebook", "parameters", "grid", "repeats", "warmup"}
     if "notebook" not in entry or unknown_keys:
-        raise GridError(f"grid entry {entry!r} needs 'notebook' and may have only 'parameters', 'grid' and 'repeats'")
+        raise GridError(f"grid entry {entry!r} needs 'notebook' and may have only 'parameters', 'grid', 'repeats' "
+                        "and 'warmup'")
+    if not isinstance(entry.get("warmup", False), bool):
+        raise GridError(f"grid 'warmup' must be true or false, got {entry['warmup']!r}")
     repeats = entry.get("repeats", default_repeats)
     if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
         raise GridError(f"grid 'repeats' must be a positive integer, got {repeats!r}")
@@ -110,6 +114,8 @@ def _entry_cells(entry: dict, default_repeats, base: Path, seed: int) -> list[Ce
             params = {**fixed, **combos[i], "repeat": repeat}
             check_parameters(notebook, params)
             cells.append(Cell(notebook, params, tuple(axes)))
+    if entry.get("warmup"):  # the host's first build runs cold: a copy of the first cell, recorded as repeat -1
+        cells.insert(0, Cell(notebook, {**cells[0].params, "repeat": WARMUP_REPEAT}, cells[0].swept))
     return cells
 
 

@@ -2,8 +2,9 @@
 
 Each question names the Findings rows that answer it (a headline metric per question, in the unit that
 question needs — start pairs for run time, builds for ingest, blocks for pub/sub) and says in words what the
-verdict means. The broker-level pub/sub op is answered too, labelled as what it compares: Python client stacks
-(nats-py publishing strictly, against an in-process RocksDB model of RocksMQ), not Milvus.
+verdict means. The broker-level pub/sub op is not a question here: it compares Python client stacks (nats-py
+publishing strictly, against an in-process RocksDB model of RocksMQ), not Milvus; it stays in the Findings and
+the Table 1 section.
 """
 from __future__ import annotations
 
@@ -29,9 +30,8 @@ QUESTIONS = (
     Question("reads", "Do reads differ on the same data and index?", "findings", "start pair"),
     Question("tick", "Do Strong reads and fresh rows wait longer (the time tick)?", "time-tick", "start pair"),
     Question("ingest", "Does ingest or the index build differ (each MQ's own build)?", "load-phases", "build"),
-    Question("pubsub-milvus", "Does pub/sub through Milvus differ (inserts until Strong-visible)?", "table-1", "block"),
-    Question("pubsub-broker", "The seed's Table 1 op at the broker level — Python client stacks (nats-py vs an "
-                              "in-process RocksDB model), not Milvus", "table-1", "block"),
+    Question("pubsub-milvus", "Does pub/sub through Milvus differ (inserts until Strong-visible)?", "table-1",
+             "start pair"),
 )
 
 
@@ -48,10 +48,8 @@ def _pick(table: pd.DataFrame, key: str) -> pd.DataFrame:
         mask = (phase == schema.Phase.TICK) & (get("unit") == Unit.START_PAIR) & metric.isin(["latency_avg_ms", "lag_avg_ms"])
     elif key == "ingest":
         mask = (get("unit") == Unit.BUILD) & op.isin([schema.Op.INSERT, schema.Op.INDEX])
-    elif key == "pubsub-milvus":
-        mask = (phase == schema.Phase.MILVUS) & (metric == "s_per_op")
     else:
-        mask = (phase == schema.Phase.BROKER) & (metric == "s_per_op")
+        mask = (phase == schema.Phase.MILVUS) & (metric == "s_per_op")
     picked = table[mask]
     ops = {schema.Op.SEARCH: 0, schema.Op.QUERY: 1}
     rank = [(PRIORITY.get(r.get("metric"), 9), ops.get(r.get("op"), 2), r.get("phase") == schema.Phase.CONCURRENT)
@@ -100,7 +98,10 @@ def _words(row: dict, delta: float) -> str:
     if verdict == Verdict.EQUIVALENT:
         return f"no practical difference (within ±{delta:.0%})"
     if verdict == Verdict.INCONCLUSIVE:
-        return f"not resolved at ±{delta:.0%}: more {row.get('unit') or 'unit'}s would tell"
+        needed = row.get("units_needed")
+        unit = row.get("unit") or "unit"
+        return (f"not resolved at ±{delta:.0%}: about {int(needed)} {unit}s would decide it" if needed is not None
+                and np.isfinite(needed) else f"not resolved at ±{delta:.0%}: more {unit}s would tell")
     return f"an observation, not a verdict ({row.get('reason') or 'too few units'})"
 
 

@@ -12,9 +12,13 @@ The unit of a comparison is the level that varies (docs/measurement.md):
 * **builds**: loads and index builds, once per variant's own build — listed with their single observation
   unless a grid repeats them.
 
-Failed requests are compared by their counts (:func:`_error_rates`). :func:`components` splits each run-time
-metric's spread into within-start and between-start parts (a mixed model) and says how many start pairs a
-verdict at ±δ would need.
+Units pair by key (the start pair, block or build on both sides), never by row order; the baseline is the first
+listed variant (:func:`mqbench.stats.verdicts.variant_order`). A summary of several runs is compared run by run,
+each run its own multiplicity family. A value is compared as a ratio only where its resolution is fine against
+a ±δ effect (:func:`_resolved`); lags with a censored batch are compared by their Kaplan–Meier medians, not their
+means (:func:`_censored`). Failed requests are compared by unit (:func:`_error_rates`): no failure on either side is
+a bound, not an equivalence. :func:`components` splits each run-time metric's spread into within-start and
+between-start parts (a mixed model) and says how many start pairs a verdict at ±δ would need, t-based.
 """
 from __future__ import annotations
 
@@ -32,14 +36,20 @@ from mqbench.stats import verdicts
 COMPARED = {
     Notebook.SEARCH_QUERY: (["sweep", "op", "phase", "concurrency", "point", "consistency_level"],
                      ["latency_avg_ms", "latency_p50_ms", "latency_p99_ms", "rps", "recall_at_k", "lag_avg_ms",
-                      "milvus_tsafe_wait_ms", "milvus_qn_consume_tt_lag_ms"]),
-    Notebook.PUBSUB: (["op", "phase", "shape"], ["s_per_op", "milvus_produce_ms", "milvus_qn_consume_tt_lag_ms"]),
-    # per start, the mean: defined for any number of samples (a start's median needs 20)
-    Notebook.FRESHNESS_RECOVERY: (["op", "phase", "consistency_level", "batch_rows"], ["latency_avg_ms", "lag_avg_ms"]),
+                      "lag_km_median_ms", "milvus_tsafe_wait_ms", "milvus_qn_consume_tt_lag_ms"]),
+    Notebook.PUBSUB: (["op", "phase", "shape"], ["s_per_op", "milvus_produce_ms", "milvus_produce_slow_share",
+                                                 "milvus_qn_consume_tt_lag_ms"]),
+    # per start, the mean: defined for any number of samples (a start's median needs 20); with a censored batch,
+    # the Kaplan–Meier median
+    Notebook.FRESHNESS_RECOVERY: (["op", "phase", "consistency_level", "batch_rows"],
+                                  ["latency_avg_ms", "lag_avg_ms", "lag_km_median_ms"]),
 }
+LAG_MEANS = {"lag_avg_ms"}  # a censored batch makes these lower bounds
+CENSOR_REASON = ("{n} insert→visible batch(es) never became visible within the timeout: the mean is only a lower "
+                 "bound; the Kaplan–Meier median carries the censoring")
 NOT_FOR_SERIAL = {"rps"}  # a serial phase's rate is only its latency inverted
 SERIAL_PHASES = (schema.Phase.SERIAL, schema.Phase.TICK)
-MILVUS_SERIES = {"milvus_tsafe_wait_ms", "milvus_qn_consume_tt_lag_ms", "milvus_produce_ms"}
+MILVUS_SERIES = {"milvus_tsafe_wait_ms", "milvus_qn_consume_tt_lag_ms", "milvus_produce_ms", "milvus_produce_slow_share"}
 MILVUS_PHASES = (schema.Phase.TICK, schema.Phase.MILVUS)  # where Milvus's own series are compared
 LOAD_METRICS = {schema.Op.INSERT: "rows_per_s", schema.Op.INDEX: "duration_s", schema.Op.FLUSH: "duration_s",
                 schema.Op.LOAD: "duration_s"}
@@ -58,7 +68,12 @@ def _tick_bound(rows: pd.DataFrame) -> pd.Series:
     return rows["op"].eq(schema.Op.INSERT_VISIBLE) | strong
 
 
-def _blocked(summary: pd.DataFrame) -> list[pd.DataFrame]:
+def _runs(summary: pd.DataFrame) -> list[str]:
+    """``["run_id"]`` when ``summary`` holds several runs (each is its own family and its units its own), else []."""
+    return ["run_id"] if "run_id" in summary and summary["run_id"].nunique() > 1 else []
+
+
+def _blocked(summary: pd.DataFrame, delta: float) -> list[pd.DataFrame]:
     """Comparisons over start pairs and over blocks, notebook by notebook."""
     ok = results.with_consistency(results.rows(summary))
     if "block" not in ok or "variant" not in ok:
@@ -71,7 +86,7 @@ def _blocked(summary: pd.DataFrame) -> list[pd.DataFrame]:
         rows = ok[ok["notebook"] == notebook]
         if rows.empty:
             continue
-        keys = [k for k in keys if k in rows]
+        keys = _runs(summary) + [k for k in keys if k in rows]
         rows = rows.assign(**{k: rows[k].astype(object).fillna("") for k in keys})
         per_start = rows["unit"].eq(Unit.START) if "unit" in rows else pd.Series(False, index=rows.index)
         start = rows["start"].fillna(rows["block"]) if "start" in rows else rows["block"]
@@ -80,12 +95,13 @@ def _blocked(summary: pd.DataFrame) -> list[pd.DataFrame]:
             table = _compare(part, keys, metrics)
             if table.empty:
                 continue
+            table = _censored(_resolved(table, delta), part, keys)
             if not by_start:
                 held_keys = part.loc[_tick_bound(part), keys].drop_duplicates()
                 held = table.merge(held_keys, on=keys, how="left", indicator=True)["_merge"].eq("both").to_numpy()
                 held = held | table["metric"].isin(TICK_METRICS).to_numpy()  # a tick lag is set per start, too
                 table = _withhold(table, held, TICK_REASON)
-                built = (table["metric"].isin(BUILD_METRICS) & table["verdict"].ne(Verdict.INSUFFICIENT)).to_numpy()
+                built = table["metric"].isin(BUILD_METRICS).to_numpy() & ~held
                 table = _withhold(table, built, BUILD_REASON, units=1)
             out.append(table.assign(notebook=notebook, unit=Unit.START_PAIR if by_start else Unit.BLOCK))
         errors = _error_rates(rows, keys)
@@ -107,91 +123,182 @@ def _compare(rows: pd.DataFrame, keys: list[str], metrics: list[str]) -> pd.Data
 
 
 def _error_rates(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Failed requests (or never-visible inserts) per contender against the baseline, pooled over units, where a
-    group has the units of a verdict or any failure (a sweep point's clean single pass is not listed): no
-    failure on either side is *equivalent*; otherwise Fisher's exact test on the counts, *different* below 5%
-    after a Bonferroni correction over these rows, else *inconclusive*."""
+    """Failed requests (or never-visible inserts) per contender against the baseline, where a group has the units
+    of a verdict or any failure (a sweep point's clean single pass is not listed). Failures cluster by unit (a
+    start that broke fails many requests), so the test is over units: the per-unit failure shares, paired by unit,
+    by an exact sign-flip permutation test of their mean difference — *different* if it survives the run's
+    correction, else *inconclusive*. No failure on either side is a bound, never an equivalence: *insufficient
+    data*, with the 95% upper bounds per request and per unit."""
     if not {"errors", "count"} <= set(rows) or rows["count"].fillna(0).sum() == 0:
         return pd.DataFrame()
-    out = []
-    for group, part in rows.groupby(keys, dropna=False, sort=False):
-        group = group if isinstance(group, tuple) else (group,)
-        totals = part.groupby("variant")[["errors", "count"]].sum()
-        if part["unit_id"].nunique() < verdicts.MIN_UNITS and totals["errors"].sum() == 0:
-            continue
-        order = verdicts._variant_order(part)
-        for contender in order[1:]:
-            (eb, nb), (ec, nc) = totals.loc[order[0]], totals.loc[contender]
-            if nb <= 0 or nc <= 0:
-                continue
-            eb, nb, ec, nc = int(eb), int(nb), int(ec), int(nc)
-            p = float(stats.fisher_exact([[ec, nc - ec], [eb, nb - eb]])[1]) if eb + ec else 1.0
-            out.append({**dict(zip(keys, group)), "metric": "error_rate", "baseline": order[0], "contender": contender,
-                        "baseline_median": eb / nb, "contender_median": ec / nc,
-                        "ratio": (ec / nc) / (eb / nb) if eb else (1.0 if not ec else np.inf),
-                        "ci_low": np.nan, "ci_high": np.nan, "units": int(part["unit_id"].nunique()),
-                        "p_value": np.nan, "_p": p, "_failed": int(eb + ec), "_n": int(nb + nc)})
-    if not out:
+    rows = rows.assign(errors=rows["errors"].fillna(0), count=rows["count"].fillna(0))
+    per_unit = rows.groupby([*keys, "unit_id", "variant"], sort=False)[["errors", "count"]].sum().reset_index()
+    totals = per_unit.groupby([*keys, "variant"], sort=False).agg(
+        errors=("errors", "sum"), count=("count", "sum"), units=("unit_id", "nunique")).reset_index()
+    base = verdicts.baselines(rows, keys).rename("baseline").reset_index()
+    totals = totals.merge(base, on=keys)
+    pairs = totals[totals["variant"] != totals["baseline"]].merge(
+        totals[totals["variant"] == totals["baseline"]].drop(columns="baseline"), on=keys, suffixes=("", "_b"))
+    pairs = pairs[(pairs["count"] > 0) & (pairs["count_b"] > 0)
+                  & ((pairs["errors"] + pairs["errors_b"] > 0) | (pairs["units_b"] >= verdicts.MIN_UNITS))]
+    if pairs.empty:
         return pd.DataFrame()
-    table = pd.DataFrame(out)
-    tests = max(1, int((table["_failed"] > 0).sum()))
-    table["verdict"] = np.where(table["_failed"] == 0, Verdict.EQUIVALENT,
-                                np.where(table["_p"] * tests < verdicts.ALPHA, Verdict.DIFFERENT, Verdict.INCONCLUSIVE))
-    table["reason"] = [f"no failed request among {n:,} on either side" if f == 0 else
-                       f"{f} failed of {n:,}; Fisher's exact p = {p:.3g} (Bonferroni over {tests})"
-                       for f, n, p in zip(table["_failed"], table["_n"], table["_p"])]
-    return table.drop(columns=["_p", "_failed", "_n"]).assign(unit=Unit.REQUEST)
+    out = pairs[keys].assign(metric="error_rate", baseline=pairs["baseline"], contender=pairs["variant"],
+                             baseline_median=pairs["errors_b"] / pairs["count_b"],
+                             contender_median=pairs["errors"] / pairs["count"], ci_low=np.nan, ci_high=np.nan,
+                             units=pairs[["units", "units_b"]].min(axis=1).astype(int), p_value=np.nan,
+                             verdict=Verdict.INSUFFICIENT, unit=Unit.REQUEST)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["ratio"] = np.where(pairs["errors_b"] > 0, out["contender_median"] / out["baseline_median"], np.nan)
+    reasons, p_values, units = [], [], []
+    for row in out.assign(_eb=pairs["errors_b"].astype(int), _nb=pairs["count_b"].astype(int),
+                          _ec=pairs["errors"].astype(int), _nc=pairs["count"].astype(int)).to_dict("records"):
+        failed, n, p, k = row["_eb"] + row["_ec"], row["_nb"] + row["_nc"], np.nan, row["units"]
+        if failed == 0:
+            reason = (f"0 failed of {row['_nb']:,} and {row['_nc']:,} requests: a bound, not an equivalence — each "
+                      f"side's failure rate is below {_upper(min(row['_nb'], row['_nc'])):.2%} per request (95%, if "
+                      f"requests were independent), and no unit of {k} failed (below {_upper(k):.0%} of units)")
+        else:
+            d = _unit_differences(per_unit, keys, row)
+            k = len(d)
+            if k < verdicts.MIN_UNITS:
+                reason = f"{failed} failed of {n:,} over {k} paired units; a verdict needs {verdicts.MIN_UNITS}"
+            else:
+                p = float(stats.permutation_test((d,), np.mean, permutation_type="samples",
+                                                 n_resamples=np.inf if k <= 16 else 20_000, random_state=0).pvalue)
+                reason = (f"{failed} failed of {n:,}; exact sign-flip test over {k} paired units (failures cluster "
+                          f"by unit), p = {p:.3g} before the correction")
+        reasons.append(reason)
+        p_values.append(p)
+        units.append(k)
+    return out.assign(reason=reasons, p_value=p_values, units=units).reset_index(drop=True)
+
+
+def _unit_differences(per_unit: pd.DataFrame, keys: list[str], row: dict) -> np.ndarray:
+    """Per unit, the contender's failure share minus the baseline's, over units both sides have."""
+    part = per_unit
+    for k in keys:
+        part = part[part[k] == row[k]]
+    share = part.assign(s=part["errors"] / part["count"].where(part["count"] > 0)).pivot_table(
+        index="unit_id", columns="variant", values="s")
+    if row["contender"] not in share or row["baseline"] not in share:
+        return np.array([])
+    return (share[row["contender"]] - share[row["baseline"]]).dropna().to_numpy()
+
+
+def _upper(n: int) -> float:
+    """The one-sided 95% upper bound of a rate with no event in ``n`` trials (Clopper–Pearson: 1 − 0.05^(1/n))."""
+    return float(1 - 0.05 ** (1 / n)) if n > 0 else 1.0
+
+
+def _resolved(table: pd.DataFrame, delta: float) -> pd.DataFrame:
+    """Ratio verdicts withheld where the value's resolution (:func:`mqbench.core.schema.resolution`: whole-ms
+    histograms, a 0.5 s poll) is coarser than a ±δ effect at the smaller side's median."""
+    if table.empty:
+        return table
+    mask, reasons = [], []
+    for row in table.to_dict("records"):
+        step, why = schema.resolution(row["metric"], row.get("op", ""))
+        smallest = min(row["baseline_median"], row["contender_median"])
+        coarse = bool(step) and schema.scale(row["metric"]) == "ratio" and not step <= delta * smallest
+        mask.append(coarse)
+        reasons.append(f"resolution {step:g} {schema.COLUMNS[row['metric']].unit if row['metric'] in schema.COLUMNS else ''}"
+                       f" ({why}) is coarse against a ±{delta:.0%} effect at a median of {smallest:.3g}: no ratio verdict")
+    mask = np.array(mask, bool)
+    out = table.copy()
+    for i in np.flatnonzero(mask):
+        out = _withhold(out, out.index == out.index[i], reasons[i])
+    return out
+
+
+def _censored(table: pd.DataFrame, rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Lag means withheld where a batch was censored (a lower bound); Kaplan–Meier medians withheld where a unit's
+    median lies above the timeout (half or more of its batches censored) — counted in the reason either way."""
+    counts = {"lags_censored": LAG_MEANS, "lag_median_censored": {"lag_km_median_ms"}}
+    for column, metrics in counts.items():
+        if column not in rows or table.empty or not table["metric"].isin(metrics).any():
+            continue
+        per_group = rows.groupby(keys, dropna=False, sort=False)[column].sum().rename("_n").reset_index()
+        merged = table[keys].merge(per_group, on=keys, how="left")["_n"].fillna(0).to_numpy()
+        mask = table["metric"].isin(metrics).to_numpy() & (merged > 0)
+        for i in np.flatnonzero(mask):
+            reason = (CENSOR_REASON.format(n=int(merged[i])) if column == "lags_censored" else
+                      f"{int(merged[i])} unit(s) whose median lag lies above the timeout (half or more batches never "
+                      "visible): no ratio exists; the censoring is the finding")
+            table = _withhold(table, table.index == table.index[i], reason)
+    return table
 
 
 def _withhold(table: pd.DataFrame, mask, reason: str, **also) -> pd.DataFrame:
     """The rows under ``mask`` keep their ratio but get no verdict: no interval, no p-value, the reason."""
     table = table.copy()
-    table.loc[mask, ["ci_low", "ci_high", "p_value"]] = np.nan
+    table.loc[mask, [c for c in ("ci_low", "ci_high", "p_value", "p_equivalent", "sd_log") if c in table]] = np.nan
     table.loc[mask, ["verdict", "reason"]] = ["insufficient data", reason]
     for column, value in also.items():
         table.loc[mask, column] = value
     return table
 
 
-def _loads(summary: pd.DataFrame) -> pd.DataFrame:
-    """Load phases: one observation per variant and server, so as many units as servers per variant (the i-th
-    build of one variant paired with the i-th of the other); loads of different sizes never pair."""
+def _loads(summary: pd.DataFrame, delta: float) -> pd.DataFrame:
+    """Load phases: one observation per variant and build, paired by the build's key — the grid repeat (and the run,
+    in a summary of several) — so a missing or failed build leaves its pair out instead of shifting every later
+    pair; loads of different sizes never pair; a grid's warm-up cell (repeat −1, ``warmup: true``) is left out."""
     ok = results.rows(summary, op=list(LOAD_METRICS))
+    if "repeat" in ok:  # a grid's warm-up cell (repeat -1) is recorded, never a unit
+        ok = ok[~(pd.to_numeric(ok["repeat"], errors="coerce") < 0)]
     if ok.empty or "variant" not in ok or ok["variant"].nunique() < 2:
         return pd.DataFrame()
-    ok = ok.assign(rows=ok["rows"].fillna(-1) if "rows" in ok else -1)
+    ok = ok.assign(rows=ok["rows"].fillna(-1) if "rows" in ok else -1,
+                   unit=(ok["run_id"].astype(str) + " · " if _runs(summary) else "") + "repeat "
+                   + (ok["repeat"].fillna(0).astype(int).astype(str) if "repeat" in ok else "0"))
     frames = []
     for (notebook, op, _), rows in ok.groupby(["notebook", "op", "rows"]):
-        rows = rows.assign(unit=rows.groupby("variant").cumcount())
-        frames.append(verdicts.compare(rows, [LOAD_METRICS[op]], ["op", "phase"], unit="unit",
-                                       correct_family=False).assign(notebook=notebook, unit=Unit.BUILD))
+        table = verdicts.compare(rows, [LOAD_METRICS[op]], _runs(summary) + ["op", "phase"], unit="unit",
+                                 correct_family=False)
+        frames.append(_resolved(table, delta).assign(notebook=notebook, unit=Unit.BUILD))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def findings(summary: pd.DataFrame, delta: float | None = None) -> pd.DataFrame:
-    """Every comparison of the run, corrected as one family, sorted: different ones first (largest effect
-    first), then equivalent, inconclusive, insufficient data, failed-request shares last; with a one-line
-    ``reading``."""
-    frames = [f for f in [*_blocked(summary), _loads(summary)] if len(f)]
-    if not frames:
-        return pd.DataFrame(columns=["notebook", "what", "metric", "verdict", "ratio", "ci_low", "ci_high", "units"])
-    table = pd.concat(frames, ignore_index=True)
+    """Every comparison of the run (each run of a multi-run summary its own family), corrected as one family,
+    sorted: different ones first (largest effect first), then equivalent, inconclusive, insufficient data,
+    failed-request shares last; with a one-line ``reading`` and, where undecided, ``units_needed``."""
     if delta is None:
         delta = float(summary["delta"].dropna().iloc[0]) if "delta" in summary and summary["delta"].notna().any() \
             else verdicts.DELTA
-    table = verdicts.recheck(table, delta)
+    frames = [f for f in [*_blocked(summary, delta), _loads(summary, delta)] if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=["notebook", "what", "metric", "verdict", "ratio", "ci_low", "ci_high", "units"])
+    table = verdicts.recheck(pd.concat(frames, ignore_index=True), delta)
+    runs = table["run_id"] if "run_id" in table else pd.Series("", index=table.index)
+    tested = table["p_value"].notna().groupby(runs).transform("sum")
+    table["units_needed"] = [_needed(row, delta, max(1, int(m))) for row, m in zip(table.to_dict("records"), tested)]
     table["what"] = [describe(row) for row in table.to_dict("records")]
     table["reading"] = [reading(row, delta) for row in table.to_dict("records")]
     with np.errstate(divide="ignore"):  # a ratio of 0 (no failure on one side) has an infinite effect
-        table["effect"] = np.abs(np.log(table["ratio"].astype(float)))
+        table["effect"] = np.abs(np.log(table["ratio"].astype(float))).fillna(table["difference"].abs()
+                                                                               if "difference" in table else np.nan)
     table["_errors_last"] = table["metric"].eq("error_rate")
     table = table.sort_values(["_errors_last", "verdict", "effect"],
                               key=lambda s: s.map(ORDER) if s.name == "verdict" else (s if s.dtype == bool else -s))
     table = table.drop(columns="_errors_last")
-    columns = ["notebook", "what", "metric", "baseline", "contender", "verdict", "ratio", "ci_low", "ci_high",
-               "units", "unit", "baseline_median", "contender_median", "reading", "reason", "p_value", "p_adjusted",
+    columns = ["run_id", "notebook", "what", "metric", "baseline", "contender", "verdict", "ratio", "ci_low", "ci_high",
+               "units", "unit", "baseline_median", "contender_median", "reading", "reason", "units_needed", "p_value",
+               "p_adjusted", "p_equivalent", "p_equivalent_adjusted", "sd_log", "degenerate", "scale", "difference",
                "sweep", "op", "phase", "shape", "point", "consistency_level", "concurrency", "batch_rows"]
+    if not _runs(summary):
+        columns.remove("run_id")
     return table[[c for c in columns if c in table]].reset_index(drop=True)
+
+
+def _needed(row: dict, delta: float, family: int) -> float:
+    """Units that would give an inconclusive row an 80% chance of a decision at its own spread and estimate, in a
+    family of ``family`` comparisons (planned at α ÷ family: Bonferroni bounds the correction)."""
+    if row["verdict"] != Verdict.INCONCLUSIVE or not np.isfinite(row.get("sd_log", np.nan)):
+        return np.nan
+    scale = row.get("scale") or verdicts.RATIO
+    estimate = row["difference"] if scale == verdicts.DIFFERENCE else np.log(row["ratio"])
+    return float(verdicts.units_needed(row["sd_log"], estimate, delta, scale=scale, alpha=verdicts.ALPHA / family))
 
 
 def _given(value) -> bool:
@@ -215,57 +322,76 @@ def reading(row: dict, delta: float) -> str:
     """One sentence: what the verdict says in the metric's own terms."""
     label = schema.label(row["metric"])
     ratio = row["ratio"]
+    difference = row.get("scale") == verdicts.DIFFERENCE
     if row["verdict"] == Verdict.DIFFERENT:
+        if difference:
+            points = row["difference"] * 100
+            better = (schema.better(row["metric"]) == "lower") == (points < 0)
+            return (f"{row['contender']}'s {label} is {abs(points):.1f} points {'lower' if points < 0 else 'higher'} "
+                    f"than {row['baseline']}'s ({'better' if better else 'worse'})")
         change = (ratio - 1) * 100
         better = (schema.better(row["metric"]) == "lower") == (ratio < 1)
         return (f"{row['contender']}'s {label} is {abs(change):.1f}% {'lower' if change < 0 else 'higher'} than "
                 f"{row['baseline']}'s ({'better' if better else 'worse'})")
     if row["verdict"] == Verdict.EQUIVALENT:
-        return f"{label}: {row['contender']} and {row['baseline']} within ±{delta:.0%}"
+        within = f"±{delta * 100:.0f} points" if difference else f"±{delta:.0%}"
+        return f"{label}: {row['contender']} and {row['baseline']} within {within}"
     if row["verdict"] == Verdict.INCONCLUSIVE:
-        return f"{label}: not resolved at ±{delta:.0%} — more {row.get('unit') or 'unit'}s would tell"
+        unit = row.get("unit") or "unit"
+        needed = row.get("units_needed")
+        more = (f"about {int(needed)} {unit}s (it has {int(row['units'])}) would decide it with an 80% chance"
+                if needed is not None and np.isfinite(needed) else f"more {unit}s would tell")
+        return f"{label}: not resolved at ±{delta:.0%} ({row.get('reason') or 'the interval is too wide'}); {more}"
     return f"{label}: {row.get('reason') or 'too few independent units'}"
 
 
 def components(summary: pd.DataFrame, delta: float = verdicts.DELTA) -> pd.DataFrame:
     """Where the noise of each run-time comparison lives. Per block the log ratio contender ÷ baseline; a mixed
     model (statsmodels ``MixedLM``: a random intercept per start) splits its variance into *between starts* and
-    *within a start* (between blocks); ``starts_for_delta`` is how many start pairs make the 95% interval's
-    half-width ±δ for a ratio near 1 (from the per-start spread, τ² + σ²/blocks)."""
+    *within a start* (between blocks); ``starts_for_delta`` is how many start pairs give an 80% chance of
+    *equivalent* at ±δ when the true ratio is 1 (t-based, :func:`mqbench.stats.verdicts.units_needed`, from the
+    per-start spread τ² + σ²/blocks)."""
     if not {"unit", "start", "block", "variant"} <= set(summary):
         return pd.DataFrame()
     rows = results.rows(summary, unit=Unit.START, notebook=Notebook.SEARCH_QUERY,
                         sweep=schema.Sweep.BLOCKS if "sweep" in summary else None)
-    rows = rows[rows["start"].notna() & rows["block"].notna()]
-    if rows.empty or rows["variant"].nunique() < 2:
-        return pd.DataFrame()
-    keys, metrics = COMPARED[Notebook.SEARCH_QUERY]
-    keys = [k for k in keys if k in rows]
-    rows = rows.assign(**{k: rows[k].astype(object).fillna("") for k in keys})
     out = []
-    for group, part in rows.groupby(keys, sort=False):
-        order = verdicts._variant_order(part)
-        for metric in (m for m in metrics if m in part and part[m].notna().any() and m not in MILVUS_SERIES):
-            if part["phase"].iloc[0] in SERIAL_PHASES and metric in NOT_FOR_SERIAL:
-                continue
-            wide = part.pivot_table(index=["start", "block"], columns="variant", values=metric, aggfunc="mean")
-            for contender in (c for c in order[1:] if c in wide and order[0] in wide):
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    d = np.log(wide[contender] / wide[order[0]]).replace([np.inf, -np.inf], np.nan).dropna()
-                fit = _split(d.reset_index(name="d"))
-                if fit is None:
-                    continue
-                between, within, per_start, blocks = fit
-                need = int(np.ceil((1.96 * np.sqrt(per_start) / np.log(1 + delta)) ** 2)) if per_start > 0 else 2
-                out.append({**dict(zip(keys, group if isinstance(group, tuple) else (group,))), "metric": metric,
-                            "baseline": order[0], "contender": contender, "starts": int(d.index.get_level_values(0).nunique()),
-                            "blocks_per_start": blocks, "sd_between_starts": float(np.sqrt(between)),
-                            "sd_within_start": float(np.sqrt(within)), "sd_per_start": float(np.sqrt(per_start)),
-                            "starts_for_delta": max(need, verdicts.MIN_UNITS)})
+    for group, contender, metric, d in _start_log_ratios(rows, ["start", "block"]):
+        if metric in MILVUS_SERIES or (group["phase"] in SERIAL_PHASES and metric in NOT_FOR_SERIAL):
+            continue
+        fit = _split(d.reset_index(name="d"))
+        if fit is None:
+            continue
+        between, within, per_start, blocks = fit
+        out.append({**group, "metric": metric, "contender": contender,
+                    "starts": int(d.index.get_level_values(0).nunique()), "blocks_per_start": blocks,
+                    "sd_between_starts": float(np.sqrt(between)), "sd_within_start": float(np.sqrt(within)),
+                    "sd_per_start": float(np.sqrt(per_start)),
+                    "starts_for_delta": verdicts.units_needed(float(np.sqrt(per_start)), 0.0, delta)})
     table = pd.DataFrame(out)
     if len(table):
         table.insert(0, "what", [describe(row) for row in table.to_dict("records")])
     return table
+
+
+def _start_log_ratios(rows: pd.DataFrame, index: list[str]):
+    """For each run-time comparison of ``search_query``'s start rows (its keys, with the baseline): (keys,
+    contender, metric, log ratios contender ÷ baseline indexed by ``index``, each cell a mean)."""
+    rows = rows[rows["start"].notna() & rows["block"].notna()]
+    if rows.empty or rows["variant"].nunique() < 2:
+        return
+    keys, metrics = COMPARED[Notebook.SEARCH_QUERY]
+    keys = [k for k in keys if k in rows]
+    rows = rows.assign(**{k: rows[k].astype(object).fillna("") for k in keys})
+    for group, part in rows.groupby(keys, sort=False):
+        order = verdicts.variant_order(part)
+        named = {**dict(zip(keys, group if isinstance(group, tuple) else (group,))), "baseline": order[0]}
+        for metric in (m for m in metrics if m in part and part[m].notna().any()):
+            wide = part.pivot_table(index=index, columns="variant", values=metric, aggfunc="mean")
+            for contender in (c for c in order[1:] if c in wide and order[0] in wide):
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    d = np.log(wide[contender] / wide[order[0]]).replace([np.inf, -np.inf], np.nan).dropna()
+                yield named, contender, metric, d
 
 
 def _split(frame: pd.DataFrame):
@@ -288,3 +414,35 @@ def _split(frame: pd.DataFrame):
             return np.nan, np.nan, per_start, blocks
     between = float(result.cov_re.iloc[0, 0]) if result.cov_re.size else 0.0
     return max(between, 0.0), float(result.scale), per_start, blocks
+
+
+def interaction(summary: pd.DataFrame) -> pd.DataFrame:
+    """The MQ × build interaction of each run-time comparison whose start pairs served more than one build
+    (``build_variant``): per start pair the log ratio contender ÷ baseline (block means), and between the builds
+    the ratio of their geometric-mean ratios with a Welch 95% interval and p-value (q-values over the table). An
+    interval that excludes 1 says the MQ's effect depends on the build it serves."""
+    if not {"unit", "start", "build_variant", "variant"} <= set(summary):
+        return pd.DataFrame()
+    rows = results.rows(summary, unit=Unit.START, notebook=Notebook.SEARCH_QUERY)
+    if "sweep" in rows:
+        rows = rows[rows["sweep"].ne(schema.Sweep.WARMUP)]
+    if rows["build_variant"].nunique() < 2:
+        return pd.DataFrame()
+    out = []
+    for group, contender, metric, d in _start_log_ratios(rows, ["start", "build_variant"]):
+        if group["phase"] in SERIAL_PHASES and metric in NOT_FOR_SERIAL:
+            continue
+        by_build = {b: g.to_numpy() for b, g in d.groupby(level="build_variant")}
+        if len(by_build) != 2 or min(len(g) for g in by_build.values()) < 2:
+            continue
+        (b1, x1), (b2, x2) = sorted(by_build.items())
+        test = stats.ttest_ind(x2, x1, equal_var=False)
+        low, high = test.confidence_interval(0.95)
+        out.append({**group, "metric": metric, "contender": contender, "builds": f"{b2} ÷ {b1}",
+                    "starts": f"{len(x2)} + {len(x1)}", "ratio_of_ratios": float(np.exp(x2.mean() - x1.mean())),
+                    "ci_low": float(np.exp(low)), "ci_high": float(np.exp(high)), "p_value": float(test.pvalue)})
+    table = pd.DataFrame(out)
+    if len(table):
+        table.insert(0, "what", [describe(row) for row in table.to_dict("records")])
+        table["p_adjusted"] = verdicts.adjusted(table["p_value"].to_numpy())
+    return table

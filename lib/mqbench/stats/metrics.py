@@ -47,3 +47,16 @@ def summarize(res, cores: int) -> dict:
         sent = measured[measured["ok"]]
         out.update(latency_stats(sent["service_ns"], "service"))
     return out
+
+
+def km_median(times, observed) -> float:
+    """The Kaplan–Meier median of ``times`` where ``observed`` is False for a censored one; NaN when the
+    survival curve never falls to one half (half or more censored before the median). With every batch censored
+    at the same timeout (type I), it is the sample median with censored batches sorted last."""
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    times, observed = np.asarray(times, float), np.asarray(observed, bool)
+    if not len(times) or not observed.any():
+        return float("nan")
+    median = SurvfuncRight(times, observed.astype(int)).quantile(0.5)
+    return float(median) if np.isfinite(median) else float("nan")

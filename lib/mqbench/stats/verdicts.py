@@ -1,28 +1,34 @@
 """Three-way verdicts on paired comparisons: *different*, *equivalent within ±δ*, *inconclusive*, or
 *insufficient data*.
 
-The unit is an independent block: one measurement of every variant, in a balanced order
-(:mod:`mqbench.stats.design`) — a block of requests on servers side by side, or a pair of server starts
-for metrics that are fixed per start (the time tick). For each block the contender ÷ baseline ratio
-is taken; the interval is a Student-t 95% interval of the mean log ratio (so the ratio is the
-geometric mean over blocks). Why t on log ratios and not a bootstrap: with 5–20 blocks a percentile
-bootstrap under-covers (at 2 repeats it is only the min/max overlap test, which calls a difference
-about a third of the time when there is none), while the t-interval is exact for normal log ratios
-and errs on the wide side for mildly heavy tails.
+The unit is an independent observation of every variant, paired **by key** (the same start pair, block or
+build on both sides; :mod:`mqbench.stats.design` balances their order). Per unit the contender ÷ baseline
+ratio is taken; the interval is a Student-t 95% interval of the mean log ratio (so the ratio is the geometric
+mean over units). Why t on log ratios and not a bootstrap: with 5–20 units a percentile bootstrap
+under-covers, while the t-interval is exact for normal log ratios and errs on the wide side for mildly
+heavy tails (``tests/unit/test_calibration.py`` checks both).
 
-Decision (δ default 5%): **equivalent** when the whole interval lies inside [1−δ, 1+δ] (a resolved but
-negligible difference is equivalent; its ratio is still shown); else **different** when the interval
-excludes 1 *and* the difference survives a Benjamini–Hochberg correction over every comparison of the
-run (a report compares dozens of metrics: uncorrected, an A/A run would find a "difference" in most
-runs; corrected, the chance of any false "different" under no effect is ≤ 5%); else **inconclusive**.
-Fewer than :data:`MIN_UNITS` blocks give **insufficient data** and no interval.
-``tests/unit/test_verdicts.py`` simulates the procedure: its false "different" rate under no effect
-stays ≤ 5% and its power at a known effect is printed.
+Two hypotheses per comparison:
+
+* *difference*: a paired t-test of the log ratios (``p_value``);
+* *equivalence within ±δ*: two one-sided t-tests (TOST) against ln(1−δ) and ln(1+δ); ``p_equivalent`` is twice
+  the larger one-sided p-value, so ``p_equivalent ≤ 0.05`` exactly when the 95% interval lies inside
+  [1−δ, 1+δ].
+
+Benjamini–Hochberg runs over each kind in the run (a report tests dozens of metrics): the differences are one
+stated family, the equivalences another (pooled, an A/A run's resolved equivalences would loosen the threshold
+for a chance "different").
+**equivalent**: the equivalence survives the correction (a resolved but negligible difference is still
+equivalent; its ratio is shown); else **different**: the interval excludes 1 and the difference survives;
+else **inconclusive**, with the reason and how many units would decide it (:func:`units_needed`, t-based,
+for an 80% chance). Fewer than :data:`MIN_UNITS` units, a zero value (no ratio exists: it is reported, never
+dropped), or no spread at all give **insufficient data**; a comparison identical in every unit is
+*degenerate* (fixed by construction) and counts towards no verdict.
 """
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -32,10 +38,12 @@ from mqbench.core.schema import Verdict
 
 MIN_UNITS = 5
 DELTA = 0.05
-VERDICTS = tuple(Verdict)  # in this order: different first
-
-
 ALPHA = 0.05
+POWER = 0.8
+CAP = 100_000  # units_needed's answer when no number of units would do
+VERDICTS = tuple(Verdict)  # in this order: different first
+RATIO, DIFFERENCE = "ratio", "difference"
+DEGENERATE = "identical on both sides in every unit (fixed by construction): nothing to compare"
 
 
 @dataclass(frozen=True)
@@ -45,78 +53,208 @@ class Comparison:
     ci_low: float       # 95% interval of the ratio
     ci_high: float
     units: int
-    p_value: float      # paired t-test of the log ratios, before the correction over the run
+    p_value: float      # difference: paired t-test of the log ratios, before the correction over the run
     reason: str = ""
+    p_equivalent: float = float("nan")  # equivalence within ±δ (TOST, doubled), before the correction
+    sd_log: float = float("nan")        # spread of the per-unit log ratios (for planning and re-deciding)
+    degenerate: bool = False
+    scale: str = RATIO                  # or DIFFERENCE: ``difference`` and its interval instead of a ratio
+    difference: float = float("nan")    # mean of contender − baseline over units (difference scale)
 
 
-def paired(baseline, contender, delta: float = DELTA, min_units: int = MIN_UNITS) -> Comparison:
-    """The verdict on contender ÷ baseline from paired per-unit values, for a single comparison
-    (:func:`correct` then applies the run-wide correction). Units with a missing or non-positive
-    value on either side are left out."""
+def margins(delta: float, scale: str = RATIO) -> tuple[float, float]:
+    """The equivalence margins of the per-unit statistic: ln(1−δ) and ln(1+δ) for log ratios, ±δ for differences."""
+    if scale == DIFFERENCE:
+        return -delta, delta
+    return float(np.log1p(-delta)), float(np.log1p(delta))
+
+
+def equivalence_p(mean, se, dof, delta: float = DELTA, scale: str = RATIO):
+    """TOST p-value, doubled to match a 95% interval: ≤ 0.05 iff the interval of ``mean`` ± t·``se`` lies inside
+    the margins (:func:`margins`). Works on arrays."""
+    low, high = margins(delta, scale)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_low = stats.t.sf((np.asarray(mean) - low) / se, dof)
+        p_high = stats.t.cdf((np.asarray(mean) - high) / se, dof)
+    return np.minimum(1.0, 2 * np.maximum(p_low, p_high))
+
+
+def _from_logs(n: np.ndarray, mean: np.ndarray, sd: np.ndarray, zeros: np.ndarray, delta: float,
+               scale: str = RATIO) -> list[Comparison]:
+    """Comparisons from per-comparison unit counts, mean and sd of the per-unit statistic (log ratios, or
+    differences on the difference scale), and zero-valued units (which have no ratio)."""
+    if scale == DIFFERENCE:
+        return [_difference(k, m, s, delta) for k, m, s in zip(n.astype(int).tolist(), mean, sd)]
+    n, mean, sd = n.astype(int), np.asarray(mean, float), np.asarray(sd, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = sd / np.sqrt(n)
+        half = stats.t.ppf(1 - ALPHA / 2, n - 1) * se
+        p = 2 * stats.t.sf(np.abs(mean) / se, n - 1)
+        p_equiv = equivalence_p(mean, se, n - 1, delta)
+    out = []
+    for i, (k, m, s, z) in enumerate(zip(n.tolist(), mean, sd, zeros.astype(int).tolist())):
+        if z:
+            out.append(Comparison(Verdict.INSUFFICIENT, np.nan, np.nan, np.nan, k, np.nan,
+                                  f"{z} unit{'s' * (z != 1)} with a zero value: no ratio exists (see the values)"))
+        elif k < MIN_UNITS:
+            out.append(Comparison(Verdict.INSUFFICIENT, float(np.exp(m)) if k else np.nan, np.nan, np.nan, k, np.nan,
+                                  f"{k} independent unit{'s' * (k != 1)}; a verdict needs {MIN_UNITS}"))
+        elif not s > 0:
+            same = m == 0
+            out.append(Comparison(Verdict.INSUFFICIENT, float(np.exp(m)), np.nan, np.nan, k, np.nan,
+                                  DEGENERATE if same else
+                                  "the same ratio in every unit: the value is fixed above the unit (e.g. per build), "
+                                  "so the units carry no information about its spread", degenerate=bool(same)))
+        else:
+            low, high = float(np.exp(m - half[i])), float(np.exp(m + half[i]))
+            out.append(Comparison(decide(low, high, delta), float(np.exp(m)), low, high, int(k), float(p[i]),
+                                  p_equivalent=float(p_equiv[i]), sd_log=float(s)))
+    return out
+
+
+def _difference(k: int, m: float, s: float, delta: float) -> Comparison:
+    """A comparison of contender − baseline (shares): a t interval of the mean difference; zeros are values."""
+    nan = float("nan")
+    if k < MIN_UNITS:
+        return Comparison(Verdict.INSUFFICIENT, nan, nan, nan, k, nan,
+                          f"{k} independent unit{'s' * (k != 1)}; a verdict needs {MIN_UNITS}", scale=DIFFERENCE,
+                          difference=float(m) if k else nan)
+    if not s > 0:
+        return Comparison(Verdict.INSUFFICIENT, nan, nan, nan, k, nan, DEGENERATE if m == 0 else
+                          "the same difference in every unit: no spread to build an interval from",
+                          degenerate=bool(m == 0), scale=DIFFERENCE, difference=float(m))
+    se = s / np.sqrt(k)
+    half = _t_critical(k - 1) * se
+    p = float(2 * stats.t.sf(abs(m) / se, k - 1))
+    return Comparison(decide(m - half, m + half, delta, DIFFERENCE), nan, float(m - half), float(m + half), k, p,
+                      p_equivalent=float(equivalence_p(m, se, k - 1, delta, DIFFERENCE)), sd_log=float(s),
+                      scale=DIFFERENCE, difference=float(m))
+
+
+def paired(baseline, contender, delta: float = DELTA) -> Comparison:
+    """The verdict on contender ÷ baseline from paired per-unit values, for a single comparison (:func:`correct`
+    then applies the run-wide correction). A unit missing on either side (NaN) is left out; a zero is not."""
     a, c = np.asarray(baseline, float), np.asarray(contender, float)
-    ok = np.isfinite(a) & np.isfinite(c) & (a > 0) & (c > 0)
-    logs = np.log(c[ok] / a[ok])
-    n = int(ok.sum())
-    if n < min_units:
-        ratio = float(np.exp(logs.mean())) if n else float("nan")
-        return Comparison(Verdict.INSUFFICIENT, ratio, float("nan"), float("nan"), n, float("nan"),
-                       f"{n} independent unit{'s' * (n != 1)}; a verdict needs {min_units}")
-    mean, se = logs.mean(), logs.std(ddof=1) / np.sqrt(n)
-    if not se > 0:  # every unit gave the same ratio: no spread to build an interval from
-        if mean == 0:
-            return Comparison(Verdict.EQUIVALENT, 1.0, 1.0, 1.0, n, 1.0, "identical values on both sides in every unit")
-        return Comparison(Verdict.INSUFFICIENT, float(np.exp(mean)), float("nan"), float("nan"), n, float("nan"),
-                       "the same ratio in every unit: the value is fixed above the unit (e.g. per build), so the "
-                       "units carry no information about its spread")
-    half = _t_critical(n - 1) * se
-    p = float(2 * stats.t.sf(abs(mean) / se, n - 1))
-    low, high = float(np.exp(mean - half)), float(np.exp(mean + half))
-    return Comparison(decide(low, high, delta), float(np.exp(mean)), low, high, n, p)
+    ok = np.isfinite(a) & np.isfinite(c)
+    a, c = a[ok], c[ok]
+    positive = (a > 0) & (c > 0)
+    logs = np.log(c[positive] / a[positive])
+    sd = logs.std(ddof=1) if len(logs) > 1 else np.nan
+    return _from_logs(np.array([len(a)]), np.array([logs.mean() if len(logs) else np.nan]), np.array([sd]),
+                      np.array([(~positive).sum()]), delta)[0]
 
 
-def decide(low: float, high: float, delta: float) -> str:
+def null(scale: str = RATIO) -> float:
+    """The value of no effect: a ratio of 1, a difference of 0."""
+    return 0.0 if scale == DIFFERENCE else 1.0
+
+
+def decide(low: float, high: float, delta: float, scale: str = RATIO) -> str:
     """The verdict of one interval, before the run-wide correction."""
-    if low >= 1 - delta and high <= 1 + delta:
+    zero = null(scale)
+    if low >= zero - delta and high <= zero + delta:
         return Verdict.EQUIVALENT
-    return Verdict.DIFFERENT if low > 1 or high < 1 else Verdict.INCONCLUSIVE
+    return Verdict.DIFFERENT if low > zero or high < zero else Verdict.INCONCLUSIVE
 
 
 @functools.lru_cache(maxsize=256)
-def _t_critical(dof: int) -> float:
-    return float(stats.t.ppf(1 - ALPHA / 2, dof))
+def _t_critical(dof: int, q: float = 1 - ALPHA / 2) -> float:
+    return float(stats.t.ppf(q, dof))
+
+
+def units_needed(sd_log: float, log_ratio: float = 0.0, delta: float = DELTA, power: float = POWER,
+                 scale: str = RATIO, alpha: float = ALPHA) -> int:
+    """Units for a ``power`` chance of a decision at this spread (t-based, at level ``alpha``: pass α ÷ the
+    family's size to plan for the run-wide correction, as Bonferroni bounds Benjamini–Hochberg):
+    where the true log ratio ``log_ratio`` lies inside the margins, for *equivalent* —
+    (t₀.₉₇₅ + t_(1+power)/2)·sd/√n ≤ margin − |log ratio| (at a ratio of 1 both one-sided tests must pass, hence
+    the halved β); outside them, for *different* — (t₀.₉₇₅ + t_power)·sd/√n ≤ |log ratio|. :data:`CAP` when
+    the distance to decide is zero or the spread needs more."""
+    if not np.isfinite(sd_log) or sd_log <= 0:
+        return MIN_UNITS
+    low, high = margins(delta, scale)
+    margin = high if log_ratio >= 0 else -low
+    inside = abs(log_ratio) < margin
+    distance = margin - abs(log_ratio) if inside else abs(log_ratio)
+    if distance <= 0:
+        return CAP
+    reach = _reach((1 + power) / 2 if inside else power, alpha)  # decreasing in n
+    at = int(np.searchsorted(-reach, -distance / sd_log))
+    return int(MIN_UNITS + at) if at < len(reach) else CAP
+
+
+@functools.lru_cache(maxsize=64)
+def _reach(beta_q: float, alpha: float) -> np.ndarray:
+    """(t_(1−α/2) + t_beta_q) / √n for n = MIN_UNITS … CAP − 1 units (n − 1 degrees of freedom): the smallest
+    effect, in units of the spread, that n units decide with that chance."""
+    n = np.arange(MIN_UNITS, CAP)
+    return (stats.t.ppf(1 - alpha / 2, n - 1) + stats.t.ppf(beta_q, n - 1)) / np.sqrt(n)
 
 
 def correct(verdicts: list[Comparison]) -> list[Comparison]:
-    """Benjamini–Hochberg over one run's family of comparisons: a "different" whose adjusted p-value
-    exceeds 5% becomes "inconclusive", with the reason."""
-    tested = [i for i, v in enumerate(verdicts) if np.isfinite(v.p_value)]
-    if not tested:
-        return list(verdicts)
-    adjusted = stats.false_discovery_control([verdicts[i].p_value for i in tested], method="bh")
-    out = list(verdicts)
-    for i, p in zip(tested, adjusted):
-        if out[i].verdict == Verdict.DIFFERENT and p > ALPHA:
-            out[i] = replace(out[i], verdict=Verdict.INCONCLUSIVE,
-                             reason=f"the interval excludes 1, but not after a Benjamini-Hochberg correction over "
-                                    f"{len(tested)} comparisons")
-    return out
+    """:func:`settle` on a list of comparisons of one family."""
+    if not verdicts:
+        return []
+    table = settle(pd.DataFrame([asdict(v) for v in verdicts]))
+    names = [f.name for f in fields(Comparison)]
+    return [Comparison(**{n: row[n] for n in names}) for row in table.to_dict("records")]
 
 
-def recheck(table: pd.DataFrame, delta: float = DELTA) -> pd.DataFrame:
-    """Verdicts of a table of comparisons (from :func:`compare`) decided again at ``delta`` and corrected
-    as one family (rows without a p-value keep their verdict and reason)."""
-    rows = [Comparison(**{f.name: row[f.name] for f in fields(Comparison)}) for row in table.to_dict("records")]
-    rows = [replace(v, verdict=decide(v.ci_low, v.ci_high, delta), reason="") if np.isfinite(v.p_value) else v
-            for v in rows]
+def settle(table: pd.DataFrame, delta: float | None = None) -> pd.DataFrame:
+    """Benjamini–Hochberg over each run's families (``run_id`` when the table holds several: :func:`family`) and
+    the verdicts it leaves: equivalent if its equivalence survives, different if
+    the interval excludes the null and its difference survives, else inconclusive with the reason. Rows without
+    an interval but with a p-value (counts) are different if it survives; rows without a p-value keep their
+    verdict and reason. With ``delta``, intervals are first decided again at that δ. Adds ``p_adjusted``
+    (difference) and ``p_equivalent_adjusted``."""
     out = table.copy()
-    for f, values in zip(("verdict", "reason"), zip(*[(v.verdict, v.reason) for v in correct(rows)])):
-        out[f] = list(values)
-    out["p_adjusted"] = adjusted(out["p_value"].astype(float).to_numpy())
+    for name, default in (("scale", RATIO), ("p_equivalent", np.nan), ("degenerate", False), ("reason", ""),
+                          ("difference", np.nan), ("sd_log", np.nan)):
+        if name not in out:
+            out[name] = default
+    out["reason"] = out["reason"].fillna("")
+    tested = np.isfinite(out["p_value"].astype(float)).to_numpy()
+    interval = tested & np.isfinite(out["ci_low"].astype(float)).to_numpy()
+    if delta is not None and interval.any():
+        out = _redecide(out, interval, delta)
+    q_diff, q_equiv = np.full(len(out), np.nan), np.full(len(out), np.nan)
+    families = out.groupby("run_id", sort=False).indices.values() if "run_id" in out else [np.arange(len(out))]
+    sizes = np.zeros(len(out), int)
+    for at in families:
+        q_diff[at], q_equiv[at] = family(out["p_value"].to_numpy(float)[at], out["p_equivalent"].to_numpy(float)[at])
+        sizes[at] = np.isfinite(q_diff[at]).sum()
+    null_ = np.where(out["scale"].eq(DIFFERENCE), 0.0, 1.0)
+    excludes = (out["ci_low"].to_numpy(float) > null_) | (out["ci_high"].to_numpy(float) < null_)
+    equivalent = interval & (q_equiv <= ALPHA)
+    different = tested & ~equivalent & (q_diff <= ALPHA) & (excludes | ~interval)
+    verdict = np.where(equivalent, Verdict.EQUIVALENT, np.where(different, Verdict.DIFFERENT, Verdict.INCONCLUSIVE))
+    reason = np.where(equivalent | different, "", out["reason"].to_numpy(object))
+    for i in np.flatnonzero(interval & ~equivalent & ~different):
+        if excludes[i]:
+            reason[i] = (f"the interval excludes {null_[i]:g}, but not after a Benjamini-Hochberg correction over "
+                         f"the run's {sizes[i]} comparisons (q = {q_diff[i]:.3f})")
+        elif out["verdict"].iat[i] == Verdict.EQUIVALENT:
+            reason[i] = (f"the interval lies within ±δ, but not after a Benjamini-Hochberg correction over the "
+                         f"run's {sizes[i]} comparisons (q = {q_equiv[i]:.3f})")
+        else:
+            reason[i] = f"the interval holds both {null_[i]:g} and an effect outside ±δ"
+    out["verdict"] = np.where(tested, verdict.astype(object), out["verdict"].to_numpy(object))
+    out["reason"] = np.where(tested, reason, out["reason"].to_numpy(object))
+    out["p_adjusted"], out["p_equivalent_adjusted"] = q_diff, q_equiv
     return out
+
+
+def family(p_diff, p_equiv) -> tuple[np.ndarray, np.ndarray]:
+    """Benjamini–Hochberg adjusted p-values of one run's two stated families — its difference hypotheses and its
+    equivalence hypotheses, each corrected over all of its own kind (NaN: not tested). Separate, because true
+    equivalences found in one family would loosen the threshold of the other: pooled, an A/A run's many resolved
+    equivalences would let a chance "different" through."""
+    return adjusted(p_diff), adjusted(p_equiv)
 
 
 def adjusted(p_values: np.ndarray) -> np.ndarray:
     """Benjamini–Hochberg adjusted p-values (q-values) of one family; NaN where no test was made."""
+    p_values = np.asarray(p_values, float)
     out = np.full(len(p_values), np.nan)
     tested = np.isfinite(p_values)
     if tested.any():
@@ -124,42 +262,100 @@ def adjusted(p_values: np.ndarray) -> np.ndarray:
     return out
 
 
+def _redecide(table: pd.DataFrame, rows: np.ndarray, delta: float) -> pd.DataFrame:
+    """The interval rows of ``table`` decided at ``delta``: verdicts and equivalence p-values from the intervals."""
+    part = table.loc[rows]
+    dof = part["units"].to_numpy(float) - 1
+    t = stats.t.ppf(1 - ALPHA / 2, dof)
+    differences = part["scale"].eq(DIFFERENCE).to_numpy()
+    low, high = part["ci_low"].to_numpy(float), part["ci_high"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(differences, part["difference"].to_numpy(float), np.log(part["ratio"].to_numpy(float)))
+        se = np.where(differences, high - low, np.log(high) - np.log(low)) / (2 * t)
+        p_equiv = np.where(differences, equivalence_p(mean, se, dof, delta, DIFFERENCE),
+                           equivalence_p(mean, se, dof, delta))
+    table.loc[rows, "p_equivalent"] = p_equiv
+    table.loc[rows, "verdict"] = [decide(lo, hi, delta, sc) for lo, hi, sc in zip(low, high, part["scale"])]
+    return table
+
+
+def recheck(table: pd.DataFrame, delta: float = DELTA) -> pd.DataFrame:
+    """A table of comparisons (from :func:`compare`) decided again at ``delta`` and settled per run (:func:`settle`)."""
+    return settle(table, delta)
+
+
+def baselines(rows: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """The baseline variant of each ``keys`` group of ``rows`` (indexed by the keys): the first listed
+    (``variant_index``), ties (cells of a grid, each with one variant) by the MQ registry's order, then by label."""
+    from mqbench.milvus.server import MQS
+
+    index = rows["variant_index"].fillna(0) if "variant_index" in rows else pd.Series(0, index=rows.index)
+    order = rows[[*keys, "variant"]].assign(_i=index).groupby([*keys, "variant"], sort=False)["_i"].min().reset_index()
+    name = order["variant"].astype(str).str.split(r"[- ]", regex=True).str[0]
+    order["_r"] = [MQS.index(n) if n in MQS else len(MQS) for n in name]
+    order["_l"] = order["variant"].astype(str)
+    return order.sort_values(["_i", "_r", "_l"], kind="stable").groupby(keys, sort=False)["variant"].first()
+
+
+def variant_order(rows: pd.DataFrame) -> list:
+    """The variants of ``rows``, the baseline first (:func:`baselines`), the others by ``variant_index`` and label."""
+    first = baselines(rows.assign(_all=""), ["_all"]).iloc[0]
+    index = rows.groupby("variant")["variant_index"].min() if "variant_index" in rows else {}
+    return [first, *sorted(set(rows["variant"]) - {first}, key=lambda v: (index.get(v, 0), str(v)))]
+
+
 def compare(rows: pd.DataFrame, metrics: list[str], keys: list[str], unit: str = "block",
             delta: float = DELTA, correct_family: bool = True, aggfunc: str = "median") -> pd.DataFrame:
-    """Every non-baseline variant against the baseline (``variant_index`` 0), per ``keys`` group and metric.
+    """Every non-baseline variant against the baseline (:func:`variant_order`), per ``keys`` group and metric.
 
     ``rows``: rows per (keys, variant, unit) with the metric columns, several rows of a unit reduced by
-    ``aggfunc`` (the blocks of one server start by their mean). Returns one row per (keys, metric, contender)
-    with both sides' medians over units, the ratio, its interval and the verdict.
-    """
-    out = []
-    if rows.empty or unit not in rows or "variant" not in rows:
-        return pd.DataFrame(columns=[*keys, "metric", "baseline", "contender", *(f.name for f in fields(Comparison))])
-    for group, part in rows.groupby(keys, dropna=False, sort=False) if keys else [((), rows)]:
-        group = group if isinstance(group, tuple) else (group,)
-        order = _variant_order(part)
-        baseline, contenders = order[0], order[1:]
-        for metric in metrics:
-            if metric not in part or part[metric].isna().all():
-                continue
-            table = part.pivot_table(index=unit, columns="variant", values=metric, aggfunc=aggfunc)
-            if baseline not in table:
-                continue
-            for contender in (c for c in contenders if c in table):
-                out.append(({**dict(zip(keys, group)), "metric": metric, "baseline": baseline,
-                             "contender": contender, "baseline_median": float(table[baseline].median()),
-                             "contender_median": float(table[contender].median())},
-                            paired(table[baseline], table[contender], delta)))
-    found = [v for _, v in out]
+    ``aggfunc`` (the blocks of one server start by their mean). Units pair **by the value of** ``unit`` (a unit
+    missing on one side is left out of the pair, never shifted). Returns one row per (keys, metric, contender)
+    with both sides' medians over the paired units, the ratio, its interval and the verdict."""
+    columns = [*keys, "metric", "baseline", "contender", "baseline_median", "contender_median",
+               *(f.name for f in fields(Comparison))]
+    metrics = [m for m in metrics if m in rows and rows[m].notna().any()]
+    if rows.empty or unit not in rows or "variant" not in rows or not metrics:
+        return pd.DataFrame(columns=columns)
+    rows = rows.assign(**{k: rows[k].astype(object).where(rows[k].notna(), "") for k in keys})
+    group_keys = keys or ["_all"]
+    if not keys:
+        rows = rows.assign(_all="")
+    per_unit = (rows.groupby([*group_keys, "variant", unit], sort=False)[metrics].agg(aggfunc)
+                .reset_index().melt(id_vars=[*group_keys, "variant", unit], var_name="metric").dropna(subset=["value"]))
+    base = baselines(rows, group_keys).rename("_baseline").reset_index()
+    per_unit = per_unit.merge(base, on=group_keys, how="left")
+    is_base = (per_unit["variant"] == per_unit.pop("_baseline")).to_numpy()
+    pairs = per_unit[~is_base].merge(per_unit[is_base].drop(columns="variant"), on=[*group_keys, unit, "metric"],
+                                     suffixes=("_c", "_b")).rename(columns={"variant": "contender"})
+    if pairs.empty:
+        return pd.DataFrame(columns=columns)
+    from mqbench.core.schema import scale
+
+    differences = pairs["metric"].map(scale).eq(DIFFERENCE).to_numpy()
+    positive = (pairs["value_c"] > 0) & (pairs["value_b"] > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pairs["stat"] = np.where(differences, pairs["value_c"] - pairs["value_b"],
+                                 np.where(positive, np.log(pairs["value_c"] / pairs["value_b"]), np.nan))
+    pairs["zero"] = ~positive & ~differences
+    pairs["units"] = 1
+    summary = pairs.groupby([*group_keys, "metric", "contender"], sort=False).agg(
+        units=("units", "size"), mean=("stat", "mean"), sd=("stat", "std"), zeros=("zero", "sum"),
+        baseline_median=("value_b", "median"), contender_median=("value_c", "median")).reset_index()
+    scales = summary["metric"].map(scale).to_numpy()
+    found = [None] * len(summary)
+    for kind in (RATIO, DIFFERENCE):
+        at = np.flatnonzero(scales == kind)
+        for i, v in zip(at, _from_logs(summary["units"].to_numpy()[at], summary["mean"].to_numpy()[at],
+                                       summary["sd"].to_numpy()[at], summary["zeros"].to_numpy()[at], delta, kind)):
+            found[i] = v
     found = correct(found) if correct_family else found
-    return pd.DataFrame([{**row, **asdict(v)} for (row, _), v in zip(out, found)])
-
-
-def _variant_order(rows: pd.DataFrame) -> list:
-    """The variants of ``rows``, the baseline first: by ``variant_index`` if recorded, else RocksMQ first."""
-    if "variant_index" in rows and rows["variant_index"].notna().all():
-        return list(rows.groupby("variant")["variant_index"].min().sort_values(kind="stable").index)
-    return sorted(rows["variant"].unique(), key=lambda label: (not str(label).startswith("rocksmq"), str(label)))
+    summary = summary.merge(base.rename(columns={"_baseline": "baseline"}), on=group_keys, how="left")
+    out = pd.concat([summary.drop(columns=["units", "mean", "sd", "zeros"]),
+                     pd.DataFrame([asdict(v) for v in found], index=summary.index)], axis=1)
+    if not keys:
+        out = out.drop(columns="_all")
+    return out[columns]
 
 
 def simulate(effects: list[float], units: int, noise_cv: float, drift_cv: float = 0.0, runs: int = 2000,
@@ -170,14 +366,14 @@ def simulate(effects: list[float], units: int, noise_cv: float, drift_cv: float 
     rng = np.random.default_rng(seed)
     rows = []
     for run in range(runs):
-        family = []
+        family_ = []
         for effect in effects:
             drift = rng.normal(0, drift_cv, units)
             a = np.exp(drift + rng.normal(0, noise_cv, units))
             c = effect * np.exp(drift + rng.normal(0, noise_cv, units))
-            family.append(paired(a, c, delta))
+            family_.append(paired(a, c, delta))
         rows += [{"run": run, "metric": m, "effect": e, "verdict": v.verdict}
-                 for m, (e, v) in enumerate(zip(effects, correct(family)))]
+                 for m, (e, v) in enumerate(zip(effects, correct(family_)))]
     return pd.DataFrame(rows)
 
 

@@ -169,18 +169,25 @@ def broker_level(session, shapes: list[Shape], p: dict) -> None:
 
 
 def milvus_level(session, shapes: list[Shape], p: dict) -> None:
-    """Each shape as insert requests on the variants' servers side by side; each op on a fresh collection."""
+    """Each shape as insert requests on the variants' servers, over pairs of server starts: for each of ``ops``
+    units both servers are (re)started in the unit's balanced order, each runs one op on a fresh collection in that
+    order, then both are killed with their sessions released. An op ends on a Strong count, so it rides the time
+    tick, whose phase is fixed per start: the start pair, not the op on one pair of servers, is the unit."""
     for shape in shapes:
         variants = session.start_variants(p["variants"], folder=shape.label.replace("*", "x"))
-        for block, order in enumerate(design.block_orders(p["ops"], len(variants), p["seed"])):
-            for position, i in enumerate(order):
-                v = variants[i]
+        for start, order in enumerate(design.block_orders(p["ops"], len(variants), p["seed"])):
+            ordered = [variants[i] for i in order]
+            if start:
+                session.close_variants(kill=True, release_sessions=True, forget=False)
+                session.start_pair(ordered, start=start)
+            for position, v in enumerate(ordered):
+                name = f"pubsub_{start}"
                 with v.conn.client(timeout=p["op_timeout_s"]) as client:
-                    ingest.flat_collection(client, f"pubsub_{block}", 128)
+                    ingest.flat_collection(client, name, 128)
                     with _keep_going(), session.track(schema.Op.PUBSUB, schema.Phase.MILVUS, v, shape=shape.label,
                                        broker=f"milvus {MILVUS_VERSION} ({v.mq})", publish="insert", message_bytes=shape.size,
                                        messages_per_op=shape.count, rows_per_request=rows_per_request(shape),
-                                       block=block, block_order=position) as t:
-                        _record(t, milvus_op(client, f"pubsub_{block}", shape, p["op_timeout_s"]), shape)
-                    client.drop_collection(f"pubsub_{block}")
+                                       block=start, block_order=position, start=start, unit=schema.Unit.START) as t:
+                        _record(t, milvus_op(client, name, shape, p["op_timeout_s"]), shape)
+                    client.drop_collection(name)
         session.close_variants()

@@ -5,13 +5,16 @@ Two questions, each with its own unit (docs/measurement.md):
 * **Ingest and build** — each variant loads the same rows through its own MQ and builds its own index
   (:func:`build`): insert rows/s, flush, index, compaction and load times, segments, one build per variant
   and run, so these are observations unless a grid repeats the builds (the unit is the build).
-* **Run time** — one of those builds (the *builder*'s, chosen per run and recorded as ``build_variant``) is
-  copied once per variant and served under each variant's MQ (:func:`serve`): only the MQ differs. Then
-  **pairs of server starts** (:func:`run_starts`): every start pair restarts both servers (launch order
-  balanced), checks the rows by a Strong ``count(*)``, records the segments, runs a recorded warm-up block,
-  then ``blocks`` interleaved blocks — serial search and primary-key query, closed-loop search and query —
-  and the Strong-read and insert→visible samples of the time tick. Every run-time verdict is over start
-  pairs (per-start means of the blocks).
+* **Run time** — the builds **crossed with the MQs**: every variant's own build (``own_builds``) is copied once
+  per variant and served under each variant's MQ (:func:`serve`), so within a start pair only the MQ differs,
+  and across start pairs the served build alternates in a balanced order (recorded per row as
+  ``build_variant``): no build is drawn by chance, and the MQ × build interaction can be read
+  (:func:`mqbench.stats.findings.interaction`). Without ``own_builds`` one build is served: ``builder``'s,
+  else the baseline's. Then **pairs of server starts** (:func:`run_starts`): every start pair restarts both
+  servers (launch order balanced), checks the rows by a Strong ``count(*)``, records the segments, runs a
+  recorded warm-up block, then ``blocks`` interleaved blocks — serial search and primary-key query,
+  closed-loop search and query — and the Strong-read and insert→visible samples of the time tick. Every
+  run-time verdict is over start pairs (per-start means of the blocks).
 
 **Sweeps** then trace the curves (concurrency, open-loop rates, search parameters, consistency levels,
 request shapes, query kinds) on the last start: every point on every variant back to back, in a design order.
@@ -125,13 +128,13 @@ def prepare(session, p: dict):
     return data, specs
 
 
-def builder_index(p: dict, run_id: str, variants) -> int:
-    """The variant whose build is served under every variant: ``builder`` if given, else drawn from the run id
-    and repeat, so successive runs alternate between the MQs (in expectation) and each run records its own."""
+def served_builds(p: dict, variants) -> list[int]:
+    """The variants whose builds are served: with ``own_builds`` every variant's (crossed with the MQs), else
+    ``builder``'s if given, else the baseline's — never drawn by chance."""
+    if p["own_builds"]:
+        return list(range(len(variants)))
     labels = [v.label for v in variants]
-    if p["builder"]:
-        return labels.index(p["builder"])
-    return (zlib.crc32(run_id.encode()) + int(p.get("repeat") or 0)) % len(variants)
+    return [labels.index(p["builder"]) if p["builder"] else 0]
 
 
 def load_external(session, variants, data, p: dict) -> None:
@@ -142,34 +145,36 @@ def load_external(session, variants, data, p: dict) -> None:
 
 def build(session, data, p: dict):
     """Each variant loads ``data`` through its own MQ and builds its own index, one server at a time in an order
-    drawn from the run id (the ingest and build observations; unit: the build). The builder's server also gets
-    the small exact collection of the insert→visible samples; every collection is flushed, the server killed
-    with its sessions released. Returns (variants, builder)."""
+    drawn from the run id (the ingest and build observations; unit: the build). Each served build
+    (:func:`served_builds`) also gets the small exact collection of the insert→visible samples; every collection
+    is flushed, the server killed with its sessions released. Returns (variants, the variants whose builds are
+    served, each with its stopped server)."""
     variants = design.parse_variants(p["variants"], p["server_overrides"])
-    builds = 2 if p["own_builds"] else 1  # a non-builder's build is removed once measured
-    copies = builds if p["serve_alone"] else len(variants) + 1
+    served = served_builds(p, variants)
+    loaders = list(range(len(variants))) if p["own_builds"] else served
+    copies = len(served) * (1 if p["serve_alone"] else len(variants) + 1)
     pipeline.check_room(session, data.n, data.dim, p["index_type"], p["index_params"], servers=copies,
                         compact=p["compact"])
-    chosen = builder_index(p, session.context["run_id"], variants)
-    session.context["build_variant"] = variants[chosen].label
-    loaders = list(range(len(variants))) if p["own_builds"] else [chosen]
     order = [i for i in design.block_orders(1, len(variants), zlib.crc32(session.context["run_id"].encode()))[0]
              if i in loaders]
     for i in order:
         v = variants[i]
+        session.context["build_variant"] = v.label
         session.start_server(v, f"{v.label}-build")
         pipeline.load(session, v, COLLECTION, data, p["index_type"], p["index_params"], batch_mb=p["batch_mb"],
                       workers=p["insert_workers"], compact=p["compact"])
         record_segments(session, v, schema.Phase.LOAD)
-        if i == chosen:
+        if i in served:
             with v.conn.client(timeout=600) as client:
                 ingest.flat_collection(client, TICK_COLLECTION, data.dim)
                 client.insert(TICK_COLLECTION, np.arange(TICK_ROWS), _tick_rows(data.dim))
                 for name in (COLLECTION, TICK_COLLECTION):
                     client.flush(name)
+            if not (p["target_recall"] and i == served[0]):  # that one stays up for the operating point
+                session.stop_server(v, kill=True, release_sessions=True, keep_data=True)
         else:
             session.stop_server(v, kill=True)
-    return variants, variants[chosen]
+    return variants, [variants[i] for i in served]
 
 
 def _tick_rows(dim: int) -> np.ndarray:
@@ -186,7 +191,7 @@ def record_segments(session, v, phase: str, **tags) -> dict:
 
 
 def operating_point(session, builder, specs, data, p: dict) -> dict:
-    """On the builder's build, before it is served: serial search at every ``search_param_sweep`` setting
+    """On the first served build, before it is served: serial search at every ``search_param_sweep`` setting
     (the recall–latency curve, sweep ``search_params``), and the specs at the *operating point* — the first
     setting (in the order given, cheapest first) whose recall@k reaches ``target_recall``, else the last one —
     recorded on every later row as ``operating_point``."""
@@ -211,45 +216,59 @@ def idle(session, v, window_s: float, **tags) -> None:
         time.sleep(window_s)
 
 
-def serve_alone(session, variants, builder) -> list:
-    """The builder's folder itself, served under every variant in turn: one server object per variant on that
-    folder, each starting with its own ``mq.type`` (the data is flushed; switching either way restarts cleanly,
-    docs/scale.md), never two at once."""
-    source = builder.server
-    session.stop_server(builder, kill=True, release_sessions=True, keep_data=True)
-    for v in variants:
-        v.server = EmbeddedMilvus(v.mq, source.base_dir, v.overrides, password=source._password)
-        v.conn = None
+def serve_alone(session, variants, builds) -> dict:
+    """Each served build's folder itself, served under every variant in turn: one server object per (build,
+    variant) on that folder, each starting with its own ``mq.type`` (the data is flushed; switching either way
+    restarts cleanly, docs/scale.md), never two at once. Returns {build label: {variant label: server}}."""
+    servers = {}
+    for b in builds:
+        source = b.server
+        servers[b.label] = {v.label: EmbeddedMilvus(v.mq, source.base_dir, v.overrides, password=source._password)
+                            for v in variants}
     session.variants = list(variants)
-    return variants
+    return servers
 
 
-def serve(session, variants, builder) -> list:
-    """The builder's folder copied once per variant; each copy gets its variant's MQ at its next start (the
-    seed's migration path: the data is flushed, so no MQ holds anything the copy needs)."""
-    source = builder.server
-    source_dir, password = source.base_dir, source._password
-    session.stop_server(builder, kill=True, release_sessions=True, keep_data=True)
-    for v in variants:
-        target = session.run_dir / "servers" / session.tag / f"{v.label}-served"
-        with session.track(schema.Op.COPY_BUILD, schema.Phase.LOAD, v, build_from=builder.label) as t:
-            shutil.copytree(source_dir, target, ignore=lambda d, names: ["logs"] if d == str(source_dir) else [])
-            t.extra["copied_bytes"] = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
-        v.server = EmbeddedMilvus(v.mq, target, v.overrides, password=password)
-        v.conn = None
-    shutil.rmtree(source_dir / "data", ignore_errors=True)
+def serve(session, variants, builds) -> dict:
+    """Each served build's folder copied once per variant; each copy gets its variant's MQ at its next start (the
+    seed's migration path: the data is flushed, so no MQ holds anything the copy needs). Returns {build label:
+    {variant label: server}}."""
+    servers = {}
+    for b in builds:
+        source_dir, password = b.server.base_dir, b.server._password
+        servers[b.label] = {}
+        for v in variants:
+            target = session.run_dir / "servers" / session.tag / f"{v.label}-serves-{b.label}"
+            with session.track(schema.Op.COPY_BUILD, schema.Phase.LOAD, v, build_from=b.label) as t:
+                shutil.copytree(source_dir, target, ignore=lambda d, names: ["logs"] if d == str(source_dir) else [])
+                t.extra["copied_bytes"] = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
+            servers[b.label][v.label] = EmbeddedMilvus(v.mq, target, v.overrides, password=password)
+        shutil.rmtree(source_dir / "data", ignore_errors=True)
     session.variants = list(variants)
-    return variants
+    return servers
 
 
-def run_starts(session, variants, specs, data, p: dict) -> None:
-    """``start_pairs`` pairs of starts of the served copies. In each: both servers launched in the pair's design
-    order, the rows counted, a warm-up block (recorded as sweep ``warmup``), ``blocks`` blocks, the time-tick
-    samples; then both killed with their sessions released — except after the last pair, whose servers stay
-    up for the sweeps. With ``serve_alone`` each server of a pair starts, is measured and is killed on its own,
-    in the pair's order (A B, B A, …): one server in memory at a time, the pair still the unit."""
+def build_sequence(builds: list, pairs: int, seed: int) -> list:
+    """The build each start pair serves: every build equally often (as far as ``pairs`` allows), in a seeded
+    balanced order — the first entries of Williams rows, like every other order of the design."""
+    return [builds[row[0]] for row in design.block_orders(pairs, len(builds), seed + 13)]
+
+
+def run_starts(session, variants, servers: dict, specs, data, p: dict) -> None:
+    """``start_pairs`` pairs of starts of the served copies, the served build alternating between pairs in a
+    balanced seeded order (``servers``: {build: {variant: server}}; recorded as ``build_variant``). In each: both
+    servers launched in the pair's design order, the rows counted, a warm-up block (recorded as sweep
+    ``warmup``), ``blocks`` blocks, the time-tick samples; then both killed with their sessions released —
+    except after the last pair, whose servers stay up for the sweeps. With ``serve_alone`` each server of a pair
+    starts, is measured and is killed on its own, in the pair's order (A B, B A, …): one server in memory at a
+    time, the pair still the unit."""
     orders = design.block_orders(p["start_pairs"], len(variants), p["seed"] + 11)
+    sequence = build_sequence(list(servers), p["start_pairs"], p["seed"])
     for start, order in enumerate(orders):
+        served = sequence[start]
+        session.context["build_variant"] = served
+        for v in variants:
+            v.server, v.conn = servers[served][v.label], None
         ordered = [variants[i] for i in order]
         for group in ([[v] for v in ordered] if p["serve_alone"] else [ordered]):
             position = ordered.index(group[0])
@@ -284,7 +303,7 @@ def _one_start(session, ordered, specs, data, p: dict, start: int, first_positio
 
 
 def measure(session, data, specs, p: dict) -> list:
-    """The run-time comparison: builds, the builder's build served under every variant, the start pairs; on an
+    """The run-time comparison: builds, the served builds crossed with every variant, the start pairs; on an
     external server (``uri``), the data loaded and its one variant measured in ``blocks`` blocks. Returns the
     variants, their servers running (the last start's) for the sweeps."""
     if p["uri"]:
@@ -293,11 +312,12 @@ def measure(session, data, specs, p: dict) -> list:
         with _block_pool(session, p) as pool:
             run_blocks(session, pool, variants, specs, data, p, range(p["blocks"]), {"sweep": schema.Sweep.BLOCKS})
         return variants
-    variants, builder = build(session, data, p)
+    variants, builds = build(session, data, p)
     if p["target_recall"]:
-        specs.update(operating_point(session, builder, specs, data, p))
-    (serve_alone if p["serve_alone"] else serve)(session, variants, builder)
-    run_starts(session, variants, specs, data, p)
+        specs.update(operating_point(session, builds[0], specs, data, p))
+        session.stop_server(builds[0], kill=True, release_sessions=True, keep_data=True)
+    servers = (serve_alone if p["serve_alone"] else serve)(session, variants, builds)
+    run_starts(session, variants, servers, specs, data, p)
     return variants
 
 
