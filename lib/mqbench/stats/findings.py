@@ -298,7 +298,8 @@ def _needed(row: dict, delta: float, family: int) -> float:
         return np.nan
     scale = row.get("scale") or verdicts.RATIO
     estimate = row["difference"] if scale == verdicts.DIFFERENCE else np.log(row["ratio"])
-    return float(verdicts.units_needed(row["sd_log"], estimate, delta, scale=scale, alpha=verdicts.ALPHA / family))
+    needed = verdicts.units_needed(row["sd_log"], estimate, delta, scale=scale, alpha=verdicts.ALPHA / family)
+    return float(needed) if needed < verdicts.CAP else np.nan  # an estimate on the margin: no number decides it
 
 
 def _given(value) -> bool:
@@ -339,8 +340,12 @@ def reading(row: dict, delta: float) -> str:
     if row["verdict"] == Verdict.INCONCLUSIVE:
         unit = row.get("unit") or "unit"
         needed = row.get("units_needed")
-        more = (f"about {int(needed)} {unit}s (it has {int(row['units'])}) would decide it with an 80% chance"
-                if needed is not None and np.isfinite(needed) else f"more {unit}s would tell")
+        if needed is not None and np.isfinite(needed):
+            more = f"about {int(needed)} {unit}s (it has {int(row['units'])}) would decide it with an 80% chance"
+        elif np.isfinite(row.get("sd_log", np.nan)):
+            more = f"its estimate sits on the ±{delta:.0%} margin, so no number of {unit}s plans a decision"
+        else:
+            more = f"more {unit}s would tell"
         return f"{label}: not resolved at ±{delta:.0%} ({row.get('reason') or 'the interval is too wide'}); {more}"
     return f"{label}: {row.get('reason') or 'too few independent units'}"
 
