@@ -194,46 +194,43 @@ def _upper(n: int) -> float:
 def _resolved(table: pd.DataFrame, delta: float) -> pd.DataFrame:
     """Ratio verdicts withheld where the value's resolution (:func:`mqbench.core.schema.resolution`: whole-ms
     histograms, a 0.5 s poll) is coarser than a ±δ effect at the smaller side's median."""
-    if table.empty:
-        return table
     mask, reasons = [], []
     for row in table.to_dict("records"):
         step, why = schema.resolution(row["metric"], row.get("op", ""))
         smallest = min(row["baseline_median"], row["contender_median"])
-        coarse = bool(step) and schema.scale(row["metric"]) == "ratio" and not step <= delta * smallest
+        coarse = bool(step) and schema.scale(row["metric"]) == verdicts.RATIO and not step <= delta * smallest
         mask.append(coarse)
-        reasons.append(f"resolution {step:g} {schema.COLUMNS[row['metric']].unit if row['metric'] in schema.COLUMNS else ''}"
-                       f" ({why}) is coarse against a ±{delta:.0%} effect at a median of {smallest:.3g}: no ratio verdict")
-    mask = np.array(mask, bool)
-    out = table.copy()
-    for i in np.flatnonzero(mask):
-        out = _withhold(out, out.index == out.index[i], reasons[i])
-    return out
+        if coarse:
+            reasons.append(f"resolution {step:g} {schema.COLUMNS[row['metric']].unit} ({why}) is coarse against a "
+                           f"±{delta:.0%} effect at a median of {smallest:.3g}: no ratio verdict")
+    return _withhold(table, np.array(mask, bool), reasons) if reasons else table
 
 
 def _censored(table: pd.DataFrame, rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Lag means withheld where a batch was censored (a lower bound); Kaplan–Meier medians withheld where a unit's
     median lies above the timeout (half or more of its batches censored) — counted in the reason either way."""
-    counts = {"lags_censored": LAG_MEANS, "lag_median_censored": {"lag_km_median_ms"}}
-    for column, metrics in counts.items():
+    counts = {"lags_censored": (LAG_MEANS, CENSOR_REASON),
+              "lag_median_censored": ({"lag_km_median_ms"}, "{n} unit(s) whose median lag lies above the timeout "
+                                      "(half or more batches never visible): no ratio exists; the censoring is the "
+                                      "finding")}
+    for column, (metrics, reason) in counts.items():
         if column not in rows or table.empty or not table["metric"].isin(metrics).any():
             continue
         per_group = rows.groupby(keys, dropna=False, sort=False)[column].sum().rename("_n").reset_index()
-        merged = table[keys].merge(per_group, on=keys, how="left")["_n"].fillna(0).to_numpy()
-        mask = table["metric"].isin(metrics).to_numpy() & (merged > 0)
-        for i in np.flatnonzero(mask):
-            reason = (CENSOR_REASON.format(n=int(merged[i])) if column == "lags_censored" else
-                      f"{int(merged[i])} unit(s) whose median lag lies above the timeout (half or more batches never "
-                      "visible): no ratio exists; the censoring is the finding")
-            table = _withhold(table, table.index == table.index[i], reason)
+        n = table[keys].merge(per_group, on=keys, how="left")["_n"].fillna(0).to_numpy()
+        mask = table["metric"].isin(metrics).to_numpy() & (n > 0)
+        if mask.any():
+            table = _withhold(table, mask, [reason.format(n=int(k)) for k in n[mask]])
     return table
 
 
-def _withhold(table: pd.DataFrame, mask, reason: str, **also) -> pd.DataFrame:
-    """The rows under ``mask`` keep their ratio but get no verdict: no interval, no p-value, the reason."""
+def _withhold(table: pd.DataFrame, mask, reason, **also) -> pd.DataFrame:
+    """The rows under ``mask`` keep their ratio but get no verdict: no interval, no p-value, the reason (one for
+    all, or one per masked row)."""
     table = table.copy()
     table.loc[mask, [c for c in ("ci_low", "ci_high", "p_value", "p_equivalent", "sd_log") if c in table]] = np.nan
-    table.loc[mask, ["verdict", "reason"]] = ["insufficient data", reason]
+    table.loc[mask, "verdict"] = Verdict.INSUFFICIENT
+    table.loc[mask, "reason"] = reason
     for column, value in also.items():
         table.loc[mask, column] = value
     return table
@@ -269,7 +266,7 @@ def findings(summary: pd.DataFrame, delta: float | None = None) -> pd.DataFrame:
     frames = [f for f in [*_blocked(summary, delta), _loads(summary, delta)] if len(f)]
     if not frames:
         return pd.DataFrame(columns=["notebook", "what", "metric", "verdict", "ratio", "ci_low", "ci_high", "units"])
-    table = verdicts.recheck(pd.concat(frames, ignore_index=True), delta)
+    table = verdicts.settle(pd.concat(frames, ignore_index=True), delta)
     runs = table["run_id"] if "run_id" in table else pd.Series("", index=table.index)
     tested = table["p_value"].notna().groupby(runs).transform("sum")
     table["units_needed"] = [_needed(row, delta, max(1, int(m))) for row, m in zip(table.to_dict("records"), tested)]

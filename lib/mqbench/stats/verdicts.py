@@ -79,56 +79,40 @@ def equivalence_p(mean, se, dof, delta: float = DELTA, scale: str = RATIO):
     return np.minimum(1.0, 2 * np.maximum(p_low, p_high))
 
 
-def _from_logs(n: np.ndarray, mean: np.ndarray, sd: np.ndarray, zeros: np.ndarray, delta: float,
-               scale: str = RATIO) -> list[Comparison]:
-    """Comparisons from per-comparison unit counts, mean and sd of the per-unit statistic (log ratios, or
-    differences on the difference scale), and zero-valued units (which have no ratio)."""
-    if scale == DIFFERENCE:
-        return [_difference(k, m, s, delta) for k, m, s in zip(n.astype(int).tolist(), mean, sd)]
-    n, mean, sd = n.astype(int), np.asarray(mean, float), np.asarray(sd, float)
+def _comparisons(n, mean, sd, zeros, scales, delta: float) -> list[Comparison]:
+    """One comparison per entry: unit count, mean and sd of the per-unit statistic (a log ratio on the ratio scale,
+    contender − baseline on the difference scale), units with a zero value (no ratio exists), and the scale."""
+    n, mean, sd = np.asarray(n, int), np.asarray(mean, float), np.asarray(sd, float)
     with np.errstate(divide="ignore", invalid="ignore"):
         se = sd / np.sqrt(n)
         half = stats.t.ppf(1 - ALPHA / 2, n - 1) * se
         p = 2 * stats.t.sf(np.abs(mean) / se, n - 1)
-        p_equiv = equivalence_p(mean, se, n - 1, delta)
     out = []
-    for i, (k, m, s, z) in enumerate(zip(n.tolist(), mean, sd, zeros.astype(int).tolist())):
+    for i, (k, m, s, z, scale) in enumerate(zip(n.tolist(), mean, sd, np.asarray(zeros, int).tolist(), scales)):
+        ratio = scale == RATIO
+        shown = {"scale": scale, "difference": np.nan if ratio else float(m)}
+        estimate = float(np.exp(m)) if ratio and k else np.nan
         if z:
             out.append(Comparison(Verdict.INSUFFICIENT, np.nan, np.nan, np.nan, k, np.nan,
                                   f"{z} unit{'s' * (z != 1)} with a zero value: no ratio exists (see the values)"))
         elif k < MIN_UNITS:
-            out.append(Comparison(Verdict.INSUFFICIENT, float(np.exp(m)) if k else np.nan, np.nan, np.nan, k, np.nan,
-                                  f"{k} independent unit{'s' * (k != 1)}; a verdict needs {MIN_UNITS}"))
+            out.append(Comparison(Verdict.INSUFFICIENT, estimate, np.nan, np.nan, k, np.nan,
+                                  f"{k} independent unit{'s' * (k != 1)}; a verdict needs {MIN_UNITS}", **shown))
         elif not s > 0:
             same = m == 0
-            out.append(Comparison(Verdict.INSUFFICIENT, float(np.exp(m)), np.nan, np.nan, k, np.nan,
+            out.append(Comparison(Verdict.INSUFFICIENT, estimate, np.nan, np.nan, k, np.nan,
                                   DEGENERATE if same else
-                                  "the same ratio in every unit: the value is fixed above the unit (e.g. per build), "
-                                  "so the units carry no information about its spread", degenerate=bool(same)))
+                                  f"the same {scale} in every unit: the value is fixed above the unit (e.g. per "
+                                  "build), so the units carry no information about its spread",
+                                  degenerate=bool(same), **shown))
         else:
-            low, high = float(np.exp(m - half[i])), float(np.exp(m + half[i]))
-            out.append(Comparison(decide(low, high, delta), float(np.exp(m)), low, high, int(k), float(p[i]),
-                                  p_equivalent=float(p_equiv[i]), sd_log=float(s)))
+            low, high = m - half[i], m + half[i]
+            if ratio:
+                low, high = np.exp(low), np.exp(high)
+            out.append(Comparison(decide(low, high, delta, scale), estimate, float(low), float(high), k, float(p[i]),
+                                  p_equivalent=float(equivalence_p(m, se[i], k - 1, delta, scale)), sd_log=float(s),
+                                  **shown))
     return out
-
-
-def _difference(k: int, m: float, s: float, delta: float) -> Comparison:
-    """A comparison of contender − baseline (shares): a t interval of the mean difference; zeros are values."""
-    nan = float("nan")
-    if k < MIN_UNITS:
-        return Comparison(Verdict.INSUFFICIENT, nan, nan, nan, k, nan,
-                          f"{k} independent unit{'s' * (k != 1)}; a verdict needs {MIN_UNITS}", scale=DIFFERENCE,
-                          difference=float(m) if k else nan)
-    if not s > 0:
-        return Comparison(Verdict.INSUFFICIENT, nan, nan, nan, k, nan, DEGENERATE if m == 0 else
-                          "the same difference in every unit: no spread to build an interval from",
-                          degenerate=bool(m == 0), scale=DIFFERENCE, difference=float(m))
-    se = s / np.sqrt(k)
-    half = _t_critical(k - 1) * se
-    p = float(2 * stats.t.sf(abs(m) / se, k - 1))
-    return Comparison(decide(m - half, m + half, delta, DIFFERENCE), nan, float(m - half), float(m + half), k, p,
-                      p_equivalent=float(equivalence_p(m, se, k - 1, delta, DIFFERENCE)), sd_log=float(s),
-                      scale=DIFFERENCE, difference=float(m))
 
 
 def paired(baseline, contender, delta: float = DELTA) -> Comparison:
@@ -140,8 +124,8 @@ def paired(baseline, contender, delta: float = DELTA) -> Comparison:
     positive = (a > 0) & (c > 0)
     logs = np.log(c[positive] / a[positive])
     sd = logs.std(ddof=1) if len(logs) > 1 else np.nan
-    return _from_logs(np.array([len(a)]), np.array([logs.mean() if len(logs) else np.nan]), np.array([sd]),
-                      np.array([(~positive).sum()]), delta)[0]
+    return _comparisons([len(a)], [logs.mean() if len(logs) else np.nan], [sd], [(~positive).sum()], [RATIO],
+                        delta)[0]
 
 
 def null(scale: str = RATIO) -> float:
@@ -155,11 +139,6 @@ def decide(low: float, high: float, delta: float, scale: str = RATIO) -> str:
     if low >= zero - delta and high <= zero + delta:
         return Verdict.EQUIVALENT
     return Verdict.DIFFERENT if low > zero or high < zero else Verdict.INCONCLUSIVE
-
-
-@functools.lru_cache(maxsize=256)
-def _t_critical(dof: int, q: float = 1 - ALPHA / 2) -> float:
-    return float(stats.t.ppf(q, dof))
 
 
 def units_needed(sd_log: float, log_ratio: float = 0.0, delta: float = DELTA, power: float = POWER,
@@ -219,11 +198,11 @@ def settle(table: pd.DataFrame, delta: float | None = None) -> pd.DataFrame:
         out = _redecide(out, interval, delta)
     q_diff, q_equiv = np.full(len(out), np.nan), np.full(len(out), np.nan)
     families = out.groupby("run_id", sort=False).indices.values() if "run_id" in out else [np.arange(len(out))]
-    sizes = np.zeros(len(out), int)
+    sizes, equiv_sizes = np.zeros(len(out), int), np.zeros(len(out), int)
     for at in families:
         q_diff[at], q_equiv[at] = family(out["p_value"].to_numpy(float)[at], out["p_equivalent"].to_numpy(float)[at])
-        sizes[at] = np.isfinite(q_diff[at]).sum()
-    null_ = np.where(out["scale"].eq(DIFFERENCE), 0.0, 1.0)
+        sizes[at], equiv_sizes[at] = np.isfinite(q_diff[at]).sum(), np.isfinite(q_equiv[at]).sum()
+    null_ = out["scale"].map(null).to_numpy(float)
     excludes = (out["ci_low"].to_numpy(float) > null_) | (out["ci_high"].to_numpy(float) < null_)
     equivalent = interval & (q_equiv <= ALPHA)
     different = tested & ~equivalent & (q_diff <= ALPHA) & (excludes | ~interval)
@@ -235,7 +214,7 @@ def settle(table: pd.DataFrame, delta: float | None = None) -> pd.DataFrame:
                          f"the run's {sizes[i]} comparisons (q = {q_diff[i]:.3f})")
         elif out["verdict"].iat[i] == Verdict.EQUIVALENT:
             reason[i] = (f"the interval lies within ±δ, but not after a Benjamini-Hochberg correction over the "
-                         f"run's {sizes[i]} comparisons (q = {q_equiv[i]:.3f})")
+                         f"run's {equiv_sizes[i]} equivalence tests (q = {q_equiv[i]:.3f})")
         else:
             reason[i] = f"the interval holds both {null_[i]:g} and an effect outside ±δ"
     out["verdict"] = np.where(tested, verdict.astype(object), out["verdict"].to_numpy(object))
@@ -277,11 +256,6 @@ def _redecide(table: pd.DataFrame, rows: np.ndarray, delta: float) -> pd.DataFra
     table.loc[rows, "p_equivalent"] = p_equiv
     table.loc[rows, "verdict"] = [decide(lo, hi, delta, sc) for lo, hi, sc in zip(low, high, part["scale"])]
     return table
-
-
-def recheck(table: pd.DataFrame, delta: float = DELTA) -> pd.DataFrame:
-    """A table of comparisons (from :func:`compare`) decided again at ``delta`` and settled per run (:func:`settle`)."""
-    return settle(table, delta)
 
 
 def baselines(rows: pd.DataFrame, keys: list[str]) -> pd.Series:
@@ -342,13 +316,8 @@ def compare(rows: pd.DataFrame, metrics: list[str], keys: list[str], unit: str =
     summary = pairs.groupby([*group_keys, "metric", "contender"], sort=False).agg(
         units=("units", "size"), mean=("stat", "mean"), sd=("stat", "std"), zeros=("zero", "sum"),
         baseline_median=("value_b", "median"), contender_median=("value_c", "median")).reset_index()
-    scales = summary["metric"].map(scale).to_numpy()
-    found = [None] * len(summary)
-    for kind in (RATIO, DIFFERENCE):
-        at = np.flatnonzero(scales == kind)
-        for i, v in zip(at, _from_logs(summary["units"].to_numpy()[at], summary["mean"].to_numpy()[at],
-                                       summary["sd"].to_numpy()[at], summary["zeros"].to_numpy()[at], delta, kind)):
-            found[i] = v
+    found = _comparisons(summary["units"], summary["mean"], summary["sd"], summary["zeros"],
+                         summary["metric"].map(scale), delta)
     found = correct(found) if correct_family else found
     summary = summary.merge(base.rename(columns={"_baseline": "baseline"}), on=group_keys, how="left")
     out = pd.concat([summary.drop(columns=["units", "mean", "sd", "zeros"]),
