@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.util
 import os
 import signal
@@ -61,11 +62,49 @@ def cmd_run(args) -> int:
             raise GridError("run_dir is set by mqbench run; use --run-dir")
         cells = runner.single_cell(args.notebook, params)
         manifest_fields = {"mode": "single", "notebook": str(args.notebook), "parameters": params}
+    check_cells(cells)
+    if args.dry_run:
+        for cell in cells:
+            print(f"{cell.label}: {cell.notebook.name} {cell.params}")
+        print(f"{len(cells)} notebook executions, every parameter checked; nothing started", file=sys.stderr)
+        return 0
     run_dir = results.create_run_dir(args.run_dir)
     results.write_manifest(run_dir, cells=runner.cells_manifest(cells),
                            declared_parameters=runner.manifest_parameters(cells), **manifest_fields)
     print(f"run folder: {run_dir} ({len(cells)} notebook executions)", file=sys.stderr)
     return _execute(cells, run_dir, args.report)
+
+
+def check_cells(cells) -> None:
+    """Every cell's parameters through its study's ``check`` (the notebook's defaults, then the cell's own), before
+    anything starts: a bad value anywhere in a grid stops the run with one line naming the cell."""
+    for cell in cells:
+        spec = importlib.util.find_spec(f"{__package__}.studies.{cell.name}")
+        if spec is None:
+            continue
+        study = importlib.import_module(spec.name)
+        if hasattr(study, "check"):
+            try:
+                study.check(runner.cell_parameters(cell))
+            except MqbenchError as exc:
+                raise type(exc)(f"{cell.label}: {exc}") from None
+
+
+def _print_compare(runs, shown, names, changed: bool) -> None:
+    """The terminal summary: runs by letter, the MQ effect per question in each run and whether they agree; with
+    ``changed``, every metric whose verdict is *different*, value beside value."""
+    for i, run in enumerate(runs):
+        print(f"run {chr(65 + i)}: {run.name}")
+    if not compare.single_variants([results.load_summary(r) for r in runs]):
+        effects = compare.mq_effects(runs)
+        print(effects.to_string(index=False) if len(effects) else "no MQ effect in the decision table to compare")
+    if changed:
+        keys = [k for k in ("op", "phase", "point", "shape", "variant", "metric") if k in shown]
+        columns = [*keys, *(c for c in shown if c in names or c.endswith(f" ÷ {names[0]}") or c.endswith(" verdict"))]
+        print(f"{len(shown)} metric(s) changed:" if len(shown) else "no metric changed")
+        if len(shown):
+            print(shown[columns].rename(columns={n: chr(65 + i) for i, n in enumerate(names)})
+                  .to_string(index=False, float_format=lambda x: f"{x:.4g}"))
 
 
 def _execute(cells, run_dir, with_report: bool) -> int:
@@ -93,12 +132,13 @@ def cmd_compare(args) -> int:
         raise GridError("mqbench compare needs two or more run folders (the first is the baseline)")
     runs = [results.open_run_dir(r).resolve() for r in args.run_dir]
     names = [r.name for r in runs]
-    out = Path(args.out) if args.out else paths.results_root() / "compare" / "__vs__".join(names)[:200]
+    form = args.format or ("html" if args.out else "text")
     table, caveats = compare.compare_runs(runs, pair=args.pair)
     for caveat in caveats:
         print(f"caveat: {caveat}", file=sys.stderr)
     shown = compare.compared(table, names)
-    print(f"{len(shown)} of {len(table)} metrics compared (a contender value beside the baseline's)", file=sys.stderr)
+    if not args.all:
+        shown = compare.ordinary(shown)
     if args.only_changed:
         verdict_columns = [c for c in shown if c.endswith(" verdict")]
         shown = shown[shown[verdict_columns].astype(str).apply(lambda c: c.str.startswith(Verdict.DIFFERENT)).any(axis=1)]
@@ -107,16 +147,21 @@ def cmd_compare(args) -> int:
 
         ratio = shown[f"{names[1]} ÷ {names[0]}"].astype(float)
         shown = shown.assign(_effect=np.abs(np.log(ratio))).sort_values("_effect", ascending=False).drop(columns="_effect")
-    if args.format == "html":
+    if form == "text":
+        _print_compare(runs, shown, names, args.only_changed)
+    elif form == "html":
+        out = Path(args.out or "compare")
         print(render.execute_page(paths.NOTEBOOKS / "compare.ipynb", out / "compare.ipynb",
                                   {"runs": [str(r) for r in runs], "pair": args.pair}, "mqbench compare",
                                   out / "compare.html"))
     else:
+        out = Path(args.out or "compare")
         out.mkdir(parents=True, exist_ok=True)
-        path = out / f"compare.{args.format}"
+        path = out / f"compare.{form}"
         text = {"md": lambda t: t.to_markdown(index=False), "csv": lambda t: t.to_csv(index=False),
-                "json": lambda t: t.to_json(orient="records", indent=1)}[args.format](shown)
+                "json": lambda t: t.to_json(orient="records", indent=1)}[form](shown)
         results.atomic_write_text(path, text)
+        print(f"{len(shown)} of {len(table)} metrics compared (a contender value beside the baseline's)", file=sys.stderr)
         print(path)
     if args.fail_above is not None:
         worse = compare.regressions(table, names, args.fail_above)
@@ -233,8 +278,18 @@ def cmd_import_dataset(args) -> int:
 
 
 def _add_run(sub) -> None:
-    run = sub.add_parser("run", help="execute one notebook or a grid with papermill into a new run folder")
-    run.add_argument("notebook", nargs="?", help="a notebook under notebooks/")
+    run = sub.add_parser(
+        "run", help="execute one notebook or a grid with papermill into a new run folder",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Execute one notebook, or every cell of a grid, headless with papermill into a new run folder "
+                    "(results/<run-id>: summary.parquet, raw files, the executed notebooks, a manifest). Every "
+                    "parameter of every cell is checked before anything starts; a bad one exits 2 with one line.",
+        epilog="examples:\n"
+               "  mqbench run --grid data/grids/default.yaml --report   the main job (make run)\n"
+               "  mqbench run --grid data/grids/write_path.yaml --dry-run  list the cells, check them, start nothing\n"
+               "  mqbench run search_query -p n 20000 -p variants '[rocksmq, natsmq]'\n"
+               "  mqbench run --resume results/<run-id>                  finish an interrupted run")
+    run.add_argument("notebook", nargs="?", help="a notebook: a path, or a name under notebooks/ (.ipynb optional)")
     run.add_argument("--grid", help="a grid YAML file (data/grids/default.yaml)")
     run.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
                      help="notebook parameter (value parsed as YAML); repeatable")
@@ -243,6 +298,7 @@ def _add_run(sub) -> None:
     run.add_argument("--only", action="append", metavar="KEY=VALUE",
                      help="run only the grid cells with this parameter value (e.g. mq=natsmq); repeatable")
     run.add_argument("--report", action="store_true", help="build report.html at the end")
+    run.add_argument("--dry-run", action="store_true", help="list the cells and check every parameter; start nothing")
     run.set_defaults(func=cmd_run)
 
 
@@ -252,23 +308,30 @@ def _add_pages(sub) -> None:
     rep.add_argument("--out", help="the folder of a combined report over several runs")
     rep.set_defaults(func=cmd_report)
     cmp = sub.add_parser("compare", help="put two or more runs side by side (ratios, verdicts, caveats)",
-                         description="Every metric of the baseline run beside the same metric of the other runs, "
-                                     "with ratios, Welch intervals and verdicts, and caveats where hosts, versions, "
-                                     "lock file or code differ.",
+                         description="On the terminal, like benchstat: per question of the decision table, the MQ "
+                                     "effect in each run and whether the runs agree (Cochran's Q, Benjamini-Hochberg). "
+                                     "Then, with --only-changed, every metric whose verdict is 'different'; in files, "
+                                     "every metric of the baseline run beside the others' with ratios, Welch "
+                                     "intervals and verdicts. Caveats where hosts, versions, lock file or code differ.",
                          epilog="examples:\n  mqbench compare reports/A reports/B\n"
+                                "  mqbench compare reports/A reports/B --only-changed\n"
                                 "  mqbench compare results/<a> results/<b> --fail-above 0.1   # exit 3 on a regression\n"
-                                "  mqbench compare base new --only-changed --sort ratio --format md\n"
+                                "  mqbench compare base new --only-changed --sort ratio --format md --out cmp\n"
                                 "  mqbench compare base new --fail-above 0.10   # CI gate\n"
                                 "exit codes: 0 compared; 2 a user error; 3 a regression beyond --fail-above",
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     cmp.add_argument("run_dir", nargs="+", help="run folders; the first is the baseline")
-    cmp.add_argument("--out", help="folder for the output (default results/compare/<runs>)")
+    cmp.add_argument("--out", help="write the comparison into this folder (html unless --format says otherwise)")
     cmp.add_argument("--pair", action=argparse.BooleanOptionalAction, default=None,
                      help="match rows by everything but the variant (default: when every run measured one variant)")
-    cmp.add_argument("--only-changed", action="store_true", help="keep only metrics with a 'different' verdict")
+    cmp.add_argument("--only-changed", action="store_true",
+                     help="also list every metric with a 'different' verdict (in files: keep only those)")
+    cmp.add_argument("--all", action="store_true", help="keep warm-up blocks and lifecycle steps (hidden by default)")
     cmp.add_argument("--sort", choices=["key", "ratio"], default="key",
                      help="row order: as measured, or by the size of the first contender's ratio")
-    cmp.add_argument("--format", choices=["html", "md", "csv", "json"], default="html", help="output format")
+    cmp.add_argument("--format", choices=["text", "html", "md", "csv", "json"],
+                     help="text: a short summary on the terminal (the default); html, md, csv, json: a file in --out "
+                          "(default ./compare)")
     cmp.add_argument("--fail-above", type=float, metavar="FRACTION",
                      help="exit 3 if a contender is 'different' and worse than the baseline by more than this "
                           "fraction (0.10 = 10%%) on any metric")

@@ -124,3 +124,34 @@ def test_bulk_import_writes_column_files_and_reports_each_task(server, tmp_path)
     row = client.query("bulk", "id == 4321", ["attr"], consistency="Strong")[0]
     assert row["attr"] == int(attr_values(np.array([4321]))[0])
     client.close()
+
+
+def test_prepared_requests_land_whole_and_flush_is_timed(server):
+    """Prepared inserts (serialized before the clock, sent as bytes by two threads) land every row exactly once at a
+    real width, and the flush returns the seconds it waited."""
+    from mqbench.data import prepared
+
+    data = datasets.synthetic(n=3_000, dim=384, nq=1, metric="COSINE", seed=7, ground_truth=False)
+    conn = server.connection
+    with conn.client() as client:
+        client.create_collection("prepared", 384, attr=True)
+        ready = prepared.prepare(conn, "prepared", data.base, 3_000, batch_mb=1.0)
+        batches = -(-3_000 // loader.batch_rows_for(384, 1.0))
+        assert len(ready.requests) == batches and sum(ready.rows) == 3_000 and ready.bytes > 3_000 * 384 * 4
+        stats = prepared.send(conn, ready, senders=2, show_progress=False)
+        assert stats.rows == 3_000 and len(stats.curve) == batches
+        assert client.flush("prepared") > 0
+        _ids_exactly_once(client, "prepared", 3_000, page=1_000)
+        assert client.query("prepared", "id == 2999", ["attr"], consistency="Strong")[0]["attr"] == \
+            int(attr_values(np.array([2999]))[0])
+
+
+def test_a_prepared_load_too_large_to_hold_is_refused(server, monkeypatch):
+    from mqbench.data import prepared
+
+    monkeypatch.setattr(prepared, "MAX_PREPARED_BYTES", 1_000)
+    data = datasets.synthetic(n=100, dim=16, nq=1, metric="L2", seed=7, ground_truth=False)
+    with server.connection.client() as client:
+        client.create_collection("too_large", 16)
+    with pytest.raises(IngestError, match="load_method insert"):
+        prepared.prepare(server.connection, "too_large", data.base, 100)

@@ -45,3 +45,35 @@ def test_fits_refuse_to_extrapolate_two_decades(scale_run):
     assert fitted["extrapolated"].isna().all() and fitted["note"].str.contains("refused").all()
     allowed = scaling.fits(s, 1e5)
     assert allowed["extrapolated"].notna().any()
+
+
+WRITE_GRID = """
+notebooks:
+  - notebook: notebooks/scale_curve.ipynb
+    parameters: {sizes: [2000], dim: 384, queries: 5, index_type: IVF_FLAT, index_params: {nlist: 16},
+                 search_params: {nprobe: 8}, load_method: prepared, batch_mb: 0.5, compact: false, reads: false,
+                 idle_s: 1.0}
+    grid:
+      mq: [rocksmq, natsmq]
+"""
+
+
+def test_the_write_path_records_each_build_and_what_it_costs(tmp_path_factory, run_mqbench):
+    """The main job's write-path cell at tiny size: prepared inserts at a real width, the flush timed by a 20 ms poll,
+    the server's CPU and memory while ingesting and at rest, the MQ's disk per byte carried; no reads."""
+    from mqbench.report import tables
+
+    run = run_mqbench(tmp_path_factory.mktemp("write") / "run", grid_yaml=WRITE_GRID)
+    s = pd.read_parquet(run / "summary.parquet")
+    assert (s["status"] == "ok").all() and not set(s["op"]) & {"search", "query"}
+    insert = s[s["op"] == "insert"].set_index("mq")
+    assert (insert["load_method"] == "prepared").all() and (insert["rows"] == 2000).all()
+    assert (insert["mb_per_s"] > 0).all() and insert["client_limited"].isin([0, 1]).all()
+    assert (insert["server_cpu_s_per_gb"] > 0).all() and (insert["prepare_s"] > 0).all()
+    flush = s[s["op"] == "flush"].set_index("mq")
+    assert (flush["flushed_s"] > 0).all() and (flush["mq_disk_per_byte"] > 0).all()
+    idle = s[s["op"] == "idle"].set_index("mq")
+    assert (idle["server_rss_mib"] > 0).all() and (idle["server_cores_busy"] >= 0).all()
+    table = tables.write_path(s)
+    assert len(table) == 2 and {"rows_per_s", "flushed_s", "idle_rss_mib", "client_limited"} <= set(table)
+    assert "The write path" in (run / "report.html").read_text()

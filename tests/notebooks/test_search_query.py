@@ -80,7 +80,8 @@ def test_findings_have_a_verdict_over_start_pairs_for_every_run_time_metric(smok
     assert len(errors) and (errors["verdict"] == "insufficient data").all()  # no failed request: a bound
     assert errors["reason"].str.contains("a bound, not an equivalence").all()
     loads = table[table["what"] == "insert · load"]
-    assert len(loads) == 1 and (loads["verdict"] == "insufficient data").all()  # one build per variant
+    assert set(loads["metric"]) == {"rows_per_s", "server_rss_peak_mib", "server_cpu_s_per_gb"}  # and their costs
+    assert (loads["verdict"] == "insufficient data").all()  # one build per variant
     parts = findings.components(results.load_summary(smoke_run))
     assert len(parts) and (parts["starts"] == 5).all() and (parts["starts_for_delta"] >= 5).all()
     crossed = findings.interaction(results.load_summary(smoke_run))

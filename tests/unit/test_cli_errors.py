@@ -46,3 +46,37 @@ def test_migrate_refuses_foreign_folders_and_same_mq(tmp_path, capsys):
     (tmp_path / "configs" / "milvus.yaml").write_text("mq:\n  type: rocksmq\n")
     assert cli.main(["migrate", str(tmp_path), "--to", "rocksmq"]) == 2
     assert "already uses rocksmq; choose the other MQ" in capsys.readouterr().err
+
+
+def test_a_bad_value_anywhere_in_a_grid_fails_before_the_run_folder(tmp_path, capsys, live_pids):
+    """Every cell's parameters pass its study's check before anything starts: the last cell's bad value exits 2
+    naming the cell, and no run folder is made."""
+    before = live_pids()
+    grid = tmp_path / "g.yaml"
+    grid.write_text("notebooks:\n  - notebook: notebooks/scale_curve.ipynb\n    parameters: {sizes: [1000]}\n"
+                    "  - notebook: notebooks/search_query.ipynb\n    parameters: {n: -5}\n")
+    assert cli.main(["run", "--grid", str(grid), "--run-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mqbench: error: search_query") and "n must be an integer >= 0, got -5" in err
+    assert not (tmp_path / "run").exists() and live_pids() == before
+
+
+def test_dry_run_lists_the_cells_and_starts_nothing(tmp_path, capsys, live_pids):
+    before = live_pids()
+    assert cli.main(["run", "--grid", str(ROOT / "data/grids/default.yaml"), "--dry-run",
+                     "--run-dir", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr()
+    assert "scale_curve rocksmq r4" in out.out and "nothing started" in out.err
+    assert not (tmp_path / "run").exists() and live_pids() == before
+
+
+def test_a_notebook_is_found_by_name_under_notebooks(capsys):
+    assert cli.main(["run", "search_query", "-p", "n", "100", "--dry-run"]) == 0
+    assert "search_query.ipynb" in capsys.readouterr().out
+
+
+def test_run_help_describes_and_gives_examples(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--help"])
+    text = capsys.readouterr().out
+    assert "every parameter of every cell is checked" in text.lower() and "examples:" in text and "--dry-run" in text

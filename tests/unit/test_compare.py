@@ -1,5 +1,6 @@
 """`mqbench compare` on the published runs: every metric both runs recorded gets the contender's value and a ratio
 (rows with missing keys match; single-MQ runs pair), caveats are honest, and the CLI can gate on a regression."""
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import mqbench
@@ -45,6 +46,8 @@ def test_every_shared_metric_gets_a_contender_value_and_a_ratio(pair, tmp_path):
     keys = [k for k in compare.KEYS if not (compare.single_variants(raw) and k == "variant")]
     assert len(got) == _shared(*raw, keys) > 0
     assert got[names[1]].notna().all() and got[ratio].notna().all()
+    positive = (got[names[0]] > 0) & (got[names[1]] > 0)
+    assert np.allclose(got.loc[positive, ratio], got.loc[positive, names[1]] / got.loc[positive, names[0]])
     if compare.single_variants(raw):
         assert any("paired" in c for c in caveats)
 
@@ -69,3 +72,16 @@ def test_the_cli_writes_markdown_and_gates_on_a_regression(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().endswith("compare.md") and "| metric" in (tmp_path / "compare.md").read_text()
     assert "metrics compared" in proc.stderr
+
+
+def test_the_terminal_summary_sets_the_mq_effect_of_each_run_side_by_side():
+    roles = statements.roles()
+    runs = [str(REPORTS / roles[r]) for r in ("reference-1", "reference-2")]
+    proc = mqbench("compare", *runs, "--only-changed", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("run A: ") and lines[1].startswith("run B: ")
+    assert "A vs B" in lines[2] and any(line.strip().startswith("reads") for line in lines)
+    summary = lines[: next(i for i, line in enumerate(lines) if "changed" in line)]
+    assert len(summary) <= 15
+    assert "warmup" not in proc.stdout and "server_start" not in proc.stdout  # hidden unless --all

@@ -1,5 +1,11 @@
 import pytest
-from mqbench.milvus.overrides import OverrideError, get_dotted, parse_override, parse_overrides, set_dotted
+from mqbench.milvus.overrides import (
+    OverrideError,
+    get_dotted,
+    parse_override,
+    parse_overrides,
+    set_dotted,
+)
 
 
 def test_parse_typed_values():

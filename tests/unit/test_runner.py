@@ -10,13 +10,17 @@ NB = ROOT / "notebooks" / "search_query.ipynb"
 
 def test_default_grid_compares_both_mqs_side_by_side():
     grid, cells = runner.load_grid(ROOT / "data" / "grids" / "default.yaml")
-    assert {c.name for c in cells} == {"search_query", "pubsub"}  # the time tick is sampled on every start pair
-    assert all(c.params["variants"] == ["rocksmq", "natsmq"] for c in cells)
+    assert {c.name for c in cells} == {"search_query", "scale_curve", "pubsub"}  # the tick: on every start pair
+    assert all(c.params["variants"] == ["rocksmq", "natsmq"] for c in cells if c.name != "scale_curve")
+    builds = [c for c in cells if c.name == "scale_curve"]  # the write path: 5 builds per MQ, the build the unit
+    assert sorted(c.params["mq"] for c in builds) == ["natsmq"] * 5 + ["rocksmq"] * 5
+    assert {c.params["load_method"] for c in builds} == {"prepared"} and builds[0].params["dim"] >= 384
     (search,) = [c for c in cells if c.name == "search_query"]
     assert search.params["start_pairs"] >= 5 and search.params["tick_samples"] > 0  # verdicts over start pairs
     assert len({c.executed_name for c in cells}) == len(cells)
     aa_grid, aa = runner.load_grid(ROOT / "data" / "grids" / "aa.yaml")
-    assert all(c.params["variants"] == ["rocksmq", "rocksmq"] for c in aa)
+    assert all(c.params["variants"] == ["rocksmq", "rocksmq"] for c in aa if c.name != "scale_curve")
+    assert sorted(c.params["label"] for c in aa if c.name == "scale_curve") == ["rocksmq-1"] * 5 + ["rocksmq-2"] * 5
 
 
 def test_unknown_parameter_is_an_error_naming_it():

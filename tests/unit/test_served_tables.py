@@ -29,7 +29,7 @@ def test_the_operating_point_is_marked_on_its_curve():
 def test_every_start_says_what_it_served_and_its_idle_cpu():
     table = tables.served_starts(_rows())
     assert len(table) == 4 and set(table["rows_counted"]) == {1000} and set(table["segments"]) == {2}
-    assert (table["idle_server_cpu_share"] == 0.05).all() and (table["start_s"] == 3.5).all()
+    assert (table["idle_server_cores_busy"] == 0.05).all() and (table["start_s"] == 3.5).all()
     assert list(table.loc[table["start"] == 1, "variant"]) == ["natsmq", "rocksmq"]
 
 

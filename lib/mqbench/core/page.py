@@ -13,7 +13,6 @@ import html
 import io
 import re
 
-import nbformat
 import pandas as pd
 from nbconvert.filters import markdown2html
 
@@ -141,6 +140,8 @@ _H2 = re.compile(r'<h2 id="([^"]+)">(.*?)</h2>', re.S)
 def from_notebook(path, title: str) -> str:
     """The HTML and Markdown outputs of an executed notebook, in order, as one document (its own Markdown
     cells, written for JupyterLab, are left out), with a navigation list of its sections after the first one."""
+    import nbformat  # only for a notebook page (a notebook kernel never needs it)
+
     nb = nbformat.read(path, as_version=4)
     parts = []
     for cell in nb.cells:

@@ -37,6 +37,7 @@ class Op(StrEnum):
     COUNT_ROWS = "count_rows"  # the server's own count and segments
     COPY_BUILD = "copy_build"  # a served build's folder copied for a variant
     IDLE = "idle"  # the server's own CPU over a window with no requests
+    UNTRACKED = "untracked"  # a step outside every timed phase (client processes connecting, …) where a server died
 
 
 LOAD_OPS = (Op.SERVER_START, Op.INSERT, Op.FLUSH, Op.INDEX, Op.COMPACT, Op.LOAD)
@@ -106,6 +107,13 @@ class Unit(StrEnum):
     BLOCK = "block"
     BUILD = "build"
     REQUEST = "request"
+
+
+class LoadMethod(StrEnum):
+    """How a load put its rows in (``load_method``)."""
+    INSERT = "insert"  # streamed by loader processes, through the MQ
+    PREPARED = "prepared"  # requests serialized before the clock, sent by threads, through the MQ
+    BULK = "bulk"  # bulk import of column files, past the MQ
 
 
 class Publish(StrEnum):
@@ -268,6 +276,26 @@ COLUMNS: dict[str, Column] = {c.name: c for c in [
     _m("mq_storage_bytes", "B", "bytes on disk in the MQ's store at the end of the phase", "lower",
        "MQ bytes on disk"),
     _m("mq_storage_growth_bytes", "B", "growth of the MQ's store over the phase"),
+    _m("server_rss_mib", "MiB", "resident memory of the server at the end of the phase (after a load's idle window: "
+       "what it holds at rest)", "lower", "server RSS"),
+    _m("server_cores_busy", "", "server CPU seconds per second of the phase (1: one core busy the whole time)",
+       "lower", "server cores busy"),
+    _m("server_cpu_ms_per_request", "ms", "server CPU time of a phase ÷ its measured requests (interleaved blocks: "
+       "the server's own process over the span, its background work included)", "lower", "server CPU per request"),
+    _m("server_cpu_s_per_gb", "s/GB", "server CPU seconds per GB of row data inserted (10^9 bytes)", "lower",
+       "server CPU per GB ingested"),
+    _m("client_limited", "", "1 when the client (this process and any loader processes) used at least half as much "
+       "CPU as the server during an insert: on shared cores it may have set the pace"),
+    _m("loader_cpu_s", "s", "CPU time of the streamed loader processes of an insert"),
+    _m("prepare_s", "s", "seconds spent serializing a prepared insert's requests (before the insert phase)"),
+    _m("request_bytes", "B", "bytes of a prepared insert's serialized requests"),
+    _m("mb_per_s", "MB/s", "MB (10^6 bytes) of row data carried through the MQ per second of insert", "higher",
+       "insert MB/s"),
+    _m("flushed_s", "s", "seconds from the flush request until the server reported every segment flushed and "
+       "persisted (its state polled every 20 ms)", "lower", "time to flushed", resolution=0.02),
+    _m("poll_s", "s", "how often a phase that waits on the server (flush, index, compaction, load) polled its state"),
+    _m("mq_disk_per_byte", "", "MQ bytes on disk right after the flush ÷ bytes of row data carried", "lower",
+       "MQ disk per byte carried"),
     _m("rows", "", "rows the phase handled"),
     _m("rows_per_s", "rows/s", "rows ÷ the time they took (loads: from every loader ready to the last ack)", "higher",
        "rows per second"),
@@ -336,13 +364,21 @@ def label(name: str) -> str:
 
 
 # steps set by how a value was taken rather than by its column: (op, column) -> (step, why)
-OP_RESOLUTION = {(Op.FLUSH, "duration_s"): (0.5, "pymilvus's flush() polls the segment state every 0.5 s")}
+OP_RESOLUTION = {  # phases timed by a poll, in rows recorded before their poll interval was (``poll_s``)
+    (Op.FLUSH, "duration_s"): (0.5, "pymilvus's flush() polls the segment state every 0.5 s"),
+    (Op.INDEX, "duration_s"): (0.5, "the index state was polled every 0.5 s"),
+    (Op.COMPACT, "duration_s"): (0.5, "the compaction state was polled every 0.5 s"),
+    (Op.LOAD, "duration_s"): (0.2, "pymilvus polls the loading progress every 0.2 s")}
+POLLED = "a poll of the server's state every {step:g} s"
 WHOLE_MS = "Milvus observes it in whole milliseconds, truncated"
 
 
-def resolution(name: str, op: str = "") -> tuple[float, str]:
-    """(the smallest step a value of column ``name`` measured by ``op`` can take, why); (0, "") when fine."""
+def resolution(name: str, op: str = "", poll_s: float | None = None) -> tuple[float, str]:
+    """(the smallest step a value of column ``name`` measured by ``op`` can take, why); (0, "") when fine. A phase
+    timed by a poll of ``poll_s`` seconds (recorded with its rows) is resolved to it; without one, as before."""
     if (op, name) in OP_RESOLUTION:
+        if poll_s is not None and poll_s == poll_s:
+            return poll_s, POLLED.format(step=poll_s)
         return OP_RESOLUTION[(op, name)]
     step = COLUMNS[name].resolution if name in COLUMNS else 0.0
     return (step, WHOLE_MS) if step else (0.0, "")

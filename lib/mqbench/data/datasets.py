@@ -134,8 +134,14 @@ class SyntheticSource(Source):
         self.path = f"synthetic:{distribution}:{dim}d:seed{seed}"
         # the centres' std against unit noise: the difficulty (3 keeps clusters apart; near 1 they overlap)
         self.centers = spread * np.random.default_rng([seed, 0]).standard_normal((clusters, dim), dtype=np.float32)
+        self._last: tuple[int, np.ndarray] | None = None  # the block made last: chunks smaller than a block reuse it
 
     def _block(self, b: int) -> np.ndarray:
+        if self._last is None or self._last[0] != b:
+            self._last = (b, self._make(b))
+        return self._last[1]
+
+    def _make(self, b: int) -> np.ndarray:
         rng = np.random.default_rng([self.seed, 1 + self.stream, b])
         rows = min(SYNTHETIC_BLOCK, self.n - b * SYNTHETIC_BLOCK)
         noise = rng.standard_normal((rows, self.dim), dtype=np.float32)
@@ -145,7 +151,7 @@ class SyntheticSource(Source):
 
     def _rows(self, start, stop):
         first, last = start // SYNTHETIC_BLOCK, (stop - 1) // SYNTHETIC_BLOCK
-        block = np.concatenate([self._block(b) for b in range(first, last + 1)])
+        block = self._block(first) if first == last else np.concatenate([self._block(b) for b in range(first, last + 1)])
         return block[start - first * SYNTHETIC_BLOCK: stop - first * SYNTHETIC_BLOCK]
 
 

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import psutil
 
 from mqbench.core import progress, results
 from mqbench.core.errors import IngestError
@@ -102,6 +103,7 @@ class LoadStats:
     startup_s: float = 0.0    # starting and connecting the loader processes (not in ``seconds``)
     seconds: float = 0.0      # from every loader ready to the last acknowledgement
     curve: list = field(default_factory=list)  # (elapsed_s, rows acknowledged, MQ bytes or None)
+    loader_cpu_s: float = float("nan")  # CPU time of the loader processes up to the last acknowledgement
 
     @property
     def rows_per_s(self) -> float:
@@ -142,6 +144,13 @@ class _Loaders:
                 raise IngestError(f"no insert acknowledged in {timeout_s or self.timeout_s + 60:.0f} s; loader "
                                   f"processes alive: {[p.is_alive() for p in self.procs]}") from None
             return None
+
+    def cpu_s(self) -> float:
+        """CPU seconds the loader processes have used so far (NaN if one cannot be read)."""
+        try:
+            return sum(sum(psutil.Process(p.pid).cpu_times()[:2]) for p in self.procs)
+        except psutil.Error:
+            return float("nan")
 
     def put(self, task, drain) -> None:
         """Queue ``task``; while the queue is full, ``drain()`` acknowledgements."""
@@ -206,6 +215,7 @@ def load(conn: Connection, name: str, data, n: int | None = None, batch_mb: floa
         stats.startup_s = t0 - t_start
         _feed(pool, into.source, batch_rows, total, done, state, stats, bar, guard, store_dir, t0)
         stats.seconds = time.perf_counter() - t0
+        stats.loader_cpu_s = pool.cpu_s()
     return stats
 
 

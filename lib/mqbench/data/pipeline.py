@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from mqbench.core import schema
 from mqbench.core.errors import ParameterError
-from mqbench.core.room import check_memory
-from mqbench.data import bulk, loader
+from mqbench.core.room import check_memory, dir_bytes
+from mqbench.data import bulk, loader, prepared
+from mqbench.milvus.client import POLL_S
 
-LOAD_METHODS = ("insert", "bulk")
+LOAD_METHODS = tuple(schema.LoadMethod)
 
 
 def row_bytes(dim: int) -> int:
@@ -70,8 +71,8 @@ def load(session, variant, collection: str, data, index_type: str, index_params:
     one segment it only costs time (about 30 s per server here), so it is a parameter. Without ``index`` the
     load stops after the flush: the ingest alone (insert through the MQ, flush), nothing searchable.
     """
-    if method not in LOAD_METHODS or (method == "bulk" and variant.server is None):
-        raise ParameterError(f"load_method must be insert or bulk (bulk on embedded servers only: the files must be "
+    if method not in LOAD_METHODS or (method == schema.LoadMethod.BULK and variant.server is None):
+        raise ParameterError(f"load_method must be insert, prepared or bulk (bulk on embedded servers only: the files must be "
                              f"in the server's storage), got {method!r}")
     done, label = {}, variant.label
     checkpoint = session.checkpoint_path(f"insert-{label}-{collection}")
@@ -79,10 +80,22 @@ def load(session, variant, collection: str, data, index_type: str, index_params:
         with session.track(schema.Op.CREATE, schema.Phase.LOAD, variant) as t:
             resume = loader.open_collection(client, collection, data.dim, checkpoint)
         done[schema.Op.CREATE] = t.row
+        ready = prepared.prepare(variant.conn, collection, data.base, data.n, batch_mb) \
+            if method == schema.LoadMethod.PREPARED \
+            else None  # before the insert phase: its clock and CPU counters time the sending alone
         with session.track(schema.Op.INSERT, schema.Phase.LOAD, variant, rows=data.n, load_method=method) as t:
-            t.extra.update(_insert(session, variant, collection, data, method, batch_mb, workers, checkpoint, resume))
+            t.extra.update(_insert(session, variant, collection, data, method, batch_mb, workers, checkpoint, resume)
+                           if ready is None else _send(session, variant, ready, workers, data.dim))
         done[schema.Op.INSERT] = t.row
-        steps = [(schema.Op.FLUSH, lambda: client.flush(collection)),
+        flushed = {}
+
+        def flush() -> None:
+            flushed["flushed_s"] = client.flush(collection)
+            carried, stored = done[schema.Op.INSERT].get("mq_bytes_carried"), dir_bytes(_store(variant))
+            if carried and stored is not None:
+                flushed["mq_disk_per_byte"] = stored / carried
+
+        steps = [(schema.Op.FLUSH, flush),
                  (schema.Op.INDEX, lambda: client.build_index(collection, data.metric, index_type, index_params)),
                  (schema.Op.COMPACT, lambda: client.compact(collection)),
                  (schema.Op.LOAD, lambda: client.load(collection))]
@@ -90,14 +103,29 @@ def load(session, variant, collection: str, data, index_type: str, index_params:
         for op, call in (step for step in steps if step[0] in wanted):
             with session.track(op, schema.Phase.LOAD, variant, rows=data.n, index_type=index_type) as t:
                 call()
+                t.extra.update(flushed if op == schema.Op.FLUSH else {}, poll_s=POLL_S)
             done[op] = t.row
     return done
+
+
+def _store(variant):
+    return variant.server.mq_store_dirs if variant.server else None
+
+
+def _send(session, variant, ready: prepared.Prepared, senders: int, dim: int) -> dict:
+    """The insert phase's extra columns for prepared requests (sent by ``senders`` threads of this process, so the
+    phase's client CPU is the whole client's)."""
+    stats = prepared.send(variant.conn, ready, senders)
+    curve = session.write_raw(f"insert-curve-{variant.label}", stats.curve_frame(), **variant.columns)
+    return {"batch_rows": ready.batch_rows, "insert_workers": senders, "prepare_s": ready.prepare_s,
+            "insert_s": stats.seconds, "rows_per_s": stats.rows / stats.seconds, "request_bytes": ready.bytes,
+            "mq_bytes_carried": stats.rows * row_bytes(dim), "raw_file": curve}
 
 
 def _insert(session, variant, collection, data, method, batch_mb, workers, checkpoint, resume) -> dict:
     """The insert phase's extra columns (rows/s from loaders ready, the curve as a raw file)."""
     carried = {"mq_bytes_carried": data.n * row_bytes(data.dim)}
-    if method == "bulk":
+    if method == schema.LoadMethod.BULK:
         imported = bulk.bulk_import(variant.conn, collection, data.base, data.n,
                                     variant.server.base_dir / "data" / "bulk")
         return {"bulk_tasks": imported.tasks, "bulk_write_s": imported.write_s, "rows_per_s": imported.rows_per_s,
@@ -108,4 +136,5 @@ def _insert(session, variant, collection, data, method, batch_mb, workers, check
     curve = session.write_raw(f"insert-curve-{variant.label}", stats.curve_frame(), **variant.columns)
     return {"batch_rows": stats.batch_rows, "resumed_batches": stats.resumed_batches, "insert_workers": workers,
             "rows_per_s": stats.rows_per_s, "insert_s": stats.seconds, "loader_startup_s": stats.startup_s,
+            "loader_cpu_s": stats.loader_cpu_s,
             "raw_file": curve, **carried}

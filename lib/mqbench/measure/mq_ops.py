@@ -115,7 +115,13 @@ def unacked(futures) -> int:
 async def _nats_op(url: str, topic: str, shape: Shape, payloads: Payloads, mode: str, window: int,
                    timeout_s: float) -> Op:
     import nats
-    from nats.js.api import ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
+    from nats.js.api import (
+        ConsumerConfig,
+        DeliverPolicy,
+        RetentionPolicy,
+        StorageType,
+        StreamConfig,
+    )
 
     lost, reasons = asyncio.Event(), []
 

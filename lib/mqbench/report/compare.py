@@ -1,9 +1,11 @@
 """``mqbench compare RUN_A RUN_B [RUN …]``: the same metrics of several runs side by side, with ratios to
 the first run and verdicts where both runs kept independent units.
 
-Anchors: ``esrally compare``, OpenSearch Benchmark ``compare --baseline --contender``, ``asv compare``. Each
-metric is taken per (notebook, op, phase, sweep point, variant); a run's value is the median over its
-blocks (or its single observation). Where both runs have at least 5 blocks, the ratio gets a Welch
+Anchors: ``benchstat``, ``asv compare``, ``esrally compare``. First, what a Milvus user reads (:func:`mq_effects`):
+per question of the decision table, the MQ effect (contender ÷ baseline) in each run and whether the runs agree (a
+heterogeneity test). Then each metric per (notebook, op, phase, sweep point, variant); a run's value is the
+geometric mean over its blocks (or its single observation), the statistic the ratio is made of, so a ratio is
+always the quotient of the two values beside it. Where both runs have at least 5 blocks, the ratio gets a Welch
 95% interval on log values (the runs are independent, not paired) and a verdict, corrected over all
 comparisons as in :mod:`mqbench.stats.verdicts`. Differences of host, versions, lock file or code between the
 runs are printed as caveats — a ratio across hosts measures the hosts too.
@@ -53,6 +55,56 @@ def welch(baseline, contender, delta: float = verdicts.DELTA) -> verdicts.Compar
                                p_equivalent=float(verdicts.equivalence_p(diff, se, dof, delta)))
 
 
+def center(values) -> float:
+    """The geometric mean of the positive finite values: what :func:`welch`'s ratio divides (NaN if none)."""
+    x = np.asarray([v for v in values if np.isfinite(v) and v > 0], float)
+    return float(np.exp(np.log(x).mean())) if len(x) else np.nan
+
+
+HIDDEN_SWEEPS, HIDDEN_PHASES = {schema.Sweep.WARMUP}, {schema.Phase.LIFECYCLE}
+
+
+def ordinary(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows a person compares: warm-up blocks and lifecycle steps (server starts and stops) left out."""
+    hidden = table.get("sweep", pd.Series("", index=table.index)).isin(HIDDEN_SWEEPS) | \
+        table.get("phase", pd.Series("", index=table.index)).isin(HIDDEN_PHASES)
+    return table[~hidden]
+
+
+def mq_effects(run_dirs: list[Path], delta: float = 0.05) -> pd.DataFrame:
+    """Per question of the decision table (its headline comparison in the first run), the MQ effect in each run —
+    ratio, 95% interval, verdict — and, against the first run, Cochran's Q heterogeneity p-value with the
+    Benjamini–Hochberg q over the questions: ``agree`` is "no" where q ≤ 0.05."""
+    from mqbench.report.statements import agreement
+    from mqbench.stats import answers
+    from mqbench.stats.findings import findings
+
+    tables = [findings(load_summary(r), delta) for r in run_dirs]
+    heads = answers.headlines(answers.answers(tables[0], delta))
+    heads = heads[heads["ratio"].notna()]
+    rows = []
+    for head in heads.to_dict("records"):
+        row = {"question": head["key"], "compared": head["what"].rsplit(",", 1)[0]}
+        for i, table in enumerate(tables):
+            match = table[(table["what"] == head["finding"]) & (table["metric"] == head["metric"])]
+            row[f"run {chr(65 + i)}"] = _effect(match.iloc[0]) if len(match) else "—"
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    if len(out) and len(tables) > 1:
+        for i in range(1, len(tables)):
+            both = agreement(tables[0], tables[i])
+            picked = heads[["finding", "metric"]].rename(columns={"finding": "what"}).merge(both, how="left")
+            out[f"A vs {chr(65 + i)}"] = [("—" if pd.isna(q) else f"{'no' if q <= 0.05 else 'yes'} (q {q:.2f})")
+                                          for q in picked["q"]]
+    return out
+
+
+def _effect(row) -> str:
+    ratio, low, high = row["ratio"], row["ci_low"], row["ci_high"]
+    interval = f" [{low:.3f}, {high:.3f}]" if np.isfinite(low) else ""
+    return f"{ratio:.3f}{interval} {row['verdict']}"
+
+
 def _key(value) -> str:
     """A key value as text that matches across runs: missing is empty, numbers compare by value (4 == 4.0)."""
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
@@ -93,13 +145,13 @@ def compare_runs(run_dirs: list[Path], delta: float = verdicts.DELTA,
         for metric in METRICS:
             if metric not in part or part[metric].isna().all():
                 continue
-            row = dict(zip(keys, key), metric=metric, **{names[0]: part[metric].median()})
+            row = dict(zip(keys, key), metric=metric, **{names[0]: center(part[metric].dropna())})
             for name, other in zip(names[1:], summaries[1:]):
                 match = other[(other[keys] == pd.Series(key, index=keys)).all(axis=1)]
                 if metric not in match or match[metric].isna().all():
                     continue
                 v = welch(part[metric].dropna(), match[metric].dropna(), delta)
-                row.update({name: match[metric].median(), f"{name} ÷ {names[0]}": v.ratio})
+                row.update({name: center(match[metric].dropna()), f"{name} ÷ {names[0]}": v.ratio})
                 found.append((len(rows), name, v))
             rows.append(row)
     corrected = verdicts.correct([v for *_, v in found])

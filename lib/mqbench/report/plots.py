@@ -1,12 +1,16 @@
-"""Seaborn figures drawn from ``summary.parquet`` rows (never from notebook state). Every figure colours a
-variant the same way (:func:`palette`): an MQ keeps its colour across the report."""
+"""Seaborn figures drawn from ``summary.parquet`` rows (never from notebook state). Every figure draws a variant
+the same way — its colour (:func:`palette`), line style (:func:`dashes`) and marker (:func:`markers`) fixed per MQ
+— and is finished by :func:`tidy`: plain numbers on log axes, tick labels that would overlap turned, panels laid out
+so no label runs into its neighbour."""
 from __future__ import annotations
+
+import functools
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import FixedLocator, NullLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
 
 from mqbench.core import results, schema
 from mqbench.core.schema import Op, Phase, Sweep
@@ -22,11 +26,67 @@ def palette(labels) -> dict[str, tuple]:
     out, seen = {}, {}
     for label in sorted(set(map(str, labels)), key=lambda x: (x.split("-")[0].split(" ")[0], x)):
         mq = label.split(" ")[0].split("-")[0]
-        i = MQ_ORDER.index(mq) if mq in MQ_ORDER else len(MQ_ORDER) + sum(map(ord, mq)) % 4
+        i = _mq_index(label)
         n = seen.get(mq, 0)
         seen[mq] = n + 1
         out[label] = base[i] if n == 0 else dark[i] if n == 1 else sns.color_palette("pastel", 10)[i]
     return out
+
+
+DASHES = ("", (4, 1.5), (1, 1), (3, 1, 1, 1), (6, 2))  # per MQ, in MQ_ORDER: rocksmq solid, natsmq dashed, …
+MARKERS = ("o", "s", "^", "D", "v")
+
+
+def _mq_index(label: str) -> int:
+    mq = str(label).split(" ")[0].split("-")[0]
+    return MQ_ORDER.index(mq) if mq in MQ_ORDER else len(MQ_ORDER) + sum(map(ord, mq)) % 4
+
+
+def dashes(labels) -> dict[str, object]:
+    """label -> seaborn dash pattern, fixed per MQ (the same in every figure, whatever else is drawn)."""
+    return {str(label): DASHES[_mq_index(label) % len(DASHES)] for label in set(labels)}
+
+
+def markers(labels) -> dict[str, str]:
+    """label -> marker, fixed per MQ."""
+    return {str(label): MARKERS[_mq_index(label) % len(MARKERS)] for label in set(labels)}
+
+
+def _plain(value: float, _=None) -> str:
+    return f"{value:g}"
+
+
+def _overlapping(labels, renderer) -> bool:
+    boxes = [t.get_window_extent(renderer) for t in labels if t.get_visible() and t.get_text()]
+    return any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def tidy(fig: plt.Figure | None) -> plt.Figure | None:
+    """Finish a figure: a log axis labelled with plain numbers (no "2.8×10⁰"), x tick labels that would overlap
+    turned 30°, and the panels laid out so that no panel's labels run into its neighbour."""
+    if fig is None:
+        return None
+    for ax in fig.axes:
+        for axis, scale, (low, high) in ((ax.xaxis, ax.get_xscale(), ax.get_xlim()),
+                                         (ax.yaxis, ax.get_yscale(), ax.get_ylim())):
+            if scale == "log":
+                narrow = low > 0 and high / low < 20  # under ~1.3 decades, the minor ticks carry the labels
+                axis.set_major_formatter(FuncFormatter(_plain))
+                axis.set_minor_formatter(FuncFormatter(_plain) if narrow else NullFormatter())
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        if _overlapping(ax.get_xticklabels(), renderer):
+            plt.setp(ax.get_xticklabels(), rotation=30, ha="right", rotation_mode="anchor")
+    fig.tight_layout()
+    return fig
+
+
+def _tidied(draw):
+    """Every figure function's result passes :func:`tidy`."""
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        return tidy(draw(*args, **kwargs))
+    return wrapper
 
 
 def _axis_label(column: str) -> str:
@@ -34,6 +94,7 @@ def _axis_label(column: str) -> str:
     return f"{m.title} ({m.unit}, {m.better} is better)" if m.unit else f"{m.title} ({m.better} is better)"
 
 
+@_tidied
 def vs_concurrency(summary: pd.DataFrame, column: str, ops=(Op.SEARCH, Op.QUERY)) -> plt.Figure | None:
     """One panel per op: ``column`` against client concurrency, a line per MQ, spread over repeats."""
     df = results.rows(summary, sweep=Sweep.CONCURRENCY, phase=Phase.CONCURRENT, op=list(ops))
@@ -41,7 +102,7 @@ def vs_concurrency(summary: pd.DataFrame, column: str, ops=(Op.SEARCH, Op.QUERY)
     if df.empty:
         return _unsupported(column)
     grid = sns.relplot(data=df, x="concurrency", y=column, hue="variant", style="variant", col="op", kind="line",
-                       markers=True, errorbar=("pi", 100), height=3.2, aspect=1.25, palette=palette(df["variant"]),
+                       dashes=dashes(df["variant"]), markers=markers(df["variant"]), errorbar=("pi", 100), height=3.2, aspect=1.25, palette=palette(df["variant"]),
                        facet_kws={"sharey": False})
     grid.set_axis_labels("client processes", _axis_label(column))
     levels = sorted(df["concurrency"].unique())
@@ -82,6 +143,7 @@ def _log_catplot(data: pd.DataFrame, xlabel: str, ylabel: str, title: str, **kwa
     return grid.figure
 
 
+@_tidied
 def pubsub_seconds(ops: pd.DataFrame) -> plt.Figure | None:
     """Seconds per op for each shape, a point per MQ · broker · variant, one panel per level (point: median,
     whiskers: min–max over ops and repeats; log scale, so points, not bars)."""
@@ -94,6 +156,7 @@ def pubsub_seconds(ops: pd.DataFrame) -> plt.Figure | None:
                         aspect=1.3, sharey=False, linestyle="none", dodge=0.4)
 
 
+@_tidied
 def freshness_lags(lags: pd.DataFrame) -> plt.Figure | None:
     """Insert→visible lag per consistency level, a box per MQ, one panel per batch size (log scale)."""
     lags = lags[lags["visible"]] if len(lags) else lags
@@ -104,19 +167,21 @@ def freshness_lags(lags: pd.DataFrame) -> plt.Figure | None:
                         y="lag_ms", hue="variant", col="batch_rows", kind="box", height=3.4, aspect=1.1, sharey=True)
 
 
+@_tidied
 def storage_growth(growth: pd.DataFrame) -> plt.Figure | None:
     """MQ bytes on disk against rows inserted, a line per MQ (and repeat)."""
     if growth.empty:
         return None
     fig, ax = plt.subplots(figsize=(6, 3.6))
     sns.lineplot(data=growth.assign(mq_storage_mib=growth["mq_storage_bytes"] / 2**20), x="rows_inserted",
-                 y="mq_storage_mib", hue="variant", units="repeat", estimator=None, ax=ax,
-                 palette=palette(growth["variant"]))
+                 y="mq_storage_mib", hue="variant", style="variant", dashes=dashes(growth["variant"]),
+                 units="repeat", estimator=None, ax=ax, palette=palette(growth["variant"]))
     ax.set(xlabel="rows inserted", ylabel="MQ store on disk (MiB, lower is better)",
            title="sustained ingest: MQ bytes on disk")
     return fig
 
 
+@_tidied
 def tick_ecdf(samples: pd.DataFrame) -> plt.Figure | None:
     """Latency ECDF per variant, one panel per kind, one thin line per server start."""
     if samples.empty:
@@ -131,10 +196,10 @@ def tick_ecdf(samples: pd.DataFrame) -> plt.Figure | None:
     axes.flat[0].legend(handles=[plt.Line2D([], [], color=c, label=v) for v, c in colours.items()], title="variant",
                         fontsize=8)
     fig.suptitle("a line per server start", y=1.03)
-    fig.tight_layout()
     return fig
 
 
+@_tidied
 def tick_strip(rows: pd.DataFrame) -> plt.Figure | None:
     """Each server start's mean latency, per variant, one panel per kind (the jitter seeded: a rebuilt page is
     the same page)."""
@@ -151,6 +216,7 @@ def tick_strip(rows: pd.DataFrame) -> plt.Figure | None:
     return grid.figure
 
 
+@_tidied
 def latency_vs_rps(points: pd.DataFrame) -> plt.Figure | None:
     """Search latency against achieved RPS, one panel per mode (closed loop: a point per concurrency level;
     open loop: a point per target rate, latency from the scheduled send), a line per variant and block; the
@@ -162,7 +228,8 @@ def latency_vs_rps(points: pd.DataFrame) -> plt.Figure | None:
         return None
     grid = sns.relplot(data=points.assign(block=points.get("block", 0)), x="rps", y=column, hue="variant",
                        style="variant", units="block", estimator=None, palette=palette(points["variant"]),
-                       col="mode", kind="line", markers=True, sort=False, height=3.4, aspect=1.2,
+                       dashes=dashes(points["variant"]), markers=markers(points["variant"]),
+                       col="mode", kind="line", sort=False, height=3.4, aspect=1.2,
                        facet_kws={"sharex": False, "sharey": False})
     grid.set_axis_labels(_axis_label("rps"), _axis_label(column))
     for ax in grid.axes.flat:
@@ -172,13 +239,15 @@ def latency_vs_rps(points: pd.DataFrame) -> plt.Figure | None:
     return grid.figure
 
 
+@_tidied
 def recall_vs_qps(points: pd.DataFrame) -> plt.Figure | None:
     """Closed-loop RPS against recall@k, a point per search-parameter value, a line per MQ and repeat."""
     if points.empty:
         return None
     fig, ax = plt.subplots(figsize=(6, 3.8))
     sns.lineplot(data=points, x="recall_at_k", y="rps", hue="variant", style="variant", units="block", estimator=None,
-                 markers=True, sort=False, ax=ax, palette=palette(points["variant"]))
+                 dashes=dashes(points["variant"]), markers=markers(points["variant"]), sort=False, ax=ax,
+                 palette=palette(points["variant"]))
     for row in points.drop_duplicates(["variant", "point"]).itertuples():
         ax.annotate(row.point, (row.recall_at_k, row.rps), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set(xlabel=_axis_label("recall_at_k"), ylabel=_axis_label("rps"),
@@ -186,13 +255,14 @@ def recall_vs_qps(points: pd.DataFrame) -> plt.Figure | None:
     return fig
 
 
+@_tidied
 def recall_vs_latency(points: pd.DataFrame) -> plt.Figure | None:
     """Serial mean latency against recall@k, a point per search setting on the build, the operating point ringed."""
     if points.empty:
         return None
     fig, ax = plt.subplots(figsize=(6, 3.8))
-    sns.lineplot(data=points, x="recall_at_k", y="latency_avg_ms", hue="variant", marker="o", sort=False, ax=ax,
-                 palette=palette(points["variant"]))
+    sns.lineplot(data=points, x="recall_at_k", y="latency_avg_ms", hue="variant", style="variant", sort=False, ax=ax,
+                 dashes=dashes(points["variant"]), markers=markers(points["variant"]), palette=palette(points["variant"]))
     for row in points.itertuples():
         ax.annotate(row.point, (row.recall_at_k, row.latency_avg_ms), fontsize=7, xytext=(3, 3),
                     textcoords="offset points")
@@ -205,6 +275,7 @@ def recall_vs_latency(points: pd.DataFrame) -> plt.Figure | None:
     return fig
 
 
+@_tidied
 def consistency_latency(table: pd.DataFrame) -> plt.Figure | None:
     """Serial mean latency per consistency level (the mean: defined for any sample size), a point per variant,
     one panel per op (log scale, so points, not bars)."""
@@ -218,6 +289,7 @@ def consistency_latency(table: pd.DataFrame) -> plt.Figure | None:
                         linestyle="none", dodge=0.3)
 
 
+@_tidied
 def insert_curve(curves: pd.DataFrame) -> plt.Figure | None:
     """Rows acknowledged against seconds of each load, a line per variant and N (a straight line: the rate
     held; a bend: ingest slowed as the store grew)."""
@@ -225,12 +297,13 @@ def insert_curve(curves: pd.DataFrame) -> plt.Figure | None:
         return None
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     data = curves.assign(load=curves["variant"].astype(str) + " N=" + curves["n"].map(lambda n: f"{n:,.0f}"))
-    sns.lineplot(data=data, x="elapsed_s", y="rows_acked", hue="load", estimator=None, ax=ax,
-                 palette=palette(data["load"]))
+    sns.lineplot(data=data, x="elapsed_s", y="rows_acked", hue="load", style="load", dashes=dashes(data["load"]),
+                 estimator=None, ax=ax, palette=palette(data["load"]))
     ax.set(xlabel="seconds since every loader was connected", ylabel="rows acknowledged", title="insert curve")
     return fig
 
 
+@_tidied
 def scale_curves(points: pd.DataFrame, fitted: pd.DataFrame) -> plt.Figure | None:
     """Each scale metric against N on log-log axes, a line per MQ (measured, solid); where the fit may be
     extrapolated, a dashed line from the largest measured N to the model's value at the target N (×). Nothing
@@ -245,8 +318,8 @@ def scale_curves(points: pd.DataFrame, fitted: pd.DataFrame) -> plt.Figure | Non
     extrapolated = fitted[fitted["extrapolated"].notna()] if len(fitted) else fitted
     for ax, metric in zip(axes.flat, metrics):
         part = points[points["metric"] == metric]
-        sns.lineplot(data=part, x="n", y="value", hue="mq", palette=colours, marker="o", errorbar=("pi", 100),
-                     ax=ax, legend=ax is axes.flat[0])
+        sns.lineplot(data=part, x="n", y="value", hue="mq", palette=colours, style="mq", dashes=dashes(part["mq"]),
+                     markers=markers(part["mq"]), errorbar=("pi", 100), ax=ax, legend=ax is axes.flat[0])
         for row in extrapolated[extrapolated["metric"] == metric].itertuples():
             ax.plot([row.largest_n, row.target_n], [row.at_largest_n, row.extrapolated], "--", color=colours[row.mq])
             ax.plot([row.target_n], [row.extrapolated], "x", color=colours[row.mq])
@@ -256,5 +329,4 @@ def scale_curves(points: pd.DataFrame, fitted: pd.DataFrame) -> plt.Figure | Non
         ax.set_visible(False)
     fig.suptitle("measured (solid)" + (" and extrapolated (dashed to ×, not measured)" if len(extrapolated) else ""),
                  y=1.01)
-    fig.tight_layout()
     return fig

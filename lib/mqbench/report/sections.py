@@ -105,6 +105,8 @@ def answers_section(run: Run) -> str:
     note = (" This run measured one variant: its comparisons are with another run — `mqbench compare` (single-MQ "
             "runs pair by everything but the variant), or the run index." if single else "")
     targets = {"findings": "findings", "time-tick": page.anchor(TICK.title), "load-phases": page.anchor(LOADS.title),
+               "write-path": page.anchor(WRITE.title if len(tables.write_path(run.summary)) else LOADS.title),
+               "recovery": page.anchor(RECOVERY.title),
                "table-1": page.anchor(TABLE1.title)}
     shown = answers.box(table, delta, lambda q, sec: f'<a href="#{targets.get(sec, sec)}">{html.escape(q)}</a>')
     return page.section("The answer", f"Does the MQ matter for a Milvus user on this host? One line per question: "
@@ -415,6 +417,15 @@ MIGRATION = Section(
     "`migration.ipynb`): each check ✓ or ✗ with its numbers, for the procedure as written (flush first) and with the "
     "flush skipped — which shows what the flush is for.",
     _table_of(lambda run: tables.migration(run.run_dir, run.summary), "Migration checks"))
+WRITE = Section(
+    "The write path", "One row per build: a fresh embedded server per build, the rows' insert requests serialized "
+    "before the clock and sent by threads of one client process (`mqbench.data.prepared`), so the insert times the "
+    "server; then flush (its state polled every 20 ms), index, load, and a window at rest (idle RSS and CPU). "
+    "`client_limited` marks a build whose client used at least half as much CPU as the server over the insert: on "
+    "shared cores it may have set the pace. MQ disk per byte is the store right after the flush ÷ the row data "
+    "carried, before any retention runs. The verdicts, over builds, are in the decision table and the Findings "
+    "(`mqbench.report.tables.write_path`).",
+    _table_of(lambda run: tables.write_path(run.summary), "The write path, build by build"))
 SCALE = Section(
     "Scale: costs against N", "Each cost measured at every N (`scale_curve.ipynb`, a fresh server per N; the seed's "
     "Table 2 at N is in the Table 2 section), fitted as `y = c + a·N` or, from four sizes, `y = c + a·N^b`, whichever "
@@ -445,4 +456,4 @@ MILVUS = Section(
 HEAD = [header, answers_section, findings_section, parameters_section, failures_section]
 SEARCH = [TABLE2, NOISE, BUILDS, OPERATING_POINT, SERVED, LOADS, CONCURRENCY, OPEN_LOOP, RECALL, CONSISTENCY, SHAPES]
 TICK_AND_FRESHNESS = [TICK, MILVUS, FRESHNESS, MIXED, GROWTH, RECOVERY]
-PUBSUB_MIGRATION_SCALE = [TABLE1, TABLE1_INSIDE, MIGRATION, SCALE]
+PUBSUB_MIGRATION_SCALE = [WRITE, TABLE1, TABLE1_INSIDE, MIGRATION, SCALE]

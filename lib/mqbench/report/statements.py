@@ -187,7 +187,7 @@ def block_scale(pub: Published) -> str:
     served = "; ".join(
         f"{variant}: {len(g)} starts, rows counted {', '.join(f'{x:,.0f}' for x in sorted(set(g['rows_counted'])))}, "
         f"{_span(g['segments'], '{:.0f}')} segments of {g['segment_rows_min'].min():,.0f}–"
-        f"{g['segment_rows_max'].max():,.0f} rows, idle server CPU {g['idle_server_cpu_share'].median():.1%} of a core "
+        f"{g['segment_rows_max'].max():,.0f} rows, idle server CPU {g['idle_server_cores_busy'].median():.1%} of a core "
         f"(median)" for variant, g in starts.groupby("variant"))
     blocks = dict(sweep=Sweep.BLOCKS, unit=Unit.START_PAIR)
     compared = [("serial search, mean", dict(blocks, op=Op.SEARCH, phase=Phase.SERIAL, metric="latency_avg_ms")),
@@ -330,7 +330,29 @@ def block_columns(pub: Published) -> str:
             + "\n\nA notebook's declared parameters are columns too, under their own names.\n")
 
 
-GENERATORS = {"findings": block_findings, "runs": block_runs, "tick": block_tick, "scale": block_scale,
+def block_decisions(pub: Published) -> str:
+    """The suite's answer, question by question, from the published runs (the run index's first table)."""
+    from mqbench.report.run_index import decisions
+
+    table = decisions(pub.reports, {name: role for role, name in pub.roles.items()},
+                      link=lambda run, role: f"[{role}](reports/{run.name}/report.html)")
+    if table.empty:
+        return "No run is published yet.\n"
+    table = table.assign(compared=table["compared"].str.replace(r", \S+ ÷ \S+$", "", regex=True)).rename(
+        columns={"ratio [95%]": "natsmq ÷ rocksmq [95%]"})
+    return ("Each question from the published run that measures it best; the ratio *natsmq ÷ rocksmq* (below 1: "
+            "NATS lower) with its 95% interval, the verdict at δ = 5% and the smallest effect the interval rules "
+            "out (`mqbench.report.run_index.decisions`):\n\n" + _markdown(table) + "\n")
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    """A pipe table without padding (the README's length is a budget)."""
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+GENERATORS = {"decisions": block_decisions, "findings": block_findings, "runs": block_runs, "tick": block_tick, "scale": block_scale,
               "ingest": block_ingest,
               "columns": block_columns, "agreement": block_agreement, "table1": block_table1}
 

@@ -116,6 +116,39 @@ def load_phases(summary: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values([c for c in ["notebook", "op", "variant"] if c in table]).reset_index(drop=True)
 
 
+WRITE_COLUMNS = {  # (op, column) -> the write-path table's column, in its order
+    (schema.Op.INSERT, "rows_per_s"): "rows_per_s", (schema.Op.INSERT, "mb_per_s"): "mb_per_s",
+    (schema.Op.FLUSH, "flushed_s"): "flushed_s", (schema.Op.INDEX, "duration_s"): "index_s",
+    (schema.Op.INSERT, "server_rss_peak_mib"): "server_rss_peak_mib", (schema.Op.IDLE, "server_rss_mib"): "idle_rss_mib",
+    (schema.Op.INSERT, "server_cpu_s_per_gb"): "server_cpu_s_per_gb", (schema.Op.IDLE, "server_cores_busy"): "idle_cpu_share",
+    (schema.Op.FLUSH, "mq_disk_per_byte"): "mq_disk_per_byte", (schema.Op.INSERT, "client_cpu_s"): "client_cpu_s",
+    (schema.Op.INSERT, "server_cpu_s"): "server_cpu_s", (schema.Op.INSERT, "client_limited"): "client_limited",
+}
+
+
+def write_path(summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per build of the write path (prepared inserts, ``scale_curve.ipynb`` repeated by a grid): each phase's
+    numbers side by side, the client's and the server's CPU over the insert, and whether the client may have set the
+    pace; warm-up builds (repeat −1) marked."""
+    inserts = results.rows(summary, op=schema.Op.INSERT)
+    if "load_method" not in inserts or "repeat" not in inserts:
+        return pd.DataFrame()
+    builds = inserts.loc[inserts["load_method"].eq(schema.LoadMethod.PREPARED), ["repeat", "variant"]].drop_duplicates()
+    if builds.empty:
+        return pd.DataFrame()
+    rows = results.rows(summary, op=sorted({op for op, _ in WRITE_COLUMNS})).merge(builds, on=["repeat", "variant"])
+    out = builds.set_index(["repeat", "variant"])
+    for (op, column), name in WRITE_COLUMNS.items():
+        if column in rows:
+            part = rows[rows["op"] == op].groupby(["repeat", "variant"])[column].first()
+            out[name] = part
+    out = out.reset_index().sort_values(["repeat", "variant"])
+    out["repeat"] = out["repeat"].map(lambda r: "warm-up" if r < 0 else int(r))
+    if "client_limited" in out:
+        out["client_limited"] = out["client_limited"].map({1: "yes", 0: "no"}).fillna("—")
+    return out.rename(columns={"repeat": "build"}).reset_index(drop=True)
+
+
 def sweep(summary: pd.DataFrame) -> pd.DataFrame:
     """Latency and RPS per (op, concurrency, variant) of the concurrency sweep, median over sweep blocks,
     with the client's CPU share and whether the client was the bottleneck."""
@@ -200,8 +233,8 @@ def served_starts(summary: pd.DataFrame) -> pd.DataFrame:
                         .rename(columns={"duration_s": "start_s"}), on=keys, how="left")
     idle = results.rows(summary, op=schema.Op.IDLE).dropna(subset=["start"])
     if len(idle):
-        idle = idle.assign(idle_server_cpu_share=idle["server_cpu_s"] / idle["duration_s"])
-        out = out.merge(idle[[*keys, "idle_server_cpu_share"]], on=keys, how="left")
+        idle = idle.assign(idle_server_cores_busy=idle["server_cpu_s"] / idle["duration_s"])
+        out = out.merge(idle[[*keys, "idle_server_cores_busy"]], on=keys, how="left")
     return out.sort_values(["start", "block_order" if "block_order" in out else "variant"]).reset_index(drop=True)
 
 

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from mqbench.core import progress, results
 from mqbench.core.errors import GridError
-from mqbench.core.paths import PROJECT_ROOT
+from mqbench.core.paths import NOTEBOOKS, PROJECT_ROOT
 from mqbench.core.results import column_value
 from mqbench.stats import design
 
@@ -156,8 +156,25 @@ def load_grid(path: str | Path) -> tuple[dict, list[Cell]]:
     return grid, expand_grid(grid, PROJECT_ROOT)
 
 
+def notebook_path(notebook: str | Path) -> Path:
+    """``notebook`` as given if it exists, else the notebook of that name under ``notebooks/`` (``.ipynb`` optional)."""
+    given = Path(notebook)
+    if given.exists():
+        return given.resolve()
+    for candidate in (NOTEBOOKS / given.name, NOTEBOOKS / f"{given.name}.ipynb"):
+        if candidate.exists():
+            return candidate
+    raise GridError(f"notebook {notebook} does not exist (nor under {NOTEBOOKS}: "
+                    f"{', '.join(sorted(p.stem for p in NOTEBOOKS.glob('*.ipynb')))})")
+
+
+def cell_parameters(cell: Cell) -> dict:
+    """The parameters a cell's notebook will run with: its ``parameters`` cell, then the cell's own."""
+    return {**notebook_defaults(cell.notebook), **cell.params}
+
+
 def single_cell(notebook: str | Path, params: dict) -> list[Cell]:
-    path = Path(notebook).resolve()
+    path = notebook_path(notebook)
     params = {**params}
     params.setdefault("repeat", 0)
     check_parameters(path, params)

@@ -7,14 +7,17 @@ once, so an interruption keeps everything measured before it.
 """
 from __future__ import annotations
 
+import ast
 import contextlib
+import json
 import shutil
+import subprocess
+import sys
 import time
 from enum import StrEnum
 from pathlib import Path
 
 import pandas as pd
-import papermill as pm
 import psutil
 
 from mqbench.core import progress, results, schema
@@ -22,9 +25,10 @@ from mqbench.core.errors import ContractError, ParameterError, ServerError, Stor
 from mqbench.core.paths import NOTEBOOKS
 from mqbench.core.room import check_disk, dir_bytes
 from mqbench.measure import milvus_series
-from mqbench.measure.resources import Sampler
+from mqbench.measure.resources import Sampler, process_cpu_s
 from mqbench.milvus.server import EmbeddedMilvus, external
 from mqbench.stats import metrics
+from mqbench.stats.derived import derived_fields
 from mqbench.stats.design import Variant, parse_variants
 
 HIDDEN_PARAMS = ("run_dir", "uri")  # where, not what: never columns, never in file names
@@ -33,7 +37,9 @@ HIDDEN_PARAMS = ("run_dir", "uri")  # where, not what: never columns, never in f
 def notebook_params(notebook: str, namespace: dict) -> dict:
     """The values of ``notebook``'s declared parameters, read from ``namespace`` (a notebook's
     ``globals()``), so a notebook never types its parameter list twice."""
-    declared = pm.inspect_notebook(str(NOTEBOOKS / f"{notebook}.ipynb"))
+    nb = json.loads((NOTEBOOKS / f"{notebook}.ipynb").read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    declared = [stmt.targets[0].id for stmt in ast.parse("".join(cell["source"])).body]
     return {name: namespace[name] for name in declared}
 
 
@@ -65,6 +71,8 @@ class Session:
         self.cores = psutil.cpu_count(logical=True)
         self.keep_server_data = False  # a server's data/ is removed at stop; logs and config stay
         self.pools: list = []
+        self.step = ""  # the last timed phase begun (named by a failure outside every phase)
+        _record_errors_of(self)
 
     @classmethod
     def open(cls, notebook: str, namespace: dict) -> "Session":
@@ -229,10 +237,13 @@ class Session:
         row = {"op": op, "phase": phase, **(variant.columns if variant else {}), "concurrency": concurrency,
                **fields}
         failure = None
+        self.step = f"{op}/{phase}"
         try:
             yield tracker
         except BaseException as exc:
             failure = exc
+        if failure is not None and server is not None and server.running:
+            _settle(server)  # a SIGKILLed server refuses connections before its process is gone
         if server is not None and server.proc is not None and not server.running:
             # the server's death explains whatever the client saw, so it leads the error
             then = f" (the client saw: {type(failure).__name__}: {failure})" if failure else ""
@@ -250,23 +261,55 @@ class Session:
             measured = tracker.result.measured
             if failure is None and len(measured) and not measured["ok"].any():
                 failure = RuntimeError(f"every {op} request failed, e.g. {measured['error'].iloc[0]}")
+        row.update(derived_fields(row))
         if failure is None:
             tracker.row = self._append({**row, "status": "ok"})
             return
         tracker.row = self._append({**row, "status": "failed", "error": f"{type(failure).__name__}: {failure}"[:500],
                                     "server_log_tail": server.log_tail() if server else ""})
+        failure.mqbench_recorded = True  # noqa: B010 (read by record_untracked_failure)
         raise failure
+
+    def record_untracked_failure(self, exc: BaseException) -> list[dict]:
+        """A failed row per server found dead when ``exc`` escaped outside every timed phase (client processes
+        connecting, a step nothing times): the row names the server, its exit code and the last phase begun, so no
+        death goes unrecorded whatever its moment. Errors a tracked phase recorded already are left alone."""
+        if getattr(exc, "mqbench_recorded", False):
+            return []
+        rows = []
+        for v in self.variants:
+            server = v.server
+            if server is None or server.proc is None or server.running:
+                continue
+            rows.append(self._append({
+                "op": schema.Op.UNTRACKED, "phase": schema.Phase.LIFECYCLE, **v.columns, "status": "failed",
+                "error": (f"ServerError: milvus ({server.mq}) died with exit code {server.proc.returncode} outside a "
+                          f"timed phase (after {self.step or 'no phase'}; the client saw: {type(exc).__name__}: "
+                          f"{exc})")[:500], "server_log_tail": server.log_tail()}))
+        return rows
+
+    def idle(self, variant: Variant, window_s: float, **tags) -> dict:
+        """The server's own CPU and memory while nothing is asked of it (``server_cpu_s`` over ``duration_s``, its
+        RSS): background work (compaction, index, time ticks) that would otherwise be charged to what is measured
+        next, and what the server holds at rest."""
+        with self.track(schema.Op.IDLE, schema.Phase.LIFECYCLE, variant, **tags) as t:
+            time.sleep(window_s)
+        return t.row
 
     @contextlib.contextmanager
     def interleaved(self, ordered: list[Variant], op: str, phase: str, tags: dict, **kwargs):
         """Around one measurement made with the servers of ``ordered`` interleaved: Milvus's series of every
         server scraped before and after, then one row per variant from the dict the block fills (label ->
         a workload Result, or a dict of extra fields), with that server's deltas. Its duration is the
-        interleaved span's; server CPU and memory cannot be told apart, so they are left out."""
+        interleaved span's; each server's CPU is its own process's over the span (its share of the requests and its
+        background work); peak memory is not sampled."""
         before = {v.label: _scrape(v) for v in ordered}
+        pids = {v.label: v.server.pid if v.server is not None and v.server.running else None for v in ordered}
+        cpu0 = {label: process_cpu_s(pid) for label, pid in pids.items()}
         t0, results = time.perf_counter(), {}
         yield results
         seconds = time.perf_counter() - t0
+        cpu1 = {label: process_cpu_s(pid) for label, pid in pids.items()}
         for position, v in enumerate(ordered):
             got = results[v.label]
             with self.track(op, phase, v, scrape=False, **kwargs,
@@ -275,7 +318,8 @@ class Session:
                     t.extra.update(got)
                 else:
                     t.result = got
-                t.extra.update(duration_s=seconds, server_cpu_s=None, server_rss_peak_mib=None,
+                spent = cpu1[v.label] - cpu0[v.label] if None not in (cpu0[v.label], cpu1[v.label]) else None
+                t.extra.update(duration_s=seconds, server_cpu_s=spent, server_rss_peak_mib=None,
                                **milvus_series.deltas(before[v.label], _scrape(v), op))
 
     def write_raw(self, name: str, raw: pd.DataFrame, **columns) -> str:
@@ -326,6 +370,37 @@ class Session:
         if self.interactive:
             results.consolidate(self.run_dir)
         return self.summary
+
+
+def _settle(server, timeout_s: float = 3.0) -> None:
+    """Give a server that a failed phase may have lost a moment to be seen dead (only after a failure)."""
+    try:
+        server.proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        pass  # alive: the failure is the client's to explain
+
+
+def _record_errors_of(session: Session) -> None:
+    """In a notebook kernel, every error a cell raises passes :meth:`Session.record_untracked_failure` first, then
+    shows as usual (papermill still sees the cell fail)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def handler(shell, etype, value, tb, tb_offset=None):
+        try:
+            session.record_untracked_failure(value)
+        except Exception as exc:  # the cell's own error is the one to show
+            print(f"mqbench: the failure could not be recorded: {type(exc).__name__}: {exc}", file=sys.stderr)
+        stb = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+        shell._showtraceback(etype, value, stb)  # IPython shows nothing itself for a custom exception
+        return stb
+
+    shell.set_custom_exc((Exception,), handler)
 
 
 def _scrape(v: Variant) -> dict:

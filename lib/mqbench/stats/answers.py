@@ -1,8 +1,9 @@
-"""The answer box: one line per question a Milvus user asks about the MQ, taken from the Findings.
+"""The decision table: one line per question a Milvus user chooses an MQ by — reads, freshness, the write path,
+memory, CPU, MQ disk, recovery, pub/sub through Milvus — taken from the Findings.
 
-Each question names the Findings rows that answer it (a headline metric per question, in the unit that
-question needs — start pairs for run time, builds for ingest, blocks for pub/sub) and says in words what the
-verdict means. The broker-level pub/sub op is not a question here: it compares Python client stacks (nats-py
+Each question names the Findings rows that answer it (:class:`Question` ``picks``, in the unit that question
+needs — start pairs for run time, builds for the write path and what it costs) and says in words what the
+verdict means and the smallest effect its interval rules out. The broker-level pub/sub op is not a question here: it compares Python client stacks (nats-py
 publishing strictly, against an in-process RocksDB model of RocksMQ), not Milvus; it stays in the Findings and
 the Table 1 section.
 """
@@ -20,61 +21,75 @@ from mqbench.core.schema import Unit, Verdict
 
 @dataclass(frozen=True)
 class Question:
+    """A question and the Findings rows that answer it: ``picks`` are conditions on Findings columns (a value or a
+    list of values), any one of which selects a row; the first pick that matches gives the headline."""
     key: str
     text: str
     section: str        # the report section that holds the detail (an anchor)
     unit: str
+    picks: tuple = ()
 
 
+_BLOCKS = {"sweep": schema.Sweep.BLOCKS, "unit": Unit.START_PAIR}
+_BUILD = {"unit": Unit.BUILD}
 QUESTIONS = (
-    Question("reads", "Do reads differ on the same data and index?", "findings", "start pair"),
-    Question("tick", "Do Strong reads and fresh rows wait longer (the time tick)?", "time-tick", "start pair"),
-    Question("ingest", "Does ingest or the index build differ (each MQ's own build)?", "load-phases", "build"),
+    Question("reads", "Do reads differ on the same data and index?", "findings", "start pair",
+             ({**_BLOCKS, "phase": schema.Phase.SERIAL, "metric": "latency_avg_ms"},
+              {**_BLOCKS, "phase": schema.Phase.CONCURRENT, "metric": "rps"},
+              {"unit": Unit.START_PAIR, "metric": "recall_at_k"})),
+    Question("tick", "Do Strong reads and fresh rows wait longer (the time tick)?", "time-tick", "start pair",
+             ({"phase": schema.Phase.TICK, "unit": Unit.START_PAIR,
+               "metric": ["latency_avg_ms", "lag_avg_ms", "lag_km_median_ms"]},)),
+    Question("write", "Do writes land faster (insert rows/s, time to flushed, index build)?", "write-path", "build",
+             ({**_BUILD, "op": schema.Op.INSERT, "metric": "rows_per_s"},
+              {**_BUILD, "op": schema.Op.FLUSH, "metric": ["flushed_s", "duration_s"]},
+              {**_BUILD, "op": schema.Op.INDEX, "metric": "duration_s"})),
+    Question("memory", "Does the server need more memory (peak while ingesting, at rest after the load)?",
+             "write-path", "build",
+             ({**_BUILD, "op": schema.Op.INSERT, "metric": "server_rss_peak_mib"},
+              {"op": schema.Op.IDLE, "metric": "server_rss_mib"})),
+    Question("cpu", "Does the server spend more CPU (per GB ingested, at rest, per read)?", "write-path", "build",
+             ({**_BUILD, "op": schema.Op.INSERT, "metric": "server_cpu_s_per_gb"},
+              {"op": schema.Op.IDLE, "metric": "server_cores_busy"},
+              {**_BLOCKS, "metric": "server_cpu_ms_per_request"})),
+    Question("disk", "Does the MQ keep more on disk per byte written?", "write-path", "build",
+             ({**_BUILD, "op": schema.Op.FLUSH, "metric": "mq_disk_per_byte"},)),
+    Question("recovery", "Does a crashed server serve its acknowledged rows again sooner?", "recovery", "start pair",
+             ({"op": schema.Op.RECOVERY},)),
     Question("pubsub-milvus", "Does pub/sub through Milvus differ (inserts until Strong-visible)?", "table-1",
-             "start pair"),
+             "start pair", ({"phase": schema.Phase.MILVUS, "metric": "s_per_op"},)),
 )
 
 
-def _pick(table: pd.DataFrame, key: str) -> pd.DataFrame:
-    """The Findings rows that answer question ``key``."""
-    get = lambda column: table[column] if column in table else pd.Series("", index=table.index)  # noqa: E731
-    sweep, op, phase, metric = get("sweep"), get("op"), get("phase"), get("metric")
-    if key == "reads":
-        mask = ((sweep == schema.Sweep.BLOCKS) & (get("unit") == Unit.START_PAIR)
-                & (((phase == schema.Phase.SERIAL) & (metric == "latency_avg_ms"))
-                   | ((phase == schema.Phase.CONCURRENT) & (metric == "rps"))
-                   | (metric == "recall_at_k")))
-    elif key == "tick":
-        mask = (phase == schema.Phase.TICK) & (get("unit") == Unit.START_PAIR) & metric.isin(["latency_avg_ms", "lag_avg_ms"])
-    elif key == "ingest":
-        mask = (get("unit") == Unit.BUILD) & op.isin([schema.Op.INSERT, schema.Op.INDEX])
-    else:
-        mask = (phase == schema.Phase.MILVUS) & (metric == "s_per_op")
-    picked = table[mask]
-    ops = {schema.Op.SEARCH: 0, schema.Op.QUERY: 1}
-    rank = [(PRIORITY.get(r.get("metric"), 9), ops.get(r.get("op"), 2), r.get("phase") == schema.Phase.CONCURRENT)
-            for r in picked.to_dict("records")]
-    return picked.iloc[sorted(range(len(picked)), key=rank.__getitem__)]
+def _matches(table: pd.DataFrame, pick: dict) -> pd.Series:
+    mask = pd.Series(True, index=table.index)
+    for column, wanted in pick.items():
+        values = table[column] if column in table else pd.Series("", index=table.index)
+        mask &= values.isin(wanted if isinstance(wanted, list) else [wanted])
+    return mask
 
 
-PRIORITY = {"latency_avg_ms": 0, "lag_avg_ms": 1, "rows_per_s": 0, "s_per_op": 0, "rps": 2, "recall_at_k": 3,
-            "duration_s": 4}  # the headline of a question: its first metric in this order
+def _pick(table: pd.DataFrame, question: Question) -> pd.DataFrame:
+    """The Findings rows that answer ``question``, in the order of its picks."""
+    ranked = [table[_matches(table, pick)] for pick in question.picks]
+    picked = pd.concat(ranked) if ranked else table.iloc[:0]
+    return picked[~picked.index.duplicated()]
 
 
 def answers(table: pd.DataFrame, delta: float) -> pd.DataFrame:
     """One row per question and headline comparison: what, ratio, interval, verdict in words, units."""
     rows = []
     for q in QUESTIONS:
-        picked = _pick(table, q.key)
+        picked = _pick(table, q)
         if picked.empty:
             rows.append({"question": q.text, "section": q.section, "what": "not measured in this run", "ratio": np.nan,
-                         "interval": "", "verdict": "", "in words": "", "units": "", "key": q.key})
+                         "interval": "", "verdict": "", "in words": "", "rules out": "", "units": "", "key": q.key})
             continue
         for row in picked.to_dict("records"):
             rows.append({"question": q.text, "section": q.section, "what": _what(row), "finding": row["what"],
                          "metric": row["metric"], "ratio": row["ratio"],
                          "interval": _interval(row), "verdict": row["verdict"], "in words": _words(row, delta),
-                         "units": f"{int(row['units'])} {row.get('unit') or q.unit}s", "key": q.key})
+                         "rules out": rules_out(row), "units": _units(row, q.unit), "key": q.key})
     return pd.DataFrame(rows)
 
 
@@ -83,6 +98,26 @@ def _what(row: dict) -> str:
     where = " · ".join(str(row[k]) for k in ("op", "phase", "shape") if row.get(k) not in (None, "", np.nan)
                        and not (isinstance(row.get(k), float) and np.isnan(row[k])))
     return f"{label} ({where}), {row['contender']} ÷ {row['baseline']}"
+
+
+def _units(row: dict, unit: str) -> str:
+    n = int(row["units"])
+    unit = row.get("unit") or unit
+    return f"{n} {unit}{'' if n == 1 else 's'}"
+
+
+def rules_out(row: dict) -> str:
+    """The smallest effect a row's interval excludes, in words: beyond its farther bound when it holds no effect;
+    anything short of its nearer bound when it excludes none (a ratio in %, a difference in points)."""
+    low, high = row.get("ci_low"), row.get("ci_high")
+    if not (isinstance(low, float) and np.isfinite(low) and np.isfinite(high)):
+        return ""
+    difference = row.get("scale") == "difference"
+    none = 0.0 if difference else 1.0
+    size = (lambda x: f"{100 * abs(x):.1f} points") if difference else (lambda x: f"{abs(x - 1):.0%}")
+    if low <= none <= high:
+        return f"an effect beyond −{size(low)} / +{size(high)}"
+    return f"no effect, or one below {'+' if low > none else '−'}{size(low if low > none else high)}"
 
 
 def _interval(row: dict) -> str:
@@ -130,6 +165,6 @@ def box(table: pd.DataFrame, delta: float, link=None) -> pd.DataFrame:
     return pd.DataFrame({"question": question, "verdict": heads["verdict"],
                          "ratio [95%]": [f"{r:.3f}{nb}{i.replace(' ', nb)}" if pd.notna(r) else ""
                                          for r, i in zip(heads["ratio"], heads["interval"])],
-                         "in words": heads["in words"],
+                         "in words": heads["in words"], "rules out": heads["rules out"],
                          "compared": [f"{w} ({a})" if a else w for w, a in zip(heads["what"], heads["also"])],
                          "units": heads["units"]})

@@ -40,10 +40,11 @@ class Variant:
 
 
 def parse_variants(spec, overrides: dict | None = None, external: bool = False) -> list[Variant]:
-    """``["rocksmq", "natsmq"]`` or entries ``{"mq": …, "overrides": {…}, "label": …}``; ``overrides``
+    """``["rocksmq", "natsmq"]`` or entries ``{"mq": …, "overrides": {…}, "label": …}`` (one entry alone: a list of
+    it); ``overrides``
     apply to every variant (an entry's own win). Repeated labels get ``-1``, ``-2`` suffixes (A/A).
     With ``external`` the single entry is only the label of an external server's MQ."""
-    if isinstance(spec, str):
+    if isinstance(spec, (str, dict)):
         spec = [spec]
     if not isinstance(spec, list) or not spec:
         raise ParameterError(f"variants must be a non-empty list of MQs or {{mq, overrides, label}} entries, "

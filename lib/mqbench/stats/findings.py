@@ -31,12 +31,14 @@ from scipy import stats
 from mqbench.core import results, schema
 from mqbench.core.schema import Consistency, Notebook, Unit, Verdict
 from mqbench.stats import verdicts
+from mqbench.stats.derived import derive
 
 # notebook -> (grouping keys, metrics compared)
 COMPARED = {
     Notebook.SEARCH_QUERY: (["sweep", "op", "phase", "concurrency", "point", "consistency_level"],
                      ["latency_avg_ms", "latency_p50_ms", "latency_p99_ms", "rps", "recall_at_k", "lag_avg_ms",
-                      "lag_km_median_ms", "milvus_tsafe_wait_ms", "milvus_qn_consume_tt_lag_ms"]),
+                      "lag_km_median_ms", "milvus_tsafe_wait_ms", "milvus_qn_consume_tt_lag_ms",
+                      "server_cpu_ms_per_request"]),
     Notebook.PUBSUB: (["op", "phase", "shape"], ["s_per_op", "milvus_produce_ms", "milvus_produce_slow_share",
                                                  "milvus_qn_consume_tt_lag_ms"]),
     # per start, the mean: defined for any number of samples (a start's median needs 20); with a censored batch,
@@ -51,8 +53,14 @@ NOT_FOR_SERIAL = {"rps"}  # a serial phase's rate is only its latency inverted
 SERIAL_PHASES = (schema.Phase.SERIAL, schema.Phase.TICK)
 MILVUS_SERIES = {"milvus_tsafe_wait_ms", "milvus_qn_consume_tt_lag_ms", "milvus_produce_ms", "milvus_produce_slow_share"}
 MILVUS_PHASES = (schema.Phase.TICK, schema.Phase.MILVUS)  # where Milvus's own series are compared
-LOAD_METRICS = {schema.Op.INSERT: "rows_per_s", schema.Op.INDEX: "duration_s", schema.Op.FLUSH: "duration_s",
-                schema.Op.LOAD: "duration_s"}
+READ_CPU = {"server_cpu_ms_per_request"}  # the server's CPU per read: in the read blocks, not in the tick's waits
+READ_PHASES = (schema.Phase.SERIAL, schema.Phase.CONCURRENT)
+# a load phase's metrics, each judged over builds: the write path, what it costs the server (peak RSS, CPU per GB
+# carried, MQ disk per byte carried) and the server at rest after the load (idle RSS and CPU share)
+LOAD_METRICS = {schema.Op.INSERT: ["rows_per_s", "server_rss_peak_mib", "server_cpu_s_per_gb"],
+                schema.Op.FLUSH: ["flushed_s", "mq_disk_per_byte"], schema.Op.INDEX: ["duration_s"],
+                schema.Op.LOAD: ["duration_s"], schema.Op.IDLE: ["server_rss_mib", "server_cores_busy"]}
+FLUSH_POLLED = "duration_s"  # a flush timed by pymilvus's 0.5 s polls (runs before flushed_s): no ratio verdict
 TICK_REASON = ("waits for Milvus's time tick, fixed per server start: the unit is the start, not the block "
                "(see the time-tick study of freshness_recovery.ipynb)")
 BUILD_METRICS = {"recall_at_k"}
@@ -75,7 +83,7 @@ def _runs(summary: pd.DataFrame) -> list[str]:
 
 def _blocked(summary: pd.DataFrame, delta: float) -> list[pd.DataFrame]:
     """Comparisons over start pairs and over blocks, notebook by notebook."""
-    ok = results.with_consistency(results.rows(summary))
+    ok = derive(results.with_consistency(results.rows(summary)))
     if "block" not in ok or "variant" not in ok:
         return []
     ok = ok[ok["block"].notna()]
@@ -116,7 +124,8 @@ def _compare(rows: pd.DataFrame, keys: list[str], metrics: list[str]) -> pd.Data
     tables = []
     for phase, part in rows.groupby("phase", sort=False):
         wanted = [m for m in metrics if not (phase in SERIAL_PHASES and m in NOT_FOR_SERIAL)
-                  and not (m in MILVUS_SERIES and phase not in MILVUS_PHASES)]
+                  and not (m in MILVUS_SERIES and phase not in MILVUS_PHASES)
+                  and not (m in READ_CPU and phase not in READ_PHASES)]
         tables.append(verdicts.compare(part, wanted, keys, unit="unit_id", correct_family=False, aggfunc="mean"))
     tables = [t for t in tables if len(t)]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
@@ -191,12 +200,13 @@ def _upper(n: int) -> float:
     return float(1 - 0.05 ** (1 / n)) if n > 0 else 1.0
 
 
-def _resolved(table: pd.DataFrame, delta: float) -> pd.DataFrame:
+def _resolved(table: pd.DataFrame, delta: float, poll_s: float | None = None) -> pd.DataFrame:
     """Ratio verdicts withheld where the value's resolution (:func:`mqbench.core.schema.resolution`: whole-ms
-    histograms, a 0.5 s poll) is coarser than a ±δ effect at the smaller side's median."""
+    histograms, a poll of the server's state — ``poll_s`` when the rows recorded theirs) is coarser than a ±δ effect
+    at the smaller side's median."""
     mask, reasons = [], []
     for row in table.to_dict("records"):
-        step, why = schema.resolution(row["metric"], row.get("op", ""))
+        step, why = schema.resolution(row["metric"], row.get("op", ""), poll_s)
         smallest = min(row["baseline_median"], row["contender_median"])
         coarse = bool(step) and schema.scale(row["metric"]) == verdicts.RATIO and not step <= delta * smallest
         mask.append(coarse)
@@ -237,22 +247,30 @@ def _withhold(table: pd.DataFrame, mask, reason, **also) -> pd.DataFrame:
 
 
 def _loads(summary: pd.DataFrame, delta: float) -> pd.DataFrame:
-    """Load phases: one observation per variant and build, paired by the build's key — the grid repeat (and the run,
-    in a summary of several) — so a missing or failed build leaves its pair out instead of shifting every later
-    pair; loads of different sizes never pair; a grid's warm-up cell (repeat −1, ``warmup: true``) is left out."""
-    ok = results.rows(summary, op=list(LOAD_METRICS))
+    """Load phases and the idle window after them: one observation per variant and build, paired by the build's key
+    — the grid repeat (and the run, in a summary of several) — so a missing or failed build leaves its pair out
+    instead of shifting every later pair; loads of different sizes never pair; a grid's warm-up cell (repeat −1,
+    ``warmup: true``) is left out. Idle windows of a served build's starts pair by start instead (a start pair)."""
+    ok = derive(results.rows(summary, op=list(LOAD_METRICS)))
     if "repeat" in ok:  # a grid's warm-up cell (repeat -1) is recorded, never a unit
         ok = ok[~(pd.to_numeric(ok["repeat"], errors="coerce") < 0)]
     if ok.empty or "variant" not in ok or ok["variant"].nunique() < 2:
         return pd.DataFrame()
-    ok = ok.assign(rows=ok["rows"].fillna(-1) if "rows" in ok else -1,
-                   unit=(ok["run_id"].astype(str) + " · " if _runs(summary) else "") + "repeat "
-                   + (ok["repeat"].fillna(0).astype(int).astype(str) if "repeat" in ok else "0"))
+    repeat = ok["repeat"].fillna(0).astype(int).astype(str) if "repeat" in ok else pd.Series("0", index=ok.index)
+    started = ok["start"].notna() if "start" in ok else pd.Series(False, index=ok.index)
+    key = np.where(started, "start " + (ok["start"].astype(str) if "start" in ok else ""), "repeat " + repeat)
+    ok = ok.assign(rows=ok["rows"].fillna(-1) if "rows" in ok else -1, _started=started.to_numpy(),
+                   unit=(ok["run_id"].astype(str) + " · " if _runs(summary) else "") + key)
     frames = []
-    for (notebook, op, _), rows in ok.groupby(["notebook", "op", "rows"]):
-        table = verdicts.compare(rows, [LOAD_METRICS[op]], _runs(summary) + ["op", "phase"], unit="unit",
-                                 correct_family=False)
-        frames.append(_resolved(table, delta).assign(notebook=notebook, unit=Unit.BUILD))
+    for (notebook, op, _, by_start), rows in ok.groupby(["notebook", "op", "rows", "_started"]):
+        metrics = LOAD_METRICS[op]
+        if op == schema.Op.FLUSH and not ("flushed_s" in rows and rows["flushed_s"].notna().any()):
+            metrics = [FLUSH_POLLED, *metrics[1:]]
+        table = verdicts.compare(rows, metrics, _runs(summary) + ["op", "phase"], unit="unit", correct_family=False,
+                                 aggfunc="mean")
+        poll_s = rows["poll_s"].max() if "poll_s" in rows and rows["poll_s"].notna().all() else None
+        frames.append(_resolved(table, delta, poll_s).assign(notebook=notebook,
+                                                     unit=Unit.START_PAIR if by_start else Unit.BUILD))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 

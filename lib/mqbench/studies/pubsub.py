@@ -170,16 +170,18 @@ def broker_level(session, shapes: list[Shape], p: dict) -> None:
 
 def milvus_level(session, shapes: list[Shape], p: dict) -> None:
     """Each shape as insert requests on the variants' servers, over pairs of server starts: for each of ``ops``
-    units both servers are (re)started in the unit's balanced order, each runs one op on a fresh collection in that
-    order, then both are killed with their sessions released. An op ends on a Strong count, so it rides the time
-    tick, whose phase is fixed per start: the start pair, not the op on one pair of servers, is the unit."""
-    for shape in shapes:
-        variants = session.start_variants(p["variants"], folder=shape.label.replace("*", "x"))
-        for start, order in enumerate(design.block_orders(p["ops"], len(variants), p["seed"])):
-            ordered = [variants[i] for i in order]
-            if start:
-                session.close_variants(kill=True, release_sessions=True, forget=False)
-                session.start_pair(ordered, start=start)
+    units both servers are (re)started in the unit's balanced order and each runs one op per shape (the shapes'
+    order rotating from unit to unit), each op on a fresh collection, then both are killed with their sessions
+    released. An op ends on a Strong count, so it rides the time tick, whose phase is fixed per start: the start
+    pair, not the op on one pair of servers, is the unit of every shape."""
+    variants = session.start_variants(p["variants"], folder="milvus")
+    for start, order in enumerate(design.block_orders(p["ops"], len(variants), p["seed"])):
+        ordered = [variants[i] for i in order]
+        if start:
+            session.close_variants(kill=True, release_sessions=True, forget=False)
+            session.start_pair(ordered, start=start)
+        turn = start % len(shapes)
+        for shape in shapes[turn:] + shapes[:turn]:
             for position, v in enumerate(ordered):
                 name = f"pubsub_{start}"
                 with v.conn.client(timeout=p["op_timeout_s"]) as client:
@@ -190,4 +192,4 @@ def milvus_level(session, shapes: list[Shape], p: dict) -> None:
                                        block=start, block_order=position, start=start, unit=schema.Unit.START) as t:
                         _record(t, milvus_op(client, name, shape, p["op_timeout_s"]), shape)
                     client.drop_collection(name)
-        session.close_variants()
+    session.close_variants()

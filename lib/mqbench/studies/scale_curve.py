@@ -25,8 +25,8 @@ def check(p: dict) -> None:
     if sizes != sorted(sizes):
         raise ParameterError(f"sizes must be ascending, got {sizes}")
     checks.one_of("load_method", p["load_method"], pipeline.LOAD_METHODS)
-    if p["load_method"] == "bulk" and p["uri"]:
-        raise ParameterError("load_method must be insert or bulk (bulk on embedded servers only: the files must be "
+    if p["load_method"] == schema.LoadMethod.BULK and p["uri"]:
+        raise ParameterError("load_method must be insert, prepared or bulk (bulk on embedded servers only: the files must be "
                              "in the server's storage)")
     for name in ("serial_requests", "clients", "queries", "k", "insert_workers"):
         checks.integer(name, p[name])
@@ -34,6 +34,12 @@ def check(p: dict) -> None:
     for name in ("rps_window_s", "batch_mb"):
         checks.positive_number(name, p[name])
     checks.positive_number("rps_warmup_s", p["rps_warmup_s"], allow_zero=True)
+    checks.positive_number("idle_s", p["idle_s"], allow_zero=True)
+    checks.integer("queries", p["queries"])
+    if not isinstance(p["label"], str):
+        raise ParameterError(f"label must be a string (empty: the MQ's name), got {p['label']!r}")
+    if not isinstance(p["reads"], bool):
+        raise ParameterError(f"reads must be true or false, got {p['reads']!r}")
     checks.one_of("consistency", p["consistency"], workload.CONSISTENCY)
     indexes.check_index(p["index_type"], p["index_params"], p["dim"], embedded=not p["uri"])
     indexes.check_search(p["index_type"], p["search_params"], p["index_params"], p["k"])
@@ -47,11 +53,15 @@ def data_at(p: dict, size: int):
 
 def measure(session, variant, data, p: dict) -> dict[str, dict]:
     """Load ``data`` into ``variant`` and measure it; returns every recorded row by name. With ``ingest_only``
-    the load stops after the flush (the ingest through the MQ; a grid's repeats make builds the unit)."""
+    the load stops after the flush (the ingest through the MQ; a grid's repeats make builds the unit); without
+    ``reads`` it stops after the collection is loaded. Either way an ``idle_s`` window then records the server's
+    CPU and memory at rest."""
     pipeline.check_room(session, data.n, data.dim, p["index_type"], p["index_params"], compact=p["compact"])
     rows = pipeline.load(session, variant, COLLECTION, data, p["index_type"], p["index_params"], p["load_method"],
                          p["batch_mb"], p["insert_workers"], p["compact"], index=not p["ingest_only"])
-    if p["ingest_only"]:
+    if p["idle_s"] > 0:
+        rows["idle"] = session.idle(variant, p["idle_s"])
+    if p["ingest_only"] or not p["reads"]:
         return rows
     search = Spec(schema.Op.SEARCH, COLLECTION, p["consistency"], queries=data.queries, k=p["k"],
                   search_params=p["search_params"])
@@ -72,10 +82,13 @@ def measure(session, variant, data, p: dict) -> dict[str, dict]:
 
 def line(data, rows: dict) -> str:
     """One printed line per N."""
-    ins = rows["insert"]
+    ins, flush = rows["insert"], rows["flush"]
     if "search_serial" not in rows:
-        return (f"N={data.n:>12,}: insert {ins['rows_per_s']:9,.0f} rows/s, flush {rows['flush']['duration_s']:.1f} s, "
-                f"MQ {ins.get('mq_storage_bytes', float('nan')) / 2**30:.2f} GiB on disk")
+        limited = " (client-limited)" if ins.get("client_limited") else ""
+        return (f"N={data.n:>12,}: insert {ins['rows_per_s']:9,.0f} rows/s{limited}, "
+                f"{ins.get('mb_per_s', float('nan')):.1f} MB/s, flushed in {flush.get('flushed_s', float('nan')):.2f} s, "
+                f"server peak {ins.get('server_rss_peak_mib') or float('nan'):,.0f} MiB, "
+                f"MQ {flush.get('mq_storage_bytes') or float('nan'):,.0f} B on disk")
     idx, ser, conc = rows["index"], rows["search_serial"], rows["search_concurrent"]
     return (f"N={data.n:>12,}: insert {ins['rows_per_s']:9,.0f} rows/s, index {idx['duration_s']:7.1f} s, "
             f"search {ser['latency_avg_ms']:.2f} ms (recall {ser.get('recall_at_k', float('nan')):.3f}), "

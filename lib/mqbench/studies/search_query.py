@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import shutil
-import time
 import zlib
 
 import numpy as np
@@ -65,6 +64,8 @@ def check(p: dict) -> None:
                  "insert_workers", "blocks", "block_requests", "block_concurrency", "sweep_blocks", "start_pairs"):
         checks.integer(name, p[name])
     checks.integer("tick_samples", p["tick_samples"], minimum=0)
+    checks.integer("n", p["n"], minimum=0)  # 0: all of a file dataset
+    checks.integer("queries", p["queries"])
     checks.positive_number("idle_window_s", p["idle_window_s"], allow_zero=True)
     if not (isinstance(p["target_recall"], (int, float)) and 0 <= p["target_recall"] <= 1):
         raise ParameterError(f"target_recall must be a recall between 0 and 1 (0: no operating point), got "
@@ -209,13 +210,6 @@ def operating_point(session, builder, specs, data, p: dict) -> dict:
     return {**specs, schema.Op.SEARCH: dataclasses.replace(search, search_params=chosen)}
 
 
-def idle(session, v, window_s: float, **tags) -> None:
-    """The server's own CPU while nothing is asked of it (``server_cpu_s`` over ``duration_s``): background work
-    (compaction, index, time ticks) that would otherwise be charged to the requests measured next."""
-    with session.track(schema.Op.IDLE, schema.Phase.LIFECYCLE, v, **tags):
-        time.sleep(window_s)
-
-
 def serve_alone(session, variants, builds) -> dict:
     """Each served build's folder itself, served under every variant in turn: one server object per (build,
     variant) on that folder, each starting with its own ``mq.type`` (the data is flushed; switching either way
@@ -288,7 +282,7 @@ def _one_start(session, ordered, specs, data, p: dict, start: int, first_positio
             client.load(TICK_COLLECTION)
         record_segments(session, v, schema.Phase.LIFECYCLE, start=start, block_order=position)
         if p["idle_window_s"]:
-            idle(session, v, p["idle_window_s"], start=start, block_order=position)
+            session.idle(v, p["idle_window_s"], start=start, block_order=position)
     tags = {"start": start, "unit": "start"}
     with _block_pool(session, p) as pool:
         run_blocks(session, pool, ordered, specs, data, p, [-1 - start], dict(tags, sweep=schema.Sweep.WARMUP))
