@@ -141,6 +141,8 @@ def test_prepared_requests_land_whole_and_flush_is_timed(server):
         stats = prepared.send(conn, ready, senders=2, show_progress=False)
         assert stats.rows == 3_000 and len(stats.curve) == batches
         assert client.flush("prepared") > 0
+        client.build_index("prepared", "COSINE", "FLAT", {})
+        client.load("prepared")
         _ids_exactly_once(client, "prepared", 3_000, page=1_000)
         assert client.query("prepared", "id == 2999", ["attr"], consistency="Strong")[0]["attr"] == \
             int(attr_values(np.array([2999]))[0])

@@ -43,11 +43,11 @@ def test_external_server_by_uri_token_from_env(tmp_path, monkeypatch):
 def test_bad_parameter_fails_before_any_server_starts(tmp_path, live_pids):
     before = live_pids()
     proc = mqbench_run(tmp_path / "run", "-p", "variants", "[natsmq]", "-p", "index_type", "NO_SUCH_INDEX")
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # checked by the study before the run folder exists: a user's error, one line
     assert live_pids() == before
-    failures = json.loads((tmp_path / "run" / "failures.json").read_text())
-    assert len(failures) == 1 and "index_type 'NO_SUCH_INDEX' is not one of" in failures[0]["error"]
-    assert not (tmp_path / "run" / "servers").exists()  # checked before a server started
+    assert proc.stderr.strip().splitlines()[-1].startswith("mqbench: error: search_query")
+    assert "index_type 'NO_SUCH_INDEX' is not one of" in proc.stderr
+    assert not (tmp_path / "run").exists()
 
 
 def test_failing_phase_is_recorded_and_earlier_phases_kept(tmp_path, live_pids):

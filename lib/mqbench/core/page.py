@@ -2,8 +2,8 @@
 in their own box, figures embedded as PNG with a caption and alt text, no script and no network.
 
 A page notebook (``report.ipynb``, ``compare.ipynb``) displays these fragments; :func:`from_notebook`
-gathers an executed notebook's HTML and Markdown outputs (never its code) into one document and puts a
-navigation list of every section after the first one (the Findings).
+gathers an executed notebook's HTML and Markdown outputs (never its code) into one document: the first section (the
+answer) open, then a section list that stays on screen, then every other section collapsed under its heading.
 """
 from __future__ import annotations
 
@@ -29,7 +29,12 @@ table { border-collapse: collapse; font-size: 0.86em; white-space: nowrap; }
 th, td { padding: 3px 8px; border-bottom: 1px solid #eaeef2; text-align: right; }
 th { background: #f6f8fa; position: sticky; top: 0; } td:first-child, th:first-child { text-align: left; }
 img { max-width: 100%; height: auto; }
-nav ul { columns: 2; padding-left: 18px; } nav a, a { color: #0969da; }
+nav { position: sticky; top: 0; z-index: 2; background: #fff; border-bottom: 1px solid #d0d7de; padding: 4px 0;
+      font-size: 0.88em; display: flex; gap: 10px; align-items: baseline; }
+nav ul { display: flex; gap: 14px; margin: 0; padding: 0; list-style: none; overflow-x: auto; white-space: nowrap; }
+nav a, a { color: #0969da; }
+details > summary { cursor: pointer; list-style: none; } details > summary h2 { display: inline-block; width: 96%; }
+details > summary::before { content: "▸ "; color: #57606a; } details[open] > summary::before { content: "▾ "; }
 .verdict-different { background: #ffebe9; } .verdict-equivalent { background: #dafbe1; }
 .verdict-better { background: #ddf4ff; } .wrap table { white-space: normal; } .wrap td { text-align: left; }
 .verdict-inconclusive { background: #fff8c5; } .meta { color: #57606a; font-size: 0.92em; }
@@ -151,9 +156,18 @@ def from_notebook(path, title: str) -> str:
                 parts.append(data["text/html"])
             elif "text/markdown" in data:
                 parts.append(markdown2html(data["text/markdown"]))
-    body = "\n".join(parts)
-    sections = [(a, html.unescape(re.sub("<[^>]+>", "", t))) for a, t in _H2.findall(body)]
-    if len(sections) > 1:
-        second = body.find(f'<h2 id="{sections[1][0]}"')
-        body = body[:second] + nav(sections) + body[second:]
-    return document(title, body)
+    return document(title, collapse_details("\n".join(parts)))
+
+
+def collapse_details(body: str) -> str:
+    """The first section (the answer) open; after it the section list, kept on screen, then every other section
+    collapsed under its own heading (a click on the heading, or a link to it, opens it)."""
+    heads = list(_H2.finditer(body))
+    if len(heads) < 2:
+        return body
+    sections = [(m.group(1), html.unescape(re.sub("<[^>]+>", "", m.group(2)))) for m in heads]
+    out = [body[:heads[1].start()], nav(sections)]
+    for i, m in enumerate(heads[1:], 1):
+        end = heads[i + 1].start() if i + 1 < len(heads) else len(body)
+        out.append(f"<details><summary>{m.group(0)}</summary>{body[m.end():end]}</details>")
+    return "".join(out)

@@ -106,7 +106,8 @@ def answers_section(run: Run) -> str:
             "runs pair by everything but the variant), or the run index." if single else "")
     targets = {"findings": "findings", "time-tick": page.anchor(TICK.title), "load-phases": page.anchor(LOADS.title),
                "write-path": page.anchor(WRITE.title if len(tables.write_path(run.summary)) else LOADS.title),
-               "recovery": page.anchor(RECOVERY.title),
+               "recovery": page.anchor(RECOVERY.title) if len(results.rows(run.summary, op=schema.Op.RECOVERY))
+               else "findings",
                "table-1": page.anchor(TABLE1.title)}
     shown = answers.box(table, delta, lambda q, sec: f'<a href="#{targets.get(sec, sec)}">{html.escape(q)}</a>')
     return page.section("The answer", f"Does the MQ matter for a Milvus user on this host? One line per question: "
@@ -150,15 +151,17 @@ def findings_section(run: Run) -> str:
                if same_mq else "") + " How this was made: `mqbench.stats.findings.findings` and `mqbench.stats.verdicts`.")
     shown = table.assign(interval=[f"{lo:.3f}–{hi:.3f}" if pd.notna(lo) else "" for lo, hi in
                                    zip(table.get("ci_low", []), table.get("ci_high", []))])
-    columns = ["verdict", "what", "metric", "ratio", "difference", "interval", "p_adjusted", "p_equivalent_adjusted",
-               "units", "unit", "units_needed", "reading", "baseline_median", "contender_median", "notebook"]
+    columns = ["reading", "verdict", "what", "metric", "ratio", "difference", "interval", "units", "unit",
+               "units_needed", "p_adjusted", "p_equivalent_adjusted", "baseline_median", "contender_median", "notebook"]
+    if len(shown):  # the registry's words for a metric, not its column name
+        shown = shown.assign(metric=shown["metric"].map(schema.label))
     decided = shown["verdict"] != Verdict.INSUFFICIENT if len(shown) else pd.Series(dtype=bool)
     few = shown[~decided][[c for c in ["what", "metric", "contender", "ratio", "units", "reason", "notebook"]
                            if c in shown]]
     shown = shown[[c for c in columns if c in shown]]
     text, made_by = reader_text(text)
     return page.section("Findings", text, made_by, page.table(shown[decided], "Findings: different first, by effect size",
-                                                      row_class=verdict_class),
+                                                      row_class=verdict_class, wrap=True),
                         "<details><summary>Compared without a verdict: " + f"{len(few)} comparisons with too few "
                         "independent units (open)</summary>" + page.table(few, "Compared without a verdict: too few "
                         "independent units (the ratio is one observation's, or the metric's unit is the server start)")

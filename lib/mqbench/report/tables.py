@@ -119,8 +119,10 @@ def load_phases(summary: pd.DataFrame) -> pd.DataFrame:
 WRITE_COLUMNS = {  # (op, column) -> the write-path table's column, in its order
     (schema.Op.INSERT, "rows_per_s"): "rows_per_s", (schema.Op.INSERT, "mb_per_s"): "mb_per_s",
     (schema.Op.FLUSH, "flushed_s"): "flushed_s", (schema.Op.INDEX, "duration_s"): "index_s",
-    (schema.Op.INSERT, "server_rss_peak_mib"): "server_rss_peak_mib", (schema.Op.IDLE, "server_rss_mib"): "idle_rss_mib",
-    (schema.Op.INSERT, "server_cpu_s_per_gb"): "server_cpu_s_per_gb", (schema.Op.IDLE, "server_cores_busy"): "idle_cpu_share",
+    (schema.Op.INSERT, "server_rss_peak_mib"): "server_rss_peak_mib",
+    (schema.Op.IDLE, "server_rss_mib"): "idle_rss_mib",
+    (schema.Op.INSERT, "server_cpu_s_per_gb"): "server_cpu_s_per_gb",
+    (schema.Op.IDLE, "server_cores_busy"): "idle_cores_busy",
     (schema.Op.FLUSH, "mq_disk_per_byte"): "mq_disk_per_byte", (schema.Op.INSERT, "client_cpu_s"): "client_cpu_s",
     (schema.Op.INSERT, "server_cpu_s"): "server_cpu_s", (schema.Op.INSERT, "client_limited"): "client_limited",
 }

@@ -54,8 +54,9 @@ QUESTIONS = (
               {**_BLOCKS, "metric": "server_cpu_ms_per_request"})),
     Question("disk", "Does the MQ keep more on disk per byte written?", "write-path", "build",
              ({**_BUILD, "op": schema.Op.FLUSH, "metric": "mq_disk_per_byte"},)),
-    Question("recovery", "Does a crashed server serve its acknowledged rows again sooner?", "recovery", "start pair",
-             ({"op": schema.Op.RECOVERY},)),
+    Question("recovery", "Does a killed server serve again sooner (its acknowledged rows, its collection loaded)?",
+             "recovery", "start pair",
+             ({"op": schema.Op.RECOVERY}, {"op": schema.Op.LOAD, "unit": Unit.START_PAIR, "metric": "duration_s"})),
     Question("pubsub-milvus", "Does pub/sub through Milvus differ (inserts until Strong-visible)?", "table-1",
              "start pair", ({"phase": schema.Phase.MILVUS, "metric": "s_per_op"},)),
 )

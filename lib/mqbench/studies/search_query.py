@@ -35,6 +35,7 @@ from mqbench.data import datasets, ingest, pipeline
 from mqbench.measure import lags, workload
 from mqbench.measure.workload import ARRIVALS, CONSISTENCY, KINDS, Spec, check_filter
 from mqbench.milvus import indexes
+from mqbench.milvus.client import POLL_S
 from mqbench.milvus.server import EmbeddedMilvus
 from mqbench.stats import design
 
@@ -277,7 +278,9 @@ def _one_start(session, ordered, specs, data, p: dict, start: int, first_positio
     the run this is, for fresh tick ids)."""
     session.start_pair(ordered, start=start)
     for position, v in enumerate(ordered, first_position):
-        with v.conn.client(timeout=3600) as client:
+        # timed: after a restart the load replays the MQ from the channels' checkpoints (at 10^8 rows, minutes)
+        with v.conn.client(timeout=3600) as client, session.track(
+                schema.Op.LOAD, schema.Phase.LIFECYCLE, v, start=start, block_order=position, poll_s=POLL_S):
             client.load(COLLECTION)
             client.load(TICK_COLLECTION)
         record_segments(session, v, schema.Phase.LIFECYCLE, start=start, block_order=position)
