@@ -109,6 +109,7 @@ def load(session, variant, collection: str, data, index_type: str, index_params:
 
 
 def _store(variant):
+    """The MQ store folders of ``variant``'s embedded server (None for an external one)."""
     return variant.server.mq_store_dirs if variant.server else None
 
 
@@ -130,7 +131,7 @@ def _insert(session, variant, collection, data, method, batch_mb, workers, check
                                     variant.server.base_dir / "data" / "bulk")
         return {"bulk_tasks": imported.tasks, "bulk_write_s": imported.write_s, "rows_per_s": imported.rows_per_s,
                 "mq_bytes_carried": 0}
-    store = variant.server.mq_store_dirs if variant.server else None
+    store = _store(variant)
     stats = loader.load(variant.conn, collection, data.base, data.n, batch_mb=batch_mb, workers=workers,
                         checkpoint=checkpoint, resume=resume, guard=session.storage_guard(variant), store_dir=store)
     curve = session.write_raw(f"insert-curve-{variant.label}", stats.curve_frame(), **variant.columns)

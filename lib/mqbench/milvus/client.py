@@ -56,6 +56,16 @@ def self_check(handler=None) -> None:
 self_check()
 
 
+def _until(done, timeout_s: float, what: str, detail=lambda: "") -> None:
+    """Call ``done()`` every :data:`POLL_S` until it is true; after ``timeout_s`` an :class:`IngestError` saying
+    ``what`` (and ``detail()``, the last state seen) is not finished — the one wait of every phase that polls."""
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        if time.monotonic() > deadline:
+            raise IngestError(f"{what} not finished after {timeout_s:.0f} s{detail()}")
+        time.sleep(POLL_S)
+
+
 def attr_values(ids: np.ndarray) -> np.ndarray:
     """The ``attr`` column: a fixed hash of the id into [0, 10000), uncorrelated with insert order,
     so ``attr < x`` keeps about x/10000 of the rows in every segment."""
@@ -126,21 +136,15 @@ class Client:
         response = self._handler._stub.Flush(prepare.Prepare.flush_param([name]), timeout=60, metadata=self._metadata)
         utils.check_status(response.status)
         segments, flush_ts = list(response.coll_segIDs[name].data), response.coll_flush_ts[name]
-        deadline = time.monotonic() + timeout_s
-        while not self._handler.get_flush_state(segments, name, flush_ts, timeout=60):
-            if time.monotonic() > deadline:
-                raise IngestError(f"flush of {name!r} not finished after {timeout_s:.0f} s")
-            time.sleep(POLL_S)
+        _until(lambda: self._handler.get_flush_state(segments, name, flush_ts, timeout=60), timeout_s,
+               f"flush of {name!r}")
         return time.perf_counter() - t0
 
     def load(self, name: str, timeout_s: float = 3600) -> None:
         """Load ``name`` into the query node and wait until all of it is loaded, polling every :data:`POLL_S`."""
         self._handler.load_collection(name, timeout=60, context=self._context, _async=True)
-        deadline = time.monotonic() + timeout_s
-        while self._handler.get_loading_progress(name, timeout=60, context=self._context) < 100:
-            if time.monotonic() > deadline:
-                raise IngestError(f"loading {name!r} not finished after {timeout_s:.0f} s")
-            time.sleep(POLL_S)
+        _until(lambda: self._handler.get_loading_progress(name, timeout=60, context=self._context) >= 100, timeout_s,
+               f"loading {name!r}")
 
     def build_index(self, name: str, metric: str, index_type: str, params: dict, timeout_s: float = 3600) -> None:
         """Create the vector index and wait until every row is indexed."""
@@ -152,27 +156,22 @@ class Client:
 
     def wait_indexed(self, name: str, timeout_s: float = 3600) -> None:
         """Wait until every row of ``name`` is in an indexed segment (none pending)."""
-        index_name = self._client.list_indexes(name)[0]
-        deadline = time.monotonic() + timeout_s
-        while True:
-            info = self._client.describe_index(name, index_name)
+        index_name, info = self._client.list_indexes(name)[0], {}
+
+        def indexed() -> bool:
+            info.update(self._client.describe_index(name, index_name))
             if info.get("state") == "Failed":
                 raise IngestError(f"index build on {name!r} failed: {info.get('index_state_fail_reason')}")
-            if info.get("pending_index_rows", 0) == 0 and info.get("indexed_rows") == info.get("total_rows"):
-                return
-            if time.monotonic() > deadline:
-                raise IngestError(f"index build on {name!r} not finished after {timeout_s:.0f} s: {info}")
-            time.sleep(POLL_S)
+            return info.get("pending_index_rows", 0) == 0 and info.get("indexed_rows") == info.get("total_rows")
+
+        _until(indexed, timeout_s, f"index build on {name!r}", lambda: f": {info}")
 
     def compact(self, name: str, timeout_s: float = 3600) -> None:
         """Merge small segments (Milvus's manual compaction), wait for it, then for the index to cover the
         merged segments: afterwards no background compaction or index build competes with measurements."""
-        job = self._client.compact(name)
-        deadline = time.monotonic() + timeout_s
-        while str(self._client.get_compaction_state(job)) not in ("Completed", "CompactionState.Completed"):
-            if time.monotonic() > deadline:
-                raise IngestError(f"compaction of {name!r} not finished after {timeout_s:.0f} s")
-            time.sleep(POLL_S)
+        job, deadline = self._client.compact(name), time.monotonic() + timeout_s
+        _until(lambda: str(self._client.get_compaction_state(job)) in ("Completed", "CompactionState.Completed"),
+               timeout_s, f"compaction of {name!r}")
         self.wait_indexed(name, max(1.0, deadline - time.monotonic()))
 
     def indexes(self, name: str) -> dict[str, dict]:

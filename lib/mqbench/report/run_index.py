@@ -3,6 +3,7 @@ reference run first, then one row per run with its role, headline finding and ve
 date, code, host, notebooks, variants and files."""
 from __future__ import annotations
 
+import functools
 import html
 from pathlib import Path
 
@@ -38,8 +39,13 @@ def _headline(table: pd.DataFrame) -> str:
         ", ".join(f"{n} {v}" for v, n in counts.items()) or "none measured") + ")"
 
 
-def run_row(run_dir: Path, role: str = "") -> dict:
-    """What the index says of one run folder (one that cannot be read says why)."""
+def _findings_of(run_dir: Path) -> pd.DataFrame:
+    return findings(load_summary(run_dir))
+
+
+def run_row(run_dir: Path, role: str = "", findings_of=_findings_of) -> dict:
+    """What the index says of one run folder (one that cannot be read says why); ``findings_of(run folder)`` gives
+    its Findings (the index computes each run's once)."""
     manifest = results.read_manifest(run_dir)
     host = manifest.get("host", {})
     row = {"role": role, "run": run_dir.name, "created (UTC)": str(manifest.get("created_utc", ""))[:16].replace("T", " "),
@@ -50,7 +56,7 @@ def run_row(run_dir: Path, role: str = "") -> dict:
         summary = load_summary(run_dir)
     except (OSError, ValueError) as exc:
         return {**row, "notebooks": "", "variants": "", "headline": f"no summary ({type(exc).__name__})"}
-    table = findings(summary)
+    table = findings_of(run_dir)
     counts = table["verdict"].value_counts().to_dict()
     variants = sorted(summary["variant"].dropna().astype(str).unique())
     headline = _headline(table) if len(variants) > 1 else \
@@ -75,19 +81,18 @@ def _html_link(run: Path, role: str) -> str:
     return f'<a href="{html.escape(run.name)}/report.html">{html.escape(role)}</a>'
 
 
-def decisions(folder: Path, roles: dict[str, str], link=_html_link) -> pd.DataFrame:
-    """The suite's answer to each decision question from the published runs of ``folder`` (``roles``: run name ->
-    role): each from the first run of :data:`EVIDENCE` (else the main job) whose answer has an interval, else the
-    first that answers it at all, with its run (``link(run folder, role)``)."""
-    by_role = {role: folder / name for name, role in roles.items() if (folder / name / "summary.parquet").exists()}
-    tables: dict[str, pd.DataFrame] = {}
+def decisions(runs: dict[str, Path], findings_of, link=_html_link) -> pd.DataFrame:
+    """The suite's answer to each decision question from the published runs (``runs``: role -> run folder;
+    ``findings_of(role)``: that run's Findings): each from the first run of :data:`EVIDENCE` (else the main job) whose
+    answer has an interval, else the first that answers it at all, with its run (``link(run folder, role)``)."""
+    heads: dict[str, pd.DataFrame] = {}
     rows = []
     for q in answers.QUESTIONS:
         found = []
-        for role in (r for r in EVIDENCE.get(q.key, MAIN) if r in by_role):
-            if role not in tables:
-                tables[role] = answers.headlines(answers.answers(findings(load_summary(by_role[role])), 0.05))
-            head = tables[role].set_index("key").loc[q.key]
+        for role in (r for r in EVIDENCE.get(q.key, MAIN) if r in runs):
+            if role not in heads:
+                heads[role] = answers.headlines(answers.answers(findings_of(role), 0.05)).set_index("key")
+            head = heads[role].loc[q.key]
             if pd.notna(head["ratio"]):
                 found.append((role, head))
         decided = [f for f in found if f[1]["interval"] not in ("", "—")]
@@ -96,18 +101,18 @@ def decisions(folder: Path, roles: dict[str, str], link=_html_link) -> pd.DataFr
                          "compared": "not measured by a published run", "units": "", "run": ""})
             continue
         role, head = (decided or found)[0]
-        run = by_role[role]
         rows.append({"question": q.text, "verdict": head["verdict"],
                      "ratio [95%]": f"{head['ratio']:.3f} {head['interval']}".replace(" —", ""),
                      "rules out": head["rules out"], "compared": head["what"], "units": head["units"],
-                     "run": link(run, role)})
+                     "run": link(runs[role], role)})
     return pd.DataFrame(rows)
 
 
-def _answer(folder: Path, roles: dict[str, str], runs: list[Path]) -> str:
+def _answer(folder: Path, roles: dict[str, str], runs: list[Path], findings_of=_findings_of) -> str:
     """The index's first screen: the decision table from the published runs (by role), else the newest run's."""
     if roles:
-        table = decisions(folder, roles)
+        by_role = {role: folder / name for name, role in roles.items() if (folder / name / "summary.parquet").exists()}
+        table = decisions(by_role, lambda role: findings_of(by_role[role]))
         reference = folder / next((n for n, r in roles.items() if r == "reference-1"), "")
         host = results.read_manifest(reference).get("host", {}) if (reference / "manifest.json").exists() else {}
         return (page.heading("The answer", 2, "answer") + page.paragraph(
@@ -119,7 +124,7 @@ def _answer(folder: Path, roles: dict[str, str], runs: list[Path]) -> str:
     newest = next((r for r in runs if (r / "summary.parquet").exists()), None)
     if newest is None:
         return ""
-    table = findings(load_summary(newest))
+    table = findings_of(newest)
     if table.empty:
         return ""
     return (page.heading("The answer", 2, "answer") + page.paragraph(
@@ -133,9 +138,10 @@ def build(folder: str | Path) -> Path:
     folder = Path(folder)
     roles = _roles(folder)
     runs = sorted((p.parent for p in folder.glob("*/manifest.json")), key=lambda p: p.name, reverse=True)
-    rows = [run_row(r, roles.get(r.name, "")) for r in runs]
+    findings_of = functools.cache(_findings_of)
+    rows = [run_row(r, roles.get(r.name, ""), findings_of) for r in runs]
     table = pd.DataFrame(rows)
-    head = _answer(folder, roles, runs)
+    head = _answer(folder, roles, runs, findings_of)
     if len(table):
         table["run"] = [f'<a href="{html.escape(r.name)}/report.html">{html.escape(r.name)}</a>'
                         if (r / "report.html").exists() else html.escape(r.name) for r in runs]

@@ -334,7 +334,7 @@ def block_decisions(pub: Published) -> str:
     """The suite's answer, question by question, from the published runs (the run index's first table)."""
     from mqbench.report.run_index import decisions
 
-    table = decisions(pub.reports, {name: role for role, name in pub.roles.items()},
+    table = decisions({role: pub.reports / name for role, name in pub.roles.items() if pub.has(role)}, pub.findings,
                       link=lambda run, role: f"[{role}](reports/{run.name}/report.html)")
     if table.empty:
         return "No run is published yet.\n"

@@ -14,6 +14,7 @@ import pandas as pd
 from mqbench.core import results, schema
 from mqbench.core.schema import Notebook, Publish, Status
 from mqbench.data.seed import SEED_N, SEED_PLATFORM, TABLE2, seed_table
+from mqbench.stats.derived import derive
 from mqbench.stats.scaling import CLIENT_BOUND
 
 NOT_CONFIG = {"repeat", "run_id", "notebook", "seed", "variants", "server_overrides", "delta", "blocks",
@@ -235,7 +236,7 @@ def served_starts(summary: pd.DataFrame) -> pd.DataFrame:
                         .rename(columns={"duration_s": "start_s"}), on=keys, how="left")
     idle = results.rows(summary, op=schema.Op.IDLE).dropna(subset=["start"])
     if len(idle):
-        idle = idle.assign(idle_server_cores_busy=idle["server_cpu_s"] / idle["duration_s"])
+        idle = derive(idle).rename(columns={"server_cores_busy": "idle_server_cores_busy"})
         out = out.merge(idle[[*keys, "idle_server_cores_busy"]], on=keys, how="left")
     return out.sort_values(["start", "block_order" if "block_order" in out else "variant"]).reset_index(drop=True)
 

@@ -83,7 +83,7 @@ def _runs(summary: pd.DataFrame) -> list[str]:
 
 def _blocked(summary: pd.DataFrame, delta: float) -> list[pd.DataFrame]:
     """Comparisons over start pairs and over blocks, notebook by notebook."""
-    ok = derive(results.with_consistency(results.rows(summary)))
+    ok = results.with_consistency(results.rows(summary))
     if "block" not in ok or "variant" not in ok:
         return []
     ok = ok[ok["block"].notna()]
@@ -251,7 +251,7 @@ def _loads(summary: pd.DataFrame, delta: float) -> pd.DataFrame:
     — the grid repeat (and the run, in a summary of several) — so a missing or failed build leaves its pair out
     instead of shifting every later pair; loads of different sizes never pair; a grid's warm-up cell (repeat −1,
     ``warmup: true``) is left out. Idle windows of a served build's starts pair by start instead (a start pair)."""
-    ok = derive(results.rows(summary, op=list(LOAD_METRICS)))
+    ok = results.rows(summary, op=list(LOAD_METRICS))
     if "repeat" in ok:  # a grid's warm-up cell (repeat -1) is recorded, never a unit
         ok = ok[~(pd.to_numeric(ok["repeat"], errors="coerce") < 0)]
     if ok.empty or "variant" not in ok or ok["variant"].nunique() < 2:
@@ -281,6 +281,7 @@ def findings(summary: pd.DataFrame, delta: float | None = None) -> pd.DataFrame:
     if delta is None:
         delta = float(summary["delta"].dropna().iloc[0]) if "delta" in summary and summary["delta"].notna().any() \
             else verdicts.DELTA
+    summary = derive(summary)  # rows recorded before a derived column existed get it too
     frames = [f for f in [*_blocked(summary, delta), _loads(summary, delta)] if len(f)]
     if not frames:
         return pd.DataFrame(columns=["notebook", "what", "metric", "verdict", "ratio", "ci_low", "ci_high", "units"])
