@@ -157,6 +157,18 @@ def test_8_equivalence_is_corrected_over_the_run():
     assert alone["verdict"].iloc[0] == "equivalent"
 
 
+def test_8_named_families_are_corrected_apart_at_their_share_of_alpha():
+    table = pd.DataFrame({"verdict": "different", "ratio": 1.3, "ci_low": 1.1, "ci_high": 1.5, "units": 6,
+                          "p_value": [0.03] + [0.5] * 19, "p_equivalent": 1.0, "scale": "ratio",
+                          "family": ["primary"] + ["secondary"] * 19})
+    settled = verdicts.settle(table)
+    assert settled["verdict"].iloc[0] == "different" and settled["alpha"].iloc[0] == 0.04  # alone in its family
+    secondary = settled.iloc[1:].assign(p_value=0.03, family="secondary")
+    again = verdicts.settle(pd.concat([settled.iloc[:1], secondary]))
+    assert (again["verdict"].iloc[1:] == "inconclusive").all() and "secondary family" in again["reason"].iloc[1]
+    assert sum(verdicts.FAMILY_ALPHA.values()) == pytest.approx(verdicts.ALPHA)
+
+
 def test_8_identical_by_construction_is_degenerate_and_not_counted():
     v = verdicts.paired([0.9] * 6, [0.9] * 6)
     assert v.verdict == "insufficient data" and v.degenerate and v.reason == verdicts.DEGENERATE

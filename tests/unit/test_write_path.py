@@ -35,8 +35,8 @@ def test_every_cost_of_the_write_path_is_judged_over_builds():
     table = findings.findings(_builds(), 0.05)
     judged = set(zip(table["op"], table["metric"]))
     assert judged == {("insert", "rows_per_s"), ("insert", "server_rss_peak_mib"), ("insert", "server_cpu_s_per_gb"),
-                      ("flush", "flushed_s"), ("flush", "mq_disk_per_byte"), ("index", "duration_s"),
-                      ("idle", "server_rss_mib"), ("idle", "server_cores_busy")}
+                      ("flush", "flushed_s"), ("flush", "mq_disk_per_byte"), ("flush", "ingest_rss_peak_mib"),
+                      ("index", "duration_s"), ("idle", "server_rss_mib"), ("idle", "server_cores_busy")}
     assert (table["unit"] == "build").all() and (table["units"] == 5).all()  # the warm-up build is no unit
     verdict = table.set_index("metric")["verdict"]
     assert verdict["server_rss_peak_mib"] == "different" and verdict["mq_disk_per_byte"] == "different"
@@ -66,7 +66,7 @@ def test_the_decision_table_answers_memory_cpu_disk_and_the_write_path():
     box = answers.answers(findings.findings(_builds(), 0.05), 0.05)
     by_key = box.groupby("key")["metric"].apply(list).to_dict()
     assert by_key["write"] == ["rows_per_s", "flushed_s", "duration_s"]
-    assert set(by_key["memory"]) == {"server_rss_peak_mib", "server_rss_mib"}
+    assert set(by_key["memory"]) == {"ingest_rss_peak_mib", "server_rss_peak_mib", "server_rss_mib"}
     assert set(by_key["cpu"]) == {"server_cpu_s_per_gb", "server_cores_busy"}
     assert by_key["disk"] == ["mq_disk_per_byte"]
     assert box.set_index("key").loc["recovery", "what"] == "not measured in this run"
@@ -115,3 +115,31 @@ def test_one_variant_entry_may_stand_alone():
     assert (v.label, v.mq) == ("rocksmq-2", "rocksmq")
     with pytest.raises(ParameterError):
         design.parse_variants({"label": "x"})
+
+
+def test_each_question_has_one_primary_comparison_corrected_in_its_own_family():
+    table = findings.findings(_builds(), 0.05)
+    primary = table[table["primary"] != ""].set_index("primary")
+    assert primary.loc["write", "metric"] == "rows_per_s" and primary.loc["cpu", "metric"] == "server_cpu_s_per_gb"
+    assert primary.loc["memory", "metric"] == "ingest_rss_peak_mib" and primary.loc["disk", "metric"] == "mq_disk_per_byte"
+    assert set(table.loc[table["primary"] != "", "family"]) == {"primary"}
+    assert set(table.loc[table["primary"] == "", "family"]) == {"secondary"}
+    assert set(primary["alpha"]) == {0.04} and set(table.loc[table["primary"] == "", "alpha"]) == {0.01}
+    heads = answers.headlines(answers.answers(table, 0.05)).set_index("key")
+    assert heads.loc["memory", "metric"] == "ingest_rss_peak_mib"  # the primary, whatever the other rows say
+    assert heads.loc["write", "metric"] == "rows_per_s"
+
+
+def test_the_ingest_peak_is_the_larger_of_a_builds_insert_and_flush_peaks():
+    rows = _builds(n=5)
+    flush = rows["op"] == "flush"
+    rows.loc[flush, "server_rss_peak_mib"] = rows.loc[rows["op"] == "insert", "server_rss_peak_mib"].to_numpy() * 2
+    table = findings.findings(rows, 0.05).set_index("metric")
+    assert table.loc["ingest_rss_peak_mib", "contender_median"] == pytest.approx(
+        2 * table.loc["server_rss_peak_mib", "contender_median"])
+
+
+def test_a_pubsub_primary_is_the_largest_message():
+    table = pd.DataFrame({"phase": "milvus", "metric": "s_per_op", "units": 5, "op": "pubsub",
+                          "shape": ["1KB*1000", "5MB*10", "64KB*500"]})
+    assert answers.primaries(table).tolist() == ["", "pubsub-milvus", ""]

@@ -3,14 +3,17 @@ memory, CPU, MQ disk, recovery, pub/sub through Milvus — taken from the Findin
 
 Each question names the Findings rows that answer it (:class:`Question` ``picks``, in the unit that question
 needs — start pairs for run time, builds for the write path and what it costs) and says in words what the
-verdict means and the smallest effect its interval rules out. The broker-level pub/sub op is not a question here: it compares Python client stacks (nats-py
+verdict means and the smallest effect its interval rules out. One of them is the question's **primary**
+comparison, named before any data (:func:`primaries`): it is the question's answer, and the primaries of a run
+are corrected as their own family (:data:`mqbench.stats.verdicts.FAMILY_ALPHA`); the other rows stand behind it. The broker-level pub/sub op is not a question here: it compares Python client stacks (nats-py
 publishing strictly, against an in-process RocksDB model of RocksMQ), not Milvus; it stays in the Findings and
 the Table 1 section.
 """
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -22,12 +25,15 @@ from mqbench.core.schema import Unit, Verdict
 @dataclass(frozen=True)
 class Question:
     """A question and the Findings rows that answer it: ``picks`` are conditions on Findings columns (a value or a
-    list of values), any one of which selects a row; the first pick that matches gives the headline."""
+    list of values), any one of which selects a row. The primary comparison is the first pick that matches,
+    narrowed by ``primary`` (conditions that replace the pick's), and of several rows still matching the one with
+    the most units, then the largest message (a pub/sub shape): a rule on the design, never on the outcome."""
     key: str
     text: str
     section: str        # the report section that holds the detail (an anchor)
     unit: str
     picks: tuple = ()
+    primary: dict = field(default_factory=dict)
 
 
 _BLOCKS = {"sweep": schema.Sweep.BLOCKS, "unit": Unit.START_PAIR}
@@ -36,17 +42,20 @@ QUESTIONS = (
     Question("reads", "Do reads differ on the same data and index?", "findings", "start pair",
              ({**_BLOCKS, "phase": schema.Phase.SERIAL, "metric": "latency_avg_ms"},
               {**_BLOCKS, "phase": schema.Phase.CONCURRENT, "metric": "rps"},
-              {"unit": Unit.START_PAIR, "metric": "recall_at_k"})),
+              {"unit": Unit.START_PAIR, "metric": "recall_at_k"}),
+             {"op": schema.Op.SEARCH}),
     Question("tick", "Do Strong reads and fresh rows wait longer (the time tick)?", "time-tick", "start pair",
              ({"phase": schema.Phase.TICK, "unit": Unit.START_PAIR,
-               "metric": ["latency_avg_ms", "lag_avg_ms", "lag_km_median_ms"]},)),
+               "metric": ["latency_avg_ms", "lag_avg_ms", "lag_km_median_ms"]},),
+             {"op": schema.Op.INSERT_VISIBLE, "metric": "lag_km_median_ms"}),
     Question("write", "Do writes land faster (insert rows/s, time to flushed, index build)?", "write-path", "build",
              ({**_BUILD, "op": schema.Op.INSERT, "metric": "rows_per_s"},
               {**_BUILD, "op": schema.Op.FLUSH, "metric": ["flushed_s", "duration_s"]},
               {**_BUILD, "op": schema.Op.INDEX, "metric": "duration_s"})),
     Question("memory", "Does the server need more memory (peak while ingesting, at rest after the load)?",
              "write-path", "build",
-             ({**_BUILD, "op": schema.Op.INSERT, "metric": "server_rss_peak_mib"},
+             ({**_BUILD, "op": schema.Op.FLUSH, "metric": "ingest_rss_peak_mib"},
+              {**_BUILD, "op": schema.Op.INSERT, "metric": "server_rss_peak_mib"},
               {"op": schema.Op.IDLE, "metric": "server_rss_mib"})),
     Question("cpu", "Does the server spend more CPU (per GB ingested, at rest, per read)?", "write-path", "build",
              ({**_BUILD, "op": schema.Op.INSERT, "metric": "server_cpu_s_per_gb"},
@@ -77,6 +86,30 @@ def _pick(table: pd.DataFrame, question: Question) -> pd.DataFrame:
     return picked[~picked.index.duplicated()]
 
 
+def _message_bytes(shape) -> float:
+    """The message size of a pub/sub shape such as ``5MB*10`` (0 for anything else)."""
+    found = re.match(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?B)\*", str(shape or ""))
+    return float(found[1]) * 1024 ** "BKMG".index(found[2][0]) if found else 0.0
+
+
+def primaries(table: pd.DataFrame) -> pd.Series:
+    """Per Findings row, the key of the question it is the primary comparison of (each run apart), else ""."""
+    out = pd.Series("", index=table.index, dtype=object)
+    runs = table.groupby("run_id", sort=False).indices.values() if "run_id" in table else [range(len(table))]
+    for at in runs:
+        part = table.iloc[list(at)]
+        for q in QUESTIONS:
+            for pick in q.picks:
+                found = part[_matches(part, {**pick, **q.primary})]
+                if len(found) == 0:
+                    continue
+                size = found["shape"].map(_message_bytes) if "shape" in found else 0.0
+                order = found.assign(_units=-found["units"].fillna(0), _size=-size)
+                out[order.sort_values(["_units", "_size"], kind="stable").index[0]] = q.key
+                break
+    return out
+
+
 def answers(table: pd.DataFrame, delta: float) -> pd.DataFrame:
     """One row per question and headline comparison: what, ratio, interval, verdict in words, units."""
     rows = []
@@ -88,6 +121,7 @@ def answers(table: pd.DataFrame, delta: float) -> pd.DataFrame:
             continue
         for row in picked.to_dict("records"):
             rows.append({"question": q.text, "section": q.section, "what": _what(row), "finding": row["what"],
+                         "primary": row.get("primary") == q.key,
                          "metric": row["metric"], "ratio": row["ratio"],
                          "interval": _interval(row), "verdict": row["verdict"], "in words": _words(row, delta),
                          "rules out": rules_out(row), "units": _units(row, q.unit), "key": q.key})
@@ -142,13 +176,15 @@ def _words(row: dict, delta: float) -> str:
 
 
 def headlines(box: pd.DataFrame) -> pd.DataFrame:
-    """One row per question: its *different* comparison with the largest effect, else its first comparison;
-    ``also`` counts the other comparisons behind it (all in the Findings)."""
+    """One row per question: its primary comparison (:func:`primaries`); in a table from before primaries, its
+    *different* comparison with the largest effect, else its first; ``also`` counts the other comparisons behind
+    it (all in the Findings)."""
     rows = []
     for key, part in box.groupby("key", sort=False):
+        primary = part[part["primary"].fillna(False).astype(bool)] if "primary" in part else part.iloc[:0]
         different = part[part["verdict"] == Verdict.DIFFERENT]
-        pick = different.iloc[np.argmax(np.abs(np.log(different["ratio"].astype(float))))] if len(different) \
-            else part.iloc[0]
+        pick = primary.iloc[0] if len(primary) else different.iloc[
+            np.argmax(np.abs(np.log(different["ratio"].astype(float))))] if len(different) else part.iloc[0]
         counts = part["verdict"].value_counts()
         others = ", ".join(f"{n} {v}" for v, n in counts.items() if v) if len(part) > 1 else ""
         rows.append({**pick.to_dict(), "also": f"{len(part)} compared: {others}" if others else ""})

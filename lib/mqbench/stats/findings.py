@@ -30,7 +30,7 @@ from scipy import stats
 
 from mqbench.core import results, schema
 from mqbench.core.schema import Consistency, Notebook, Unit, Verdict
-from mqbench.stats import verdicts
+from mqbench.stats import answers, verdicts
 from mqbench.stats.derived import derive
 
 # notebook -> (grouping keys, metrics compared)
@@ -58,7 +58,7 @@ READ_PHASES = (schema.Phase.SERIAL, schema.Phase.CONCURRENT)
 # a load phase's metrics, each judged over builds: the write path, what it costs the server (peak RSS, CPU per GB
 # carried, MQ disk per byte carried) and the server at rest after the load (idle RSS and CPU share)
 LOAD_METRICS = {schema.Op.INSERT: ["rows_per_s", "server_rss_peak_mib", "server_cpu_s_per_gb"],
-                schema.Op.FLUSH: ["flushed_s", "mq_disk_per_byte"], schema.Op.INDEX: ["duration_s"],
+                schema.Op.FLUSH: ["flushed_s", "mq_disk_per_byte", "ingest_rss_peak_mib"], schema.Op.INDEX: ["duration_s"],
                 schema.Op.LOAD: ["duration_s"], schema.Op.IDLE: ["server_rss_mib", "server_cores_busy"]}
 FLUSH_POLLED = "duration_s"  # a flush timed by pymilvus's 0.5 s polls (runs before flushed_s): no ratio verdict
 TICK_REASON = ("waits for Milvus's time tick, fixed per server start: the unit is the start, not the block "
@@ -261,6 +261,7 @@ def _loads(summary: pd.DataFrame, delta: float) -> pd.DataFrame:
     key = np.where(started, "start " + (ok["start"].astype(str) if "start" in ok else ""), "repeat " + repeat)
     ok = ok.assign(rows=ok["rows"].fillna(-1) if "rows" in ok else -1, _started=started.to_numpy(),
                    unit=(ok["run_id"].astype(str) + " · " if _runs(summary) else "") + key)
+    ok = _ingest_peak(ok)
     frames = []
     for (notebook, op, _, by_start), rows in ok.groupby(["notebook", "op", "rows", "_started"]):
         metrics = LOAD_METRICS[op]
@@ -274,6 +275,19 @@ def _loads(summary: pd.DataFrame, delta: float) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def _ingest_peak(rows: pd.DataFrame) -> pd.DataFrame:
+    """On each flush row, ``ingest_rss_peak_mib``: the server's peak RSS from the first insert to flushed (the
+    larger of its build's insert and flush peaks)."""
+    if "server_rss_peak_mib" not in rows:
+        return rows
+    build = ["notebook", "variant", "unit", "rows"]
+    ingest = rows[rows["op"].isin([schema.Op.INSERT, schema.Op.FLUSH])]
+    peak = ingest.groupby(build, sort=False)["server_rss_peak_mib"].max().rename("ingest_rss_peak_mib")
+    flush = rows["op"].eq(schema.Op.FLUSH)
+    merged = rows[build].merge(peak.reset_index(), on=build, how="left")["ingest_rss_peak_mib"].to_numpy()
+    return rows.assign(ingest_rss_peak_mib=np.where(flush, merged, np.nan))
+
+
 def findings(summary: pd.DataFrame, delta: float | None = None) -> pd.DataFrame:
     """Every comparison of the run (each run of a multi-run summary its own family), corrected as one family,
     sorted: different ones first (largest effect first), then equivalent, inconclusive, insufficient data,
@@ -285,9 +299,12 @@ def findings(summary: pd.DataFrame, delta: float | None = None) -> pd.DataFrame:
     frames = [f for f in [*_blocked(summary, delta), _loads(summary, delta)] if len(f)]
     if not frames:
         return pd.DataFrame(columns=["notebook", "what", "metric", "verdict", "ratio", "ci_low", "ci_high", "units"])
-    table = verdicts.settle(pd.concat(frames, ignore_index=True), delta)
+    table = pd.concat(frames, ignore_index=True)
+    table["primary"] = answers.primaries(table)
+    table["family"] = np.where(table["primary"].ne(""), verdicts.PRIMARY, verdicts.SECONDARY)
+    table = verdicts.settle(table, delta)
     runs = table["run_id"] if "run_id" in table else pd.Series("", index=table.index)
-    tested = table["p_value"].notna().groupby(runs).transform("sum")
+    tested = table["p_value"].notna().groupby([runs, table["family"]]).transform("sum")
     table["units_needed"] = [_needed(row, delta, max(1, int(m))) for row, m in zip(table.to_dict("records"), tested)]
     table["what"] = [describe(row) for row in table.to_dict("records")]
     table["reading"] = [reading(row, delta) for row in table.to_dict("records")]
@@ -299,8 +316,8 @@ def findings(summary: pd.DataFrame, delta: float | None = None) -> pd.DataFrame:
                               key=lambda s: s.map(ORDER) if s.name == "verdict" else (s if s.dtype == bool else -s))
     table = table.drop(columns="_errors_last")
     columns = ["run_id", "notebook", "what", "metric", "baseline", "contender", "verdict", "ratio", "ci_low", "ci_high",
-               "units", "unit", "baseline_median", "contender_median", "reading", "reason", "units_needed", "p_value",
-               "p_adjusted", "p_equivalent", "p_equivalent_adjusted", "sd_log", "degenerate", "scale", "difference",
+               "units", "unit", "baseline_median", "contender_median", "reading", "reason", "units_needed", "primary",
+               "family", "alpha", "p_value", "p_adjusted", "p_equivalent", "p_equivalent_adjusted", "sd_log", "degenerate", "scale", "difference",
                "sweep", "op", "phase", "shape", "point", "consistency_level", "concurrency", "batch_rows"]
     if not _runs(summary):
         columns.remove("run_id")
@@ -309,12 +326,12 @@ def findings(summary: pd.DataFrame, delta: float | None = None) -> pd.DataFrame:
 
 def _needed(row: dict, delta: float, family: int) -> float:
     """Units that would give an inconclusive row an 80% chance of a decision at its own spread and estimate, in a
-    family of ``family`` comparisons (planned at α ÷ family: Bonferroni bounds the correction)."""
+    family of ``family`` comparisons (planned at the family's α ÷ family: Bonferroni bounds the correction)."""
     if row["verdict"] != Verdict.INCONCLUSIVE or not np.isfinite(row.get("sd_log", np.nan)):
         return np.nan
     scale = row.get("scale") or verdicts.RATIO
     estimate = row["difference"] if scale == verdicts.DIFFERENCE else np.log(row["ratio"])
-    needed = verdicts.units_needed(row["sd_log"], estimate, delta, scale=scale, alpha=verdicts.ALPHA / family)
+    needed = verdicts.units_needed(row["sd_log"], estimate, delta, scale=scale, alpha=row["alpha"] / family)
     return float(needed) if needed < verdicts.CAP else np.nan  # an estimate on the margin: no number decides it
 
 

@@ -17,7 +17,10 @@ Two hypotheses per comparison:
 
 Benjamini–Hochberg runs over each kind in the run (a report tests dozens of metrics): the differences are one
 stated family, the equivalences another (pooled, an A/A run's resolved equivalences would loosen the threshold
-for a chance "different").
+for a chance "different"). A table with a ``family`` column splits each run into the named families, each
+corrected on its own at its share of α (:data:`FAMILY_ALPHA`: the decision table's pre-registered primary
+comparisons at 0.04, everything else at 0.01 — the shares add up to α, so a run with no effect anywhere calls
+anything "different" with probability at most α).
 **equivalent**: the equivalence survives the correction (a resolved but negligible difference is still
 equivalent; its ratio is shown); else **different**: the interval excludes 1 and the difference survives;
 else **inconclusive**, with the reason and how many units would decide it (:func:`units_needed`, t-based,
@@ -39,6 +42,8 @@ from mqbench.core.schema import Verdict
 MIN_UNITS = 5
 DELTA = 0.05
 ALPHA = 0.05
+PRIMARY, SECONDARY = "primary", "secondary"
+FAMILY_ALPHA = {PRIMARY: 0.04, SECONDARY: 0.01}  # shares of ALPHA (Bonferroni across the families)
 POWER = 0.8
 CAP = 100_000  # units_needed's answer when no number of units would do
 VERDICTS = tuple(Verdict)  # in this order: different first
@@ -180,12 +185,12 @@ def correct(verdicts: list[Comparison]) -> list[Comparison]:
 
 
 def settle(table: pd.DataFrame, delta: float | None = None) -> pd.DataFrame:
-    """Benjamini–Hochberg over each run's families (``run_id`` when the table holds several: :func:`family`) and
-    the verdicts it leaves: equivalent if its equivalence survives, different if
-    the interval excludes the null and its difference survives, else inconclusive with the reason. Rows without
-    an interval but with a p-value (counts) are different if it survives; rows without a p-value keep their
-    verdict and reason. With ``delta``, intervals are first decided again at that δ. Adds ``p_adjusted``
-    (difference) and ``p_equivalent_adjusted``."""
+    """Benjamini–Hochberg over each run's families (``run_id`` when the table holds several; within a run, the
+    ``family`` column's families, each at its :data:`FAMILY_ALPHA`: :func:`family`) and the verdicts it leaves:
+    equivalent if its equivalence survives, different if the interval excludes the null and its difference
+    survives, else inconclusive with the reason. Rows without an interval but with a p-value (counts) are
+    different if it survives; rows without a p-value keep their verdict and reason. With ``delta``, intervals are
+    first decided again at that δ. Adds ``p_adjusted`` (difference), ``p_equivalent_adjusted`` and ``alpha``."""
     out = table.copy()
     for name, default in (("scale", RATIO), ("p_equivalent", np.nan), ("degenerate", False), ("reason", ""),
                           ("difference", np.nan), ("sd_log", np.nan)):
@@ -197,29 +202,34 @@ def settle(table: pd.DataFrame, delta: float | None = None) -> pd.DataFrame:
     if delta is not None and interval.any():
         out = _redecide(out, interval, delta)
     q_diff, q_equiv = np.full(len(out), np.nan), np.full(len(out), np.nan)
-    families = out.groupby("run_id", sort=False).indices.values() if "run_id" in out else [np.arange(len(out))]
+    by = [c for c in ("run_id", "family") if c in out]
+    families = out.groupby(by, sort=False).indices.values() if by else [np.arange(len(out))]
     sizes, equiv_sizes = np.zeros(len(out), int), np.zeros(len(out), int)
+    alpha = out["family"].map(FAMILY_ALPHA).fillna(ALPHA).to_numpy(float) if "family" in out \
+        else np.full(len(out), ALPHA)
     for at in families:
         q_diff[at], q_equiv[at] = family(out["p_value"].to_numpy(float)[at], out["p_equivalent"].to_numpy(float)[at])
         sizes[at], equiv_sizes[at] = np.isfinite(q_diff[at]).sum(), np.isfinite(q_equiv[at]).sum()
     null_ = out["scale"].map(null).to_numpy(float)
     excludes = (out["ci_low"].to_numpy(float) > null_) | (out["ci_high"].to_numpy(float) < null_)
-    equivalent = interval & (q_equiv <= ALPHA)
-    different = tested & ~equivalent & (q_diff <= ALPHA) & (excludes | ~interval)
+    equivalent = interval & (q_equiv <= alpha)
+    different = tested & ~equivalent & (q_diff <= alpha) & (excludes | ~interval)
     verdict = np.where(equivalent, Verdict.EQUIVALENT, np.where(different, Verdict.DIFFERENT, Verdict.INCONCLUSIVE))
     reason = np.where(equivalent | different, "", out["reason"].to_numpy(object))
+    named = out["family"].astype(str).to_numpy() if "family" in out else np.full(len(out), "")
     for i in np.flatnonzero(interval & ~equivalent & ~different):
+        among = f"the run's {named[i]} family's" if named[i] else "the run's"
         if excludes[i]:
             reason[i] = (f"the interval excludes {null_[i]:g}, but not after a Benjamini-Hochberg correction over "
-                         f"the run's {sizes[i]} comparisons (q = {q_diff[i]:.3f})")
+                         f"{among} {sizes[i]} comparisons at α = {alpha[i]:g} (q = {q_diff[i]:.3f})")
         elif out["verdict"].iat[i] == Verdict.EQUIVALENT:
-            reason[i] = (f"the interval lies within ±δ, but not after a Benjamini-Hochberg correction over the "
-                         f"run's {equiv_sizes[i]} equivalence tests (q = {q_equiv[i]:.3f})")
+            reason[i] = (f"the interval lies within ±δ, but not after a Benjamini-Hochberg correction over "
+                         f"{among} {equiv_sizes[i]} equivalence tests at α = {alpha[i]:g} (q = {q_equiv[i]:.3f})")
         else:
             reason[i] = f"the interval holds both {null_[i]:g} and an effect outside ±δ"
     out["verdict"] = np.where(tested, verdict.astype(object), out["verdict"].to_numpy(object))
     out["reason"] = np.where(tested, reason, out["reason"].to_numpy(object))
-    out["p_adjusted"], out["p_equivalent_adjusted"] = q_diff, q_equiv
+    out["p_adjusted"], out["p_equivalent_adjusted"], out["alpha"] = q_diff, q_equiv, alpha
     return out
 
 
