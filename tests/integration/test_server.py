@@ -132,3 +132,29 @@ def test_nats_message_over_max_payload_is_refused_before_publishing(tmp_path):
             mq_ops.nats_op(nats.url, "big", shape, mq_ops.Payloads(shape.size))
         assert nats.proc.poll() is None
     assert nats.stop_method == "terminated"
+
+
+def test_an_older_release_serves_beside_the_environments_own(tmp_path, live_pids):
+    """Milvus 2.3.0 from the package index, installed into the cache (never the environment), under natsmq beside
+    the wheel's own 2.3.5: each proves its MQ, takes rows and counts them."""
+    from mqbench.milvus import versions
+
+    before = live_pids()
+    with EmbeddedMilvus("natsmq", tmp_path / "old", version="2.3.0") as old, \
+            EmbeddedMilvus("natsmq", tmp_path / "new") as new:
+        assert (old.version, new.version) == ("2.3.0", versions.installed())
+        assert versions.wheel_dir("2.3.0").is_relative_to(versions.cache())
+        for server in (old, new):
+            assert server.mq_from_log() == "natsmq"
+            with server.connection.client() as client:
+                client.create_collection("c", 8)
+                vectors = np.random.default_rng(0).standard_normal((300, 8), dtype=np.float32)
+                assert ingest.insert(client, "c", vectors, batch_rows=100, show_progress=False) == 300
+                client.flush("c")
+                client.build_index("c", "L2", "FLAT", {})
+                client.load("c")
+                assert client.count("c") == 300
+    assert live_pids() == before
+    with pytest.raises(ServerError, match="not an embedded release"):
+        EmbeddedMilvus("natsmq", tmp_path / "x", version="2.2.16")
+

@@ -71,3 +71,41 @@ def check_page(driver, path: Path) -> dict:
     return {"errors": errors, "broken_images": broken_images, "dangling_links": dangling, "scroll_width": widths[0],
             "window_width": widths[1], "images": images, "nav_links": nav, "first_h2": first_heading,
             "answer": answer, "overflowing": overflowing, "integers_with_decimals": dotzero}
+
+
+def layout(driver, path: Path, width: int, height: int = HEIGHT) -> dict:
+    """Open ``path`` in a ``width`` × ``height`` viewport; return where the answer is and what does not fit: the answer
+    table's top and bottom, the page's content height before its first collapsed section, the host line's top,
+    elements wider than the window (a scroll container's content excepted: it scrolls, it is not cut) and the page's
+    scroll width."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",  # the viewport itself, without a window's chrome
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
+    driver.get(path.resolve().as_uri())
+    got = driver.execute_script("""
+        const answer = document.getElementById('the-answer') || document.getElementById('answer');
+        let table = null;
+        for (let e = answer; e && !table; e = e.nextElementSibling)
+            table = e.tagName === 'TABLE' ? e : e.querySelector('table');
+        const box = e => e ? e.getBoundingClientRect() : null;
+        const details = document.querySelector('details');
+        const host = Array.from(document.querySelectorAll('p, li, .meta')).find(e => /logical cores/.test(e.textContent));
+        const cut = Array.from(document.querySelectorAll('table, figure, img, p, h1, h2, h3, nav'))
+            .filter(e => !e.closest('.scroll') && !e.closest('details:not([open])')
+                    && e.getBoundingClientRect().right > window.innerWidth + 1)
+            .map(e => e.tagName + ': ' + e.textContent.trim().slice(0, 60));
+        return {answer_top: answer ? box(answer).top : null, table_top: table ? box(table).top : null,
+                table_bottom: table ? box(table).bottom : null, inner_height: window.innerHeight,
+                before_details: details ? box(details).top + window.scrollY : document.body.scrollHeight,
+                host_top: host ? box(host).top : null, cut: cut,
+                scroll_width: document.documentElement.scrollWidth, inner_width: window.innerWidth};
+    """)
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    return got
+
+
+def broken_links(driver, path: Path) -> list[str]:
+    """Links of the page at ``path`` to local files that do not exist (web links are not followed: no network)."""
+    driver.get(path.resolve().as_uri())
+    hrefs = driver.execute_script("return Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
+    local = [h.split("#")[0] for h in hrefs if h.startswith("file://")]
+    return sorted({h for h in local if not Path(h[len("file://"):]).exists()})

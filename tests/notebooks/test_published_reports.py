@@ -50,3 +50,30 @@ def test_published_page_answers_on_its_first_screen(driver, page):
     assert got["integers_with_decimals"] == [], got["integers_with_decimals"][:10]
     top, table_top, height = got["answer"]
     assert top < height and table_top is not None and table_top < height, got["answer"]
+
+
+SCREENS_BEFORE_DETAILS = 4  # the decision rows' screen and at most three more, at 1400×900, before the details
+
+
+@pytest.mark.parametrize("width", [1400, 420])
+@pytest.mark.parametrize("page", [ROOT / "reports" / "index.html", *(run / "report.html" for run in PUBLISHED)],
+                         ids=lambda p: p.parent.name if p.name == "report.html" else "index")
+def test_the_first_screen_answers_at_a_laptops_and_a_phones_width(driver, page, width):
+    from browser import HEIGHT, layout
+
+    got = layout(driver, page, width)
+    assert got["cut"] == [] and got["scroll_width"] <= got["inner_width"], got
+    assert got["answer_top"] is not None and 0 <= got["answer_top"] < got["inner_height"], got
+    if width >= 1400:  # every decision row on the first screen, the host too on the index
+        assert got["table_bottom"] <= HEIGHT, got
+        if page.name == "index.html":
+            assert got["host_top"] is not None and got["host_top"] < HEIGHT, got
+        assert got["before_details"] <= SCREENS_BEFORE_DETAILS * HEIGHT, got
+
+
+def test_every_local_link_of_the_index_and_the_reports_opens(driver):
+    from browser import broken_links
+
+    pages = [ROOT / "reports" / "index.html", *(run / "report.html" for run in PUBLISHED)]
+    broken = {p.parent.name: broken_links(driver, p) for p in pages}
+    assert not any(broken.values()), broken

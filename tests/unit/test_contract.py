@@ -11,8 +11,7 @@ from mqbench.core import results, schema
 from mqbench.core.schema import Op, Phase, Status
 
 ROOT = Path(__file__).resolve().parents[2]
-READERS = [*sorted((ROOT / "lib/mqbench/report").glob("*.py")),
-           *(ROOT / "lib/mqbench/stats" / f"{m}.py" for m in ("findings", "scaling", "answers"))]
+READERS = sorted((ROOT / "lib/mqbench").rglob("*.py"))  # every module of lib/, not only the readers
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
@@ -20,8 +19,10 @@ CONTRACT = {c.name for c in schema.COLUMNS.values() if c.kind != "measured"} | {
 
 
 def _is_column(node) -> bool:
-    """``x["col"]`` or ``x.get("col")`` for a key or parameter column of the registry, or a verdict (optionally
-    followed by ``.astype(...)``/``.str``)."""
+    """``x["col"]``, ``x.get("col")`` or an attribute ``x.col`` for a key or parameter column of the registry, or
+    a verdict (optionally followed by ``.astype(...)``/``.str``)."""
+    if isinstance(node, ast.Attribute) and node.attr in CONTRACT:
+        return True
     while isinstance(node, ast.Attribute) or (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                                               and node.func.attr in ("astype", "fillna")):
         node = node.value if isinstance(node, ast.Attribute) else node.func.value
@@ -71,6 +72,8 @@ def test_the_checker_sees_the_three_styles():
     assert len(literal_comparisons('a = s[s["op"] == "search"]\nb = s["phase"].isin(["serial"])\n'
                                    'c = results.rows(s, op="search")')) == 3
     assert literal_comparisons("a = s[s['op'] == Op.SEARCH]\nb = results.rows(s, op=Op.SEARCH)") == []
+    assert literal_comparisons('if v.mq == "rocksmq": pass') == ['v.mq == \'rocksmq\'']
+    assert literal_comparisons("if v.mq == MQ.ROCKSMQ: pass") == []
 
 
 def test_the_row_selector():

@@ -31,8 +31,18 @@ def test_variants_parse_labels_and_overrides():
     assert [x.label for x in design.parse_variants(["rocksmq", "rocksmq"])] == ["rocksmq-1", "rocksmq-2"]
 
 
+def test_a_variant_may_name_a_milvus_release():
+    v = design.parse_variants([{"mq": "natsmq", "version": "2.3.0"}, {"mq": "natsmq", "version": "2.3.5"}])
+    assert [(x.label, x.version) for x in v] == [("natsmq-2.3.0", "2.3.0"), ("natsmq-2.3.5", "2.3.5")]
+    assert design.parse_variants({"mq": "natsmq", "version": "2.3.0", "label": "old"})[0].label == "old"
+    with pytest.raises(ParameterError, match="2.3.0, 2.3.1"):
+        design.parse_variants([{"mq": "natsmq", "version": "2.2.16"}])
+    with pytest.raises(ParameterError, match="embedded servers"):
+        design.parse_variants({"mq": "natsmq", "version": "2.3.0"}, external=True)
+
+
 @pytest.mark.parametrize("spec, message", [
-    ([], "non-empty list"), (["kafka"], "unknown mq 'kafka'"), ([{"mq": "natsmq", "colour": 1}], "'overrides'"),
+    ([], "non-empty list"), (["kafka"], "unknown mq 'kafka'"), ([{"mq": "natsmq", "colour": 1}], "'overrides', 'label' and 'version'"),
     ([{"mq": "natsmq", "overrides": {"mq.type": "rocksmq"}}], "contradicts mq=natsmq"),
 ])
 def test_bad_variants_name_themselves(spec, message):

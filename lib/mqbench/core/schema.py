@@ -210,10 +210,11 @@ def _milvus() -> list[Column]:
 COLUMNS: dict[str, Column] = {c.name: c for c in [
     _key("run_id", "UTC timestamp + short git sha of the run"),
     _key("notebook", "the notebook that measured the row (Notebook)"),
-    _key("variant", "label of the compared server configuration (an MQ plus overrides)"),
+    _key("variant", "label of the compared server configuration (an MQ plus overrides, or a Milvus release)"),
     _key("variant_index", "0 for the baseline variant; ratios are variant ÷ baseline"),
     _key("mq", "the message queue of the variant"),
     _key("server", "embedded or external server"),
+    _key("milvus_version", "the embedded Milvus release that served the row (a variant's ``version``)"),
     _key("block", "index of the paired block (or server-start pair) the row belongs to"),
     _key("block_order", "position of the variant within its block"),
     _key("repeat", "grid repeat"),

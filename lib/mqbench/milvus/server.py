@@ -8,7 +8,6 @@ from the server log and stops it (terminate, grace period, kill).
 from __future__ import annotations
 
 import atexit
-import fcntl
 import json
 import os
 import re
@@ -24,14 +23,13 @@ from typing import Any
 
 import yaml
 
+from mqbench.core import mqs
 from mqbench.core.errors import ServerError
 from mqbench.core.paths import TOKEN_ENV
-from mqbench.milvus import processes
+from mqbench.milvus import processes, versions
 from mqbench.milvus.overrides import parse_overrides, set_dotted
 from mqbench.milvus.processes import check_port_free, free_ports
 
-MQS = ("rocksmq", "natsmq")
-MILVUS_VERSION = "2.3.5"
 DEFAULT_ROOT_PASSWORD = "Milvus"
 _MQ_LINE = re.compile(r'\["try to init mq"\].*\[mqType=(\w+)\]')
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)(?:\(\w+\))?\s*(?::\s*([^}]*?))?\s*\}\}")
@@ -62,33 +60,14 @@ def external(uri: str, mq: str, token_env: str = TOKEN_ENV) -> Connection:
 
 
 def check_mq(mq: str) -> str:
-    if mq not in MQS:
-        raise ServerError(f"unknown mq {mq!r}: choose one of {', '.join(MQS)}")
+    if mq not in mqs.EMBEDDED:
+        raise ServerError(f"unknown mq {mq!r}: choose one of {', '.join(mqs.EMBEDDED)}")
     return mq
 
 
-def _wheel_dir() -> Path:
-    import milvus
-
-    return Path(milvus.__file__).parent
-
-
-def _binary_dir() -> Path:
-    """Unpack the wheel's binary once per user into a cache shared by all runs."""
-    import milvus
-
-    cache = Path(os.environ.get("MQBENCH_CACHE", Path.home() / ".cache" / "mqbench"))
-    base = cache / f"milvus-{milvus.__version__}"
-    base.mkdir(parents=True, exist_ok=True)
-    with open(base / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        milvus._initialize_data_files(str(base))  # checks md5 stamps, unpacks if stale
-    return base / "bin"
-
-
-def render_config(values: dict[str, Any]) -> dict:
-    """Fill the wheel's ``config.yaml.template`` placeholders and parse the YAML."""
-    text = (_wheel_dir() / "data" / "config.yaml.template").read_text()
+def render_config(values: dict[str, Any], version: str = "") -> dict:
+    """Fill the ``config.yaml.template`` placeholders of release ``version``'s wheel and parse the YAML."""
+    text = (versions.wheel_dir(version) / "data" / "config.yaml.template").read_text()
 
     def fill(match: re.Match) -> str:
         key, default = match.group(1), match.group(2)
@@ -101,7 +80,8 @@ def render_config(values: dict[str, Any]) -> dict:
 
 
 class EmbeddedMilvus:
-    """One embedded Milvus standalone living in ``base_dir`` with MQ ``mq``.
+    """One embedded Milvus standalone living in ``base_dir`` with MQ ``mq``, of release ``version`` ("" is the
+    environment's own wheel; another is installed into the cache on first use: :mod:`mqbench.milvus.versions`).
 
     Use as a context manager, or call :meth:`start` / :meth:`stop`. Overrides are
     dotted ``milvus.yaml`` keys (``{"natsmq.server.retention.maxAge": 60}`` or
@@ -109,8 +89,10 @@ class EmbeddedMilvus:
     """
 
     def __init__(self, mq: str, base_dir: str | Path, overrides=None,
-                 start_timeout_s: float = 180, stop_grace_s: float = 30, password: str | None = None):
+                 start_timeout_s: float = 180, stop_grace_s: float = 30, password: str | None = None,
+                 version: str = ""):
         self.mq = check_mq(mq)
+        self.version = versions.check(version)
         self.base_dir = Path(base_dir).resolve()
         self.overrides = parse_overrides(overrides)
         if self.overrides.get("mq.type", mq) != mq:
@@ -134,9 +116,9 @@ class EmbeddedMilvus:
 
     @property
     def mq_store_dirs(self) -> list[Path]:
-        """The folders holding the MQ's data: RocksMQ's RocksDB and its ``_meta_kv`` store, or natsmq's storeDir."""
-        data = self.base_dir / "data"
-        return [data / "rocksmq", data / "rocksmq_meta_kv"] if self.mq == "rocksmq" else [data / "nats"]
+        """The folders holding the MQ's data (the registry's ``store``: RocksMQ's RocksDB and its ``_meta_kv``
+        store, or natsmq's storeDir)."""
+        return [self.base_dir / "data" / name for name in mqs.SPECS[mqs.MQ(self.mq)].store]
 
     @property
     def pid(self) -> int | None:
@@ -169,7 +151,7 @@ class EmbeddedMilvus:
             local_storage_dir=data, rocksmq_data_dir=data / "rocksmq",
             system_log_path=self.log_dir, authorization_enabled=True, tls_mode=0,
         )
-        config = render_config(values)
+        config = render_config(values, self.version)
         set_dotted(config, "etcd.config.path", str(etcd_config))
         set_dotted(config, "mq.type", self.mq)
         set_dotted(config, "natsmq.server.port", self.ports["natsmq"])
@@ -202,8 +184,8 @@ class EmbeddedMilvus:
             (self.base_dir / sub).mkdir(parents=True, exist_ok=True)
         config = self._config()
         (self.base_dir / "configs" / "milvus.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-        shutil.copy(_wheel_dir() / "data" / "glog.conf", self.base_dir / "configs" / "glog.conf")
-        bin_dir = _binary_dir()
+        shutil.copy(versions.wheel_dir(self.version) / "data" / "glog.conf", self.base_dir / "configs" / "glog.conf")
+        bin_dir = versions.binary_dir(self.version)
         env = dict(os.environ, DEPLOY_MODE="STANDALONE", METRICS_PORT=str(self.ports["metrics"]),
                    MILVUS_RUN_DIR=str(self.base_dir / "run"), MILVUSCONF=str(self.base_dir / "configs"),
                    LD_LIBRARY_PATH=f"{bin_dir}:{os.environ.get('LD_LIBRARY_PATH', '')}")
@@ -373,7 +355,7 @@ class EmbeddedMilvus:
         self.stop()
 
     def __repr__(self) -> str:
-        return f"EmbeddedMilvus(mq={self.mq!r}, base_dir='{self.base_dir}', pid={self.pid})"
+        return f"EmbeddedMilvus(mq={self.mq!r}, version={self.version!r}, base_dir='{self.base_dir}', pid={self.pid})"
 
 
 @atexit.register

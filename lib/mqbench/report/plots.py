@@ -12,10 +12,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
 
-from mqbench.core import results, schema
+from mqbench.core import mqs, results, schema
 from mqbench.core.schema import Op, Phase, Sweep
-
-MQ_ORDER = ("rocksmq", "natsmq", "pulsar", "kafka", "woodpecker")
 
 
 def palette(labels) -> dict[str, tuple]:
@@ -33,23 +31,26 @@ def palette(labels) -> dict[str, tuple]:
     return out
 
 
-DASHES = ("", (4, 1.5), (1, 1), (3, 1, 1, 1), (6, 2))  # per MQ, in MQ_ORDER: rocksmq solid, natsmq dashed, …
-MARKERS = ("o", "s", "^", "D", "v")
-
-
 def _mq_index(label: str) -> int:
-    mq = str(label).split(" ")[0].split("-")[0]
-    return MQ_ORDER.index(mq) if mq in MQ_ORDER else len(MQ_ORDER) + sum(map(ord, mq)) % 4
+    """The colour index of a label: its MQ's registry position; another name a fixed one after every MQ."""
+    word = str(label).split(" ")[0].split("-")[0]
+    return mqs.order(label) if mqs.of(label) else len(mqs.SPECS) + sum(map(ord, word)) % 4
+
+
+def _spec(label) -> mqs.Spec:
+    """The registry entry drawing a label: its MQ's, or a fixed one of them for another name."""
+    specs = list(mqs.SPECS.values())
+    return specs[_mq_index(label) % len(specs)]
 
 
 def dashes(labels) -> dict[str, object]:
-    """label -> seaborn dash pattern, fixed per MQ (the same in every figure, whatever else is drawn)."""
-    return {str(label): DASHES[_mq_index(label) % len(DASHES)] for label in set(labels)}
+    """label -> seaborn dash pattern, fixed per MQ by the registry (the same in every figure)."""
+    return {str(label): _spec(label).dashes for label in set(labels)}
 
 
 def markers(labels) -> dict[str, str]:
-    """label -> marker, fixed per MQ."""
-    return {str(label): MARKERS[_mq_index(label) % len(MARKERS)] for label in set(labels)}
+    """label -> marker, fixed per MQ by the registry."""
+    return {str(label): _spec(label).marker for label in set(labels)}
 
 
 def _plain(value: float, _=None) -> str:

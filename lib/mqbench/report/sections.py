@@ -111,7 +111,8 @@ def answers_section(run: Run) -> str:
                "table-1": page.anchor(TABLE1.title)}
     shown = answers.box(table, delta, lambda q, sec: f'<a href="#{targets.get(sec, sec)}">{html.escape(q)}</a>')
     return page.section("The answer", f"Does the MQ matter for a Milvus user on this host? One line per question: "
-                        f"its headline comparison — the ratio *contender ÷ baseline*, its 95% interval, the verdict "
+                        f"its primary comparison, named before the run — the ratio *contender ÷ baseline*, its 95% "
+                        f"interval, the verdict "
                         f"at δ = {delta:.0%} and its unit — with how many more stand behind it in the Findings "
                         f"below.{note}",
                         page.table(shown, "The answer, question by question", wrap=True,
@@ -140,9 +141,10 @@ def findings_section(run: Run) -> str:
     text = ("Each line compares one metric between a variant and the baseline (`variant ÷ baseline`) over independent "
             "units (`unit`) — pairs of server starts of one build served under every variant, pub/sub ops on brokers "
             "side by side, or builds, paired by key. **equivalent**: the 95% interval lies within ±δ, "
-            f"δ = {_delta(run):.0%}, and its equivalence test (TOST) survives a Benjamini–Hochberg correction over the "
-            "run's equivalence tests (`p_equivalent_adjusted` ≤ 0.05); **different**: the interval excludes 1 and "
-            "survives the correction over the run's difference tests (`p_adjusted` ≤ 0.05); **inconclusive**: "
+            f"δ = {_delta(run):.0%}, and its equivalence test (TOST) survives a Benjamini–Hochberg correction over its "
+            "family's equivalence tests (`p_equivalent_adjusted` ≤ the family's α: 0.04 among the questions' primary "
+            "comparisons, the `primary` column, 0.01 among the rest); **different**: the interval excludes 1 and "
+            "survives the correction over its family's difference tests (`p_adjusted` ≤ that α); **inconclusive**: "
             "neither — the reading says why and about how many units would decide it; **insufficient data**: fewer "
             "than 5 units, a value whose resolution is coarse against a ±δ effect (whole-ms counters, a 0.5 s poll), "
             "censored lag means, no failure at all (a bound, not an equivalence), or values identical by construction. "
@@ -152,7 +154,7 @@ def findings_section(run: Run) -> str:
     shown = table.assign(interval=[f"{lo:.3f}–{hi:.3f}" if pd.notna(lo) else "" for lo, hi in
                                    zip(table.get("ci_low", []), table.get("ci_high", []))])
     columns = ["reading", "verdict", "what", "metric", "ratio", "difference", "interval", "units", "unit",
-               "units_needed", "p_adjusted", "p_equivalent_adjusted", "baseline_median", "contender_median", "notebook"]
+               "units_needed", "primary", "p_adjusted", "p_equivalent_adjusted", "baseline_median", "contender_median", "notebook"]
     if len(shown):  # the registry's words for a metric, not its column name
         shown = shown.assign(metric=shown["metric"].map(schema.label))
     decided = shown["verdict"] != Verdict.INSUFFICIENT if len(shown) else pd.Series(dtype=bool)

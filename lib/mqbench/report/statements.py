@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from mqbench.core import results, schema
+from mqbench.core import mqs, results, schema
 from mqbench.core.paths import PROJECT_ROOT
 from mqbench.core.schema import LOAD_OPS, Op, Phase, Sweep, Unit, Verdict
 from mqbench.report import tables
@@ -166,7 +166,7 @@ def seed_claim(v: dict | None) -> str:
         return "cannot be told on this host"
     if v["verdict"] == Verdict.EQUIVALENT:
         return "fails: no difference beyond ±5%"
-    nats_over_rocks = v["ratio"] if str(v["contender"]).startswith("natsmq") else 1 / v["ratio"]
+    nats_over_rocks = v["ratio"] if mqs.of(v["contender"]) == mqs.MQ.NATSMQ else 1 / v["ratio"]
     return "holds: NATS faster" if nats_over_rocks < 1 else "fails: NATS slower"
 
 

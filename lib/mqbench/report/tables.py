@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mqbench.core import results, schema
+from mqbench.core.mqs import MQ
 from mqbench.core.schema import Notebook, Publish, Status
 from mqbench.data.seed import SEED_N, SEED_PLATFORM, TABLE2, seed_table
 from mqbench.stats.derived import derive
@@ -84,12 +85,13 @@ def table2(summary: pd.DataFrame) -> pd.DataFrame:
 def table2_directions(t2: pd.DataFrame) -> pd.DataFrame:
     """Per metric (and N): natsmq ÷ rocksmq in our Table 2 beside the seed's, and whether they point the same way
     (which MQ is better). Ours is one run's ratio; its verdict and interval are in the Findings."""
-    if t2.empty or not {"natsmq", "rocksmq"} <= set(t2["mq"]):
+    nats, rocks = MQ.NATSMQ.value, MQ.ROCKSMQ.value
+    if t2.empty or not {nats, rocks} <= set(t2["mq"]):
         return pd.DataFrame()
     keys = [k for k in ("notebook", "data_n") if k in t2]
     wide = t2.pivot_table(index=[*keys, "metric"], columns="mq", values=["ours", "seed_100M"], aggfunc="first")
-    out = pd.DataFrame({"ours natsmq ÷ rocksmq": wide[("ours", "natsmq")] / wide[("ours", "rocksmq")],
-                        "seed natsmq ÷ rocksmq": wide[("seed_100M", "natsmq")] / wide[("seed_100M", "rocksmq")]})
+    out = pd.DataFrame({"ours natsmq ÷ rocksmq": wide[("ours", nats)] / wide[("ours", rocks)],
+                        "seed natsmq ÷ rocksmq": wide[("seed_100M", nats)] / wide[("seed_100M", rocks)]})
     same = np.sign(np.log(out.iloc[:, 0])) == np.sign(np.log(out.iloc[:, 1]))
     out["same direction as the seed"] = np.where(out.iloc[:, 1].isna(), "—", np.where(same, "yes", "no"))
     return out.round(3).reset_index()

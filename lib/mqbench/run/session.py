@@ -11,7 +11,6 @@ import ast
 import contextlib
 import json
 import shutil
-import subprocess
 import sys
 import time
 from enum import StrEnum
@@ -20,12 +19,13 @@ from pathlib import Path
 import pandas as pd
 import psutil
 
-from mqbench.core import progress, results, schema
-from mqbench.core.errors import ContractError, ParameterError, ServerError, StorageError
+from mqbench.core import mqs, progress, results, schema
+from mqbench.core.errors import ContractError, ParameterError, StorageError
 from mqbench.core.paths import NOTEBOOKS
 from mqbench.core.room import check_disk, dir_bytes
 from mqbench.measure import milvus_series
-from mqbench.measure.resources import Sampler, process_cpu_s
+from mqbench.measure.probe import Probe
+from mqbench.measure.resources import process_cpu_s
 from mqbench.milvus.server import EmbeddedMilvus, external
 from mqbench.stats import metrics
 from mqbench.stats.derived import derived_fields
@@ -115,7 +115,8 @@ class Session:
         measured. Each gets a ``server_start`` row."""
         variants = parse_variants(spec, overrides)
         for v in variants:
-            v.server = EmbeddedMilvus(v.mq, self.run_dir / "servers" / self.tag / f"{v.label}-{folder}", v.overrides)
+            v.server = EmbeddedMilvus(v.mq, self.run_dir / "servers" / self.tag / f"{v.label}-{folder}", v.overrides,
+                                      version=v.version)
         self.start_pair([variants[i] for i in (order or range(len(variants)))])
         return variants
 
@@ -152,7 +153,7 @@ class Session:
         """Start (or restart after a stop) the embedded server of ``variant``, tracked as ``server_start``."""
         if variant.server is None:
             path = self.run_dir / "servers" / self.tag / (folder or variant.label)
-            variant.server = EmbeddedMilvus(variant.mq, path, variant.overrides)
+            variant.server = EmbeddedMilvus(variant.mq, path, variant.overrides, version=variant.version)
         with self.track(schema.Op.SERVER_START, schema.Phase.LIFECYCLE, variant):
             variant.server.start()
         variant.conn = variant.server.connection
@@ -191,18 +192,19 @@ class Session:
         check_disk(self.run_dir, need_bytes, what)
 
     def storage_guard(self, variant: Variant, min_free_bytes: float = 512e6):
-        """A check to call between insert batches: disk still has room, and a natsmq store stays
-        within ``natsmq.server.maxFileStore`` if one was set (Milvus 2.3.5's embedded NATS does not
-        enforce it, so without this an overflowing ingest would silently run on)."""
+        """A check to call between insert batches: disk still has room, and an MQ store stays within its
+        registered cap (``store_limit_key``: natsmq's ``natsmq.server.maxFileStore``) if one was set (Milvus
+        2.3.5's embedded NATS does not enforce it, so without this an overflowing ingest would silently run on)."""
         server = variant.server
-        limit = server.overrides.get("natsmq.server.maxFileStore") if server and server.mq == "natsmq" else None
+        key = mqs.SPECS[mqs.MQ(server.mq)].store_limit_key if server else ""
+        limit = server.overrides.get(key) if key else None
 
         def guard() -> None:
             check_disk(self.run_dir, min_free_bytes, "the rest of this ingest")
             if limit is not None:
                 held = dir_bytes(server.mq_store_dirs) or 0
                 if held > int(limit):
-                    raise StorageError(f"natsmq store holds {held / 2**20:.1f} MiB, over natsmq.server.maxFileStore="
+                    raise StorageError(f"{server.mq} store holds {held / 2**20:.1f} MiB, over {key}="
                                        f"{int(limit)} B ({int(limit) / 2**20:.1f} MiB); stopping the ingest")
         return guard
 
@@ -215,24 +217,20 @@ class Session:
     def track(self, op: str, phase: str, variant: Variant | None = None, concurrency: int = 0,
               rows: int | None = None, dataset=None, k: int | None = None, broker_pid: int | None = None,
               store_dir=None, scrape: bool = True, **fields):
-        """Measure one phase on ``variant`` (the only one, if omitted): wall time, server CPU/peak RSS,
-        client CPU, MQ bytes.
+        """Measure one phase on ``variant`` (the only one, if omitted) with a :class:`~mqbench.measure.probe.Probe`
+        (wall time, server CPU/peak RSS, client CPU, MQ bytes, Milvus's own series as ``milvus_*`` deltas unless
+        ``scrape`` is off — a row recorded after the fact) and record it as one summary row (:meth:`_record`).
 
         Set ``tracker.result`` to a workload Result to also record its latencies and RPS (and
         recall@``k`` and NDCG@``k`` against ``dataset``'s ground truth when it kept search ids).
         ``broker_pid``/``store_dir`` measure another process and store than the variant's server
         (a standalone broker, or this process for an in-process store); ``fields`` are extra columns.
-        Milvus's own series (:mod:`mqbench.measure.milvus_series`) are scraped before and after and their deltas
-        recorded (``milvus_*`` columns), unless ``scrape`` is off (a row recorded after the fact).
         """
         self._check_columns(fields)
         variant = variant or self._only_variant()
         server = variant.server if variant and variant.server and variant.server.proc else None
         progress.phase(" · ".join(str(x) for x in (op, phase, variant.label if variant else "") if x))
-        scrape = scrape and server is not None
-        before = milvus_series.scrape(server.ports["metrics"]) if scrape else {}
-        sampler = Sampler(broker_pid or (server.pid if server else None),
-                          store_dir or (server.mq_store_dirs if server else None)).start()
+        probe = Probe(server, op, phase, broker_pid, store_dir, scrape).start()
         tracker = Tracker()
         row = {"op": op, "phase": phase, **(variant.columns if variant else {}), "concurrency": concurrency,
                **fields}
@@ -242,20 +240,17 @@ class Session:
             yield tracker
         except BaseException as exc:
             failure = exc
-        if failure is not None and server is not None and server.running:
-            _settle(server)  # a SIGKILLed server refuses connections before its process is gone
-        if server is not None and server.proc is not None and not server.running:
-            # the server's death explains whatever the client saw, so it leads the error
-            then = f" (the client saw: {type(failure).__name__}: {failure})" if failure else ""
-            failure = ServerError(f"milvus ({server.mq}) died during {op}/{phase} "
-                                  f"with exit code {server.proc.returncode}{then}")
-        usage = sampler.stop()
-        if scrape and server.running:
-            row.update(milvus_series.deltas(before, milvus_series.scrape(server.ports["metrics"]), op))
-        row.update(usage.as_row(), **tracker.extra)
+        measured, failure = probe.finish(failure)
+        self._record({**row, **measured, **tracker.extra}, tracker, failure, server, rows, dataset, k)
+
+    def _record(self, row: dict, tracker: Tracker, failure, server, rows, dataset, k) -> None:
+        """The row recorder of :meth:`track`: rows/s, the workload's columns, derived columns, then an ok row — or
+        a failed one naming the error and the server's log tail, and the failure raised again."""
+        op, phase = row["op"], row["phase"]
         if rows is not None:
             row["rows"] = rows
-            row.setdefault("rows_per_s", rows / usage.wall_s if usage.wall_s > 0 else float("nan"))
+            wall = row["duration_s"]
+            row.setdefault("rows_per_s", rows / wall if wall > 0 else float("nan"))
         if tracker.result is not None:
             row.update(self._result_row(op, phase, row, tracker.result, dataset, k))
             measured = tracker.result.measured
@@ -370,14 +365,6 @@ class Session:
         if self.interactive:
             results.consolidate(self.run_dir)
         return self.summary
-
-
-def _settle(server, timeout_s: float = 3.0) -> None:
-    """Give a server that a failed phase may have lost a moment to be seen dead (only after a failure)."""
-    try:
-        server.proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        pass  # alive: the failure is the client's to explain
 
 
 def _record_errors_of(session: Session) -> None:

@@ -65,7 +65,7 @@ QUESTIONS = (
              ({**_BUILD, "op": schema.Op.FLUSH, "metric": "mq_disk_per_byte"},)),
     Question("recovery", "Does a killed server serve again sooner (its acknowledged rows, its collection loaded)?",
              "recovery", "start pair",
-             ({"op": schema.Op.RECOVERY}, {"op": schema.Op.LOAD, "unit": Unit.START_PAIR, "metric": "duration_s"})),
+             ({"op": schema.Op.RECOVERY},)),
     Question("pubsub-milvus", "Does pub/sub through Milvus differ (inserts until Strong-visible)?", "table-1",
              "start pair", ({"phase": schema.Phase.MILVUS, "metric": "s_per_op"},)),
 )
@@ -95,18 +95,18 @@ def _message_bytes(shape) -> float:
 def primaries(table: pd.DataFrame) -> pd.Series:
     """Per Findings row, the key of the question it is the primary comparison of (each run apart), else ""."""
     out = pd.Series("", index=table.index, dtype=object)
-    runs = table.groupby("run_id", sort=False).indices.values() if "run_id" in table else [range(len(table))]
-    for at in runs:
-        part = table.iloc[list(at)]
-        for q in QUESTIONS:
-            for pick in q.picks:
-                found = part[_matches(part, {**pick, **q.primary})]
-                if len(found) == 0:
-                    continue
-                size = found["shape"].map(_message_bytes) if "shape" in found else 0.0
-                order = found.assign(_units=-found["units"].fillna(0), _size=-size)
-                out[order.sort_values(["_units", "_size"], kind="stable").index[0]] = q.key
-                break
+    runs = table["run_id"].astype(str) if "run_id" in table else pd.Series("", index=table.index)
+    rank = pd.DataFrame({"_run": runs, "_units": -table["units"].fillna(0) if "units" in table else 0,
+                         "_size": -table["shape"].map(_message_bytes) if "shape" in table else 0.0})
+    for q in QUESTIONS:
+        answered = pd.Series(False, index=table.index)
+        for pick in q.picks:
+            found = rank[_matches(table, {**pick, **q.primary}) & ~answered]
+            if found.empty:
+                continue
+            first = found.sort_values(["_units", "_size"], kind="stable").groupby("_run", sort=False).head(1).index
+            out[first] = q.key
+            answered |= runs.isin(set(runs[first]))
     return out
 
 
@@ -142,17 +142,19 @@ def _units(row: dict, unit: str) -> str:
 
 
 def rules_out(row: dict) -> str:
-    """The smallest effect a row's interval excludes, in words: beyond its farther bound when it holds no effect;
-    anything short of its nearer bound when it excludes none (a ratio in %, a difference in points)."""
+    """What a row's interval rules out, in words: any effect beyond its bounds when it holds no effect; no effect,
+    nor one short of its nearer bound, when it excludes none (a ratio in %, a difference in points)."""
     low, high = row.get("ci_low"), row.get("ci_high")
     if not (isinstance(low, float) and np.isfinite(low) and np.isfinite(high)):
         return ""
     difference = row.get("scale") == "difference"
     none = 0.0 if difference else 1.0
     size = (lambda x: f"{100 * abs(x):.1f} points") if difference else (lambda x: f"{abs(x - 1):.0%}")
+    nb = "\u00a0"  # bounds stay on one line
     if low <= none <= high:
-        return f"an effect beyond −{size(low)} / +{size(high)}"
-    return f"no effect, or one below {'+' if low > none else '−'}{size(low if low > none else high)}"
+        return f"beyond −{size(low)}{nb}/{nb}+{size(high)}".replace(" points", f"{nb}points")
+    return f"none, nor one below {'+' if low > none else '−'}{size(low if low > none else high)}".replace(
+        " points", f"{nb}points")
 
 
 def _interval(row: dict) -> str:
@@ -177,31 +179,33 @@ def _words(row: dict, delta: float) -> str:
 
 def headlines(box: pd.DataFrame) -> pd.DataFrame:
     """One row per question: its primary comparison (:func:`primaries`); in a table from before primaries, its
-    *different* comparison with the largest effect, else its first; ``also`` counts the other comparisons behind
-    it (all in the Findings)."""
+    *different* comparison with the largest effect, else its first; ``compared_n`` counts the comparisons that
+    answer it (all in the Findings)."""
     rows = []
     for key, part in box.groupby("key", sort=False):
         primary = part[part["primary"].fillna(False).astype(bool)] if "primary" in part else part.iloc[:0]
         different = part[part["verdict"] == Verdict.DIFFERENT]
         pick = primary.iloc[0] if len(primary) else different.iloc[
             np.argmax(np.abs(np.log(different["ratio"].astype(float))))] if len(different) else part.iloc[0]
-        counts = part["verdict"].value_counts()
-        others = ", ".join(f"{n} {v}" for v, n in counts.items() if v) if len(part) > 1 else ""
-        rows.append({**pick.to_dict(), "also": f"{len(part)} compared: {others}" if others else ""})
+        rows.append({**pick.to_dict(), "compared_n": len(part) if pd.notna(pick["ratio"]) else 0})
     return pd.DataFrame(rows)
 
 
 def box(table: pd.DataFrame, delta: float, link=None) -> pd.DataFrame:
     """The answer box as a page shows it: one headline per question (:func:`headlines`), its ratio with the
-    interval, the verdict in words and what else stands behind it; ``link(question, section)`` makes the question
-    cell (a question this run did not measure is never linked)."""
+    interval, the verdict in words and how many more comparisons stand behind it; ``link(question, section)``
+    makes the question cell (a question this run did not measure is never linked). Where every row compares the
+    same two variants, the pair is said once, in the ratio's header."""
     heads = headlines(answers(table, delta))
     nb = "\u00a0"  # a ratio and its interval stay on one line
     question = [link(q, s) if link and pd.notna(r) else html.escape(q)
                 for q, s, r in zip(heads["question"], heads["section"], heads["ratio"])]
+    pairs = {w.rsplit(", ", 1)[1] for w in heads["what"] if ", " in w}
+    header = f"{pairs.pop()} [95%]" if len(pairs) == 1 else "ratio [95%]"
+    compared = [w.rsplit(", ", 1)[0] if header != "ratio [95%]" and ", " in w else w for w in heads["what"]]
+    more = [f" (+{int(n) - 1} more)" if pd.notna(n) and n > 1 else "" for n in heads["compared_n"]]
     return pd.DataFrame({"question": question, "verdict": heads["verdict"],
-                         "ratio [95%]": [f"{r:.3f}{nb}{i.replace(' ', nb)}" if pd.notna(r) else ""
-                                         for r, i in zip(heads["ratio"], heads["interval"])],
+                         header: [f"{r:.3f}{nb}{i.replace(' ', nb)}" if pd.notna(r) else ""
+                                  for r, i in zip(heads["ratio"], heads["interval"])],
                          "in words": heads["in words"], "rules out": heads["rules out"],
-                         "compared": [f"{w} ({a})" if a else w for w, a in zip(heads["what"], heads["also"])],
-                         "units": heads["units"]})
+                         "compared": [c + m for c, m in zip(compared, more)], "units": heads["units"]})

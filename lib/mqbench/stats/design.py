@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mqbench.core.errors import ParameterError
+from mqbench.core.mqs import EMBEDDED
 from mqbench.milvus.overrides import parse_overrides
-from mqbench.milvus.server import MQS
+from mqbench.milvus.versions import RELEASES
 
 
 @dataclass
@@ -31,18 +32,21 @@ class Variant:
     index: int = 0
     conn: object = field(default=None, repr=False)
     server: object = field(default=None, repr=False)
+    version: str = ""   # the embedded Milvus release ("": the environment's own wheel)
 
     @property
     def columns(self) -> dict:
         """What every summary row measured on this variant carries."""
         return {"variant": self.label, "mq": self.mq, "variant_index": self.index,
-                "server": "external" if self.server is None else "embedded"}
+                "server": "external" if self.server is None else "embedded",
+                **({"milvus_version": self.server.version} if self.server is not None else {})}
 
 
 def parse_variants(spec, overrides: dict | None = None, external: bool = False) -> list[Variant]:
-    """``["rocksmq", "natsmq"]`` or entries ``{"mq": …, "overrides": {…}, "label": …}`` (one entry alone: a list of
-    it); ``overrides``
-    apply to every variant (an entry's own win). Repeated labels get ``-1``, ``-2`` suffixes (A/A).
+    """``["rocksmq", "natsmq"]`` or entries ``{"mq": …, "overrides": {…}, "label": …, "version": …}`` (one entry
+    alone: a list of it); ``overrides`` apply to every variant (an entry's own win); ``version`` is an embedded
+    Milvus release (:data:`mqbench.milvus.versions.RELEASES`; default the environment's own), and names the
+    variant ``<mq>-<version>`` unless it has a label. Repeated labels get ``-1``, ``-2`` suffixes (A/A).
     With ``external`` the single entry is only the label of an external server's MQ."""
     if isinstance(spec, (str, dict)):
         spec = [spec]
@@ -54,17 +58,22 @@ def parse_variants(spec, overrides: dict | None = None, external: bool = False) 
     variants = []
     for i, entry in enumerate(spec):
         entry = {"mq": entry} if isinstance(entry, str) else entry
-        unknown = set(entry) - {"mq", "overrides", "label"} if isinstance(entry, dict) else {"?"}
+        unknown = set(entry) - {"mq", "overrides", "label", "version"} if isinstance(entry, dict) else {"?"}
         if unknown or "mq" not in entry:
             raise ParameterError(f"variants entry {entry!r}: give an MQ name or a mapping with 'mq' and optional "
-                                 "'overrides' and 'label'")
-        if not external and entry["mq"] not in MQS:
-            raise ParameterError(f"unknown mq {entry['mq']!r}: choose one of {', '.join(MQS)}")
+                                 "'overrides', 'label' and 'version'")
+        version = str(entry.get("version") or "")
+        if version and (external or version not in RELEASES):
+            raise ParameterError(f"variants entry {entry!r}: version applies to embedded servers and must be one "
+                                 f"of {', '.join(RELEASES)}")
+        if not external and entry["mq"] not in EMBEDDED:
+            raise ParameterError(f"unknown mq {entry['mq']!r}: choose one of {', '.join(EMBEDDED)}")
         merged = {**parse_overrides(overrides), **parse_overrides(entry.get("overrides"))}
         if merged.get("mq.type", entry["mq"]) != entry["mq"]:
             raise ParameterError(f"override mq.type={merged['mq.type']} contradicts mq={entry['mq']}; "
                                  "use the mq of the variant")
-        variants.append(Variant(str(entry.get("label") or entry["mq"]), entry["mq"], merged, i))
+        label = entry.get("label") or (f"{entry['mq']}-{version}" if version else entry["mq"])
+        variants.append(Variant(str(label), entry["mq"], merged, i, version=version))
     labels = [v.label for v in variants]
     for v in variants:
         if labels.count(v.label) > 1:

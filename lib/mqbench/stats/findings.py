@@ -250,10 +250,14 @@ def _loads(summary: pd.DataFrame, delta: float) -> pd.DataFrame:
     """Load phases and the idle window after them: one observation per variant and build, paired by the build's key
     — the grid repeat (and the run, in a summary of several) — so a missing or failed build leaves its pair out
     instead of shifting every later pair; loads of different sizes never pair; a grid's warm-up cell (repeat −1,
-    ``warmup: true``) is left out. Idle windows of a served build's starts pair by start instead (a start pair)."""
+    ``warmup: true``) is left out. Idle windows of a served build's starts pair by start instead (a start pair); a
+    start's collection load is recorded but not compared (the pair's launch position sets it)."""
     ok = results.rows(summary, op=list(LOAD_METRICS))
     if "repeat" in ok:  # a grid's warm-up cell (repeat -1) is recorded, never a unit
         ok = ok[~(pd.to_numeric(ok["repeat"], errors="coerce") < 0)]
+    if "start" in ok:  # a start pair's servers launch together and are waited for in turn: the second one's
+        # collection load finds it loaded already (0.01 s against 3 s), so a start's load times the launch position
+        ok = ok[~(ok["start"].notna() & ok["op"].eq(schema.Op.LOAD))]
     if ok.empty or "variant" not in ok or ok["variant"].nunique() < 2:
         return pd.DataFrame()
     repeat = ok["repeat"].fillna(0).astype(int).astype(str) if "repeat" in ok else pd.Series("0", index=ok.index)

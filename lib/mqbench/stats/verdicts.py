@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mqbench.core import mqs
 from mqbench.core.schema import Verdict
 
 MIN_UNITS = 5
@@ -271,12 +272,9 @@ def _redecide(table: pd.DataFrame, rows: np.ndarray, delta: float) -> pd.DataFra
 def baselines(rows: pd.DataFrame, keys: list[str]) -> pd.Series:
     """The baseline variant of each ``keys`` group of ``rows`` (indexed by the keys): the first listed
     (``variant_index``), ties (cells of a grid, each with one variant) by the MQ registry's order, then by label."""
-    from mqbench.milvus.server import MQS
-
     index = rows["variant_index"].fillna(0) if "variant_index" in rows else pd.Series(0, index=rows.index)
     order = rows[[*keys, "variant"]].assign(_i=index).groupby([*keys, "variant"], sort=False)["_i"].min().reset_index()
-    name = order["variant"].astype(str).str.split(r"[- ]", regex=True).str[0]
-    order["_r"] = [MQS.index(n) if n in MQS else len(MQS) for n in name]
+    order["_r"] = order["variant"].map(mqs.order)
     order["_l"] = order["variant"].astype(str)
     return order.sort_values(["_i", "_r", "_l"], kind="stable").groupby(keys, sort=False)["variant"].first()
 

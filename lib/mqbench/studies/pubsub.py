@@ -14,8 +14,9 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from mqbench.core import checks, schema
+from mqbench.core import checks, mqs, schema
 from mqbench.core.errors import PubSubError
+from mqbench.core.mqs import MQ
 from mqbench.core.room import check_disk
 from mqbench.core.schema import Notebook, Phase
 from mqbench.data import ingest
@@ -31,7 +32,7 @@ from mqbench.measure.mq_ops import (
     rows_per_request,
 )
 from mqbench.milvus.nats_server import NatsServer, version
-from mqbench.milvus.server import MILVUS_VERSION, EmbeddedMilvus
+from mqbench.milvus.server import EmbeddedMilvus
 from mqbench.stats import design
 from mqbench.stats.design import Variant
 
@@ -40,7 +41,6 @@ LEVELS = (Phase.BROKER, Phase.MILVUS)
 NOTEBOOK = Notebook.PUBSUB
 # what the notebook calls after check(), in order
 STEPS = ("brokers_for", "check_disk_for", "broker_level", "milvus_level")
-NATS_SERVERS = ("standalone", "embedded")
 MODES = ("strict", "async")
 
 
@@ -48,7 +48,7 @@ def check(p: dict) -> list[Shape]:
     design.parse_variants(p["variants"])
     shapes = [parse_shape(s) for s in p["shapes"]]
     checks.subset("levels", p["levels"], LEVELS)
-    checks.subset("nats_servers", p["nats_servers"], NATS_SERVERS)
+    checks.subset("nats_servers", p["nats_servers"], tuple(NATS_BROKERS))
     checks.subset("publish_modes", p["publish_modes"], MODES)
     checks.integer("ops", p["ops"])
     checks.integer("window", p["window"])
@@ -64,68 +64,116 @@ def check_disk_for(run_dir, shapes: list[Shape], ops: int, brokers: int, factor:
 
 @dataclass
 class Broker:
-    """One broker of a shape: its variant row columns, where it runs, and how an op is sent to it."""
-
+    """One broker of a shape, the way ann-benchmarks has ``BaseANN``: its variant, publish mode and folder, and
+    what every broker does — :meth:`start`, :attr:`pid`, :attr:`store`, :attr:`name`, :meth:`op`, :meth:`stop`.
+    A new NATS broker is one subclass and one entry of :data:`NATS_BROKERS` (the ``nats_servers`` choices)."""
     variant: Variant
-    kind: str          # standalone | embedded | rocksdb-model
     mode: str          # strict | async
     folder: object
     server: object = None
+    kind = ""
 
     @property
     def label(self) -> str:
         return f"{self.variant.label} · {self.kind} · {self.mode}"
 
-    def start(self) -> None:
-        if self.kind == "standalone":
-            self.server = NatsServer(self.folder).start()
-        elif self.kind == "embedded":
-            self.server = EmbeddedMilvus("natsmq", self.folder, self.variant.overrides).start()
-        else:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.server = RocksMQModel(self.folder / "rdb_data")
-
     @property
     def pid(self) -> int:
-        return os.getpid() if self.kind == "rocksdb-model" else self.server.pid
+        return self.server.pid
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+        for sub in ("jetstream", "data", "rdb_data", "rdb_data_meta_kv"):  # measured: drop the stored messages
+            shutil.rmtree(self.folder / sub, ignore_errors=True)
+
+
+class _Nats(Broker):
+    url = ""
+
+    def op(self, topic: str, shape: Shape, payloads: Payloads, p: dict):
+        return nats_op(self.url, topic, shape, payloads, self.mode, p["window"], p["op_timeout_s"])
+
+
+class StandaloneNats(_Nats):
+    """The standalone ``nats-server`` (JetStream), driven by nats-py."""
+    kind = "standalone"
+
+    def start(self) -> None:
+        self.server = NatsServer(self.folder).start()
+        self.url = self.server.url
 
     @property
     def store(self):
-        if self.kind == "standalone":
-            return self.server.store_dir
-        if self.kind == "embedded":
-            return self.server.mq_store_dirs
+        return self.server.store_dir
+
+    @property
+    def name(self) -> str:
+        return f"nats-server {version().split()[-1]}"
+
+
+class EmbeddedNats(_Nats):
+    """The NATS inside a natsmq Milvus, driven by nats-py on its port."""
+    kind = "embedded"
+
+    def start(self) -> None:
+        self.server = EmbeddedMilvus(MQ.NATSMQ, self.folder, self.variant.overrides,
+                                     version=self.variant.version).start()
+        self.url = f"nats://127.0.0.1:{self.server.ports[MQ.NATSMQ.value]}"
+
+    @property
+    def store(self):
+        return self.server.mq_store_dirs
+
+    @property
+    def name(self) -> str:
+        return f"nats in milvus {self.server.version}"
+
+
+class RocksDBModel(Broker):
+    """RocksMQ's write and read path modelled on RocksDB in this process (rocksdict)."""
+    kind = "rocksdb-model"
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.server = RocksMQModel(self.folder / "rdb_data")
+
+    @property
+    def pid(self) -> int:
+        return os.getpid()
+
+    @property
+    def store(self):
         return [self.folder / "rdb_data", self.folder / "rdb_data_meta_kv"]
 
     @property
     def name(self) -> str:
-        return {"standalone": f"nats-server {version().split()[-1]}", "embedded": f"nats in milvus {MILVUS_VERSION}",
-                "rocksdb-model": rocks_mq_label()}[self.kind]
+        return rocks_mq_label()
 
     def op(self, topic: str, shape: Shape, payloads: Payloads, p: dict):
-        if self.kind == "rocksdb-model":
-            return rocksmq_op(self.server, topic, shape, payloads, p["op_timeout_s"])
-        url = self.server.url if self.kind == "standalone" else f"nats://127.0.0.1:{self.server.ports['natsmq']}"
-        return nats_op(url, topic, shape, payloads, self.mode, p["window"], p["op_timeout_s"])
+        return rocksmq_op(self.server, topic, shape, payloads, p["op_timeout_s"])
 
     def stop(self) -> None:
         if self.server is not None:
-            (self.server.close if self.kind == "rocksdb-model" else self.server.stop)()
-        for sub in ("jetstream", "data", "rdb_data", "rdb_data_meta_kv"):  # measured: drop the stored messages
-            shutil.rmtree(self.folder / sub, ignore_errors=True)
+            self.server.close()
+            self.server = None
+        super().stop()
+
+
+NATS_BROKERS = {b.kind: b for b in (StandaloneNats, EmbeddedNats)}  # the ``nats_servers`` parameter's choices
 
 
 def brokers_for(session, shape: Shape, p: dict) -> list[Broker]:
     out = []
     for v in design.parse_variants(p["variants"]):
         base = session.run_dir / "servers" / session.tag / shape.label.replace("*", "x")
-        if v.mq == "rocksmq":
-            out.append(Broker(v, "rocksdb-model", "strict", base / f"{v.label}-rocksdb"))
+        if mqs.of(v.mq) == MQ.ROCKSMQ:
+            out.append(RocksDBModel(v, "strict", base / f"{v.label}-rocksdb"))
         else:
-            out += [Broker(v, kind, mode, base / f"{v.label}-{kind}-{mode}")
+            out += [NATS_BROKERS[kind](v, mode, base / f"{v.label}-{kind}-{mode}")
                     for kind in p["nats_servers"] for mode in p["publish_modes"]]
     for i, b in enumerate(out):  # every broker is a variant of the comparison; the first is the baseline
-        b.variant = Variant(b.label, b.variant.mq, b.variant.overrides, i)
+        b.variant = Variant(b.label, b.variant.mq, b.variant.overrides, i, version=b.variant.version)
     return out
 
 
@@ -187,7 +235,7 @@ def milvus_level(session, shapes: list[Shape], p: dict) -> None:
                 with v.conn.client(timeout=p["op_timeout_s"]) as client:
                     ingest.flat_collection(client, name, 128)
                     with _keep_going(), session.track(schema.Op.PUBSUB, schema.Phase.MILVUS, v, shape=shape.label,
-                                       broker=f"milvus {MILVUS_VERSION} ({v.mq})", publish="insert", message_bytes=shape.size,
+                                       broker=f"milvus {v.server.version} ({v.mq})", publish="insert", message_bytes=shape.size,
                                        messages_per_op=shape.count, rows_per_request=rows_per_request(shape),
                                        block=start, block_order=position, start=start, unit=schema.Unit.START) as t:
                         _record(t, milvus_op(client, name, shape, p["op_timeout_s"]), shape)

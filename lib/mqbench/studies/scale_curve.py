@@ -8,7 +8,7 @@ from mqbench.core.schema import Notebook
 from mqbench.data import datasets, pipeline
 from mqbench.measure import workload
 from mqbench.measure.workload import Spec
-from mqbench.milvus import indexes
+from mqbench.milvus import indexes, versions
 
 NOTEBOOK = Notebook.SCALE_CURVE
 # what the notebook calls after check(), in order
@@ -36,6 +36,9 @@ def check(p: dict) -> None:
     checks.positive_number("rps_warmup_s", p["rps_warmup_s"], allow_zero=True)
     checks.positive_number("idle_s", p["idle_s"], allow_zero=True)
     checks.integer("queries", p["queries"])
+    checks.one_of("milvus_release", p["milvus_release"], ("", *versions.RELEASES))
+    if p["milvus_release"] and p["uri"]:
+        raise ParameterError("milvus_release picks an embedded release; it does not apply with uri")
     if not isinstance(p["label"], str):
         raise ParameterError(f"label must be a string (empty: the MQ's name), got {p['label']!r}")
     if not isinstance(p["reads"], bool):

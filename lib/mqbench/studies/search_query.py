@@ -218,8 +218,8 @@ def serve_alone(session, variants, builds) -> dict:
     servers = {}
     for b in builds:
         source = b.server
-        servers[b.label] = {v.label: EmbeddedMilvus(v.mq, source.base_dir, v.overrides, password=source._password)
-                            for v in variants}
+        servers[b.label] = {v.label: EmbeddedMilvus(v.mq, source.base_dir, v.overrides, password=source._password,
+                                                    version=v.version) for v in variants}
     session.variants = list(variants)
     return servers
 
@@ -237,7 +237,8 @@ def serve(session, variants, builds) -> dict:
             with session.track(schema.Op.COPY_BUILD, schema.Phase.LOAD, v, build_from=b.label) as t:
                 shutil.copytree(source_dir, target, ignore=lambda d, names: ["logs"] if d == str(source_dir) else [])
                 t.extra["copied_bytes"] = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
-            servers[b.label][v.label] = EmbeddedMilvus(v.mq, target, v.overrides, password=password)
+            servers[b.label][v.label] = EmbeddedMilvus(v.mq, target, v.overrides, password=password,
+                                                       version=v.version)
         shutil.rmtree(source_dir / "data", ignore_errors=True)
     session.variants = list(variants)
     return servers
