@@ -56,8 +56,10 @@ def test_identical_units_are_degenerate_never_equivalent():
 
 
 def _same_mq(summary: pd.DataFrame) -> bool:
+    """An A/A run: one MQ, one Milvus release, several variants (two releases side by side are an A/B run)."""
     mqs = summary["mq"].dropna().unique() if "mq" in summary else []
-    return len(mqs) == 1 and summary["variant"].dropna().nunique() > 1
+    releases = summary["milvus_version"].dropna().unique() if "milvus_version" in summary else []
+    return len(mqs) == 1 and len(releases) <= 1 and summary["variant"].dropna().nunique() > 1
 
 
 def test_every_published_aa_run_has_no_difference():
