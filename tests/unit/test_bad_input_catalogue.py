@@ -131,3 +131,10 @@ def test_bad_input(case, live_pids):
     message = str(info.value)
     assert culprit in message and "\n" not in message
     assert live_pids() == before
+
+
+def test_a_server_named_by_its_registry_member_writes_a_plain_config(tmp_path):
+    from mqbench.core.mqs import MQ
+
+    server = EmbeddedMilvus(MQ.NATSMQ, tmp_path)
+    assert type(server.mq) is str and server.mq == "natsmq"

@@ -60,9 +60,10 @@ def external(uri: str, mq: str, token_env: str = TOKEN_ENV) -> Connection:
 
 
 def check_mq(mq: str) -> str:
+    """``mq`` as a plain string (an ``MQ`` member too), if the embedded server runs it."""
     if mq not in mqs.EMBEDDED:
         raise ServerError(f"unknown mq {mq!r}: choose one of {', '.join(mqs.EMBEDDED)}")
-    return mq
+    return str(mq)
 
 
 def render_config(values: dict[str, Any], version: str = "") -> dict:

@@ -28,7 +28,9 @@ SHORT = {"reference-1": "run 1", "reference-2": "run 2", "aa": "A/A"}
 ROLE_TEXT = {"reference-1": "the main job, reference run 1", "reference-2": "the main job, reference run 2",
              "aa": "the main job as an A/A run (both sides RocksMQ)",
              "verdict-100m": "the 10^8 verdict: one build served under each MQ over start pairs",
-             "ingest-10m": "the ingest verdict: 5 builds of 10^7 rows per MQ"}
+             "ingest-10m": "the ingest verdict: 5 builds of 10^7 rows per MQ",
+             "versions-2.3": "Milvus 2.3.5 against 2.3.0 under NATS: 5 builds per release and pub/sub through "
+                             "Milvus over 5 start pairs"}
 
 
 def roles(reports: Path = REPORTS) -> dict[str, str]:
