@@ -275,7 +275,8 @@ COLUMNS: dict[str, Column] = {c.name: c for c in [
     _m("server_rss_peak_mib", "MiB", "peak resident memory of the server (or broker) process", "lower",
        "server peak RSS"),
     _m("ingest_rss_peak_mib", "MiB", "peak resident memory of the server from the first insert until flushed (a "
-       "build's insert and flush phases; computed when the Findings are read)", "lower", "server peak RSS while ingesting"),
+       "build's insert and flush phases; computed when the Findings are read)", "lower",
+       "server peak RSS while ingesting"),
     _m("mq_storage_bytes", "B", "bytes on disk in the MQ's store at the end of the phase", "lower",
        "MQ bytes on disk"),
     _m("mq_storage_growth_bytes", "B", "growth of the MQ's store over the phase"),

@@ -22,8 +22,8 @@ def palette(labels) -> dict[str, tuple]:
     base = sns.color_palette("tab10")
     dark = sns.color_palette("dark", 10)
     out, seen = {}, {}
-    for label in sorted(set(map(str, labels)), key=lambda x: (x.split("-")[0].split(" ")[0], x)):
-        mq = label.split(" ")[0].split("-")[0]
+    for label in sorted(set(map(str, labels)), key=lambda x: (mqs.word(x), x)):
+        mq = mqs.word(label)
         i = _mq_index(label)
         n = seen.get(mq, 0)
         seen[mq] = n + 1
@@ -33,8 +33,7 @@ def palette(labels) -> dict[str, tuple]:
 
 def _mq_index(label: str) -> int:
     """The colour index of a label: its MQ's registry position; another name a fixed one after every MQ."""
-    word = str(label).split(" ")[0].split("-")[0]
-    return mqs.order(label) if mqs.of(label) else len(mqs.SPECS) + sum(map(ord, word)) % 4
+    return mqs.order(label) if mqs.of(label) else len(mqs.SPECS) + sum(map(ord, mqs.word(label))) % 4
 
 
 def _spec(label) -> mqs.Spec:

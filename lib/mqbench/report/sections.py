@@ -154,7 +154,8 @@ def findings_section(run: Run) -> str:
     shown = table.assign(interval=[f"{lo:.3f}–{hi:.3f}" if pd.notna(lo) else "" for lo, hi in
                                    zip(table.get("ci_low", []), table.get("ci_high", []))])
     columns = ["reading", "verdict", "what", "metric", "ratio", "difference", "interval", "units", "unit",
-               "units_needed", "primary", "p_adjusted", "p_equivalent_adjusted", "baseline_median", "contender_median", "notebook"]
+               "units_needed", "primary", "p_adjusted", "p_equivalent_adjusted", "baseline_median", "contender_median",
+               "notebook"]
     if len(shown):  # the registry's words for a metric, not its column name
         shown = shown.assign(metric=shown["metric"].map(schema.label))
     decided = shown["verdict"] != Verdict.INSUFFICIENT if len(shown) else pd.Series(dtype=bool)

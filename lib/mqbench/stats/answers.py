@@ -149,12 +149,11 @@ def rules_out(row: dict) -> str:
         return ""
     difference = row.get("scale") == "difference"
     none = 0.0 if difference else 1.0
-    size = (lambda x: f"{100 * abs(x):.1f} points") if difference else (lambda x: f"{abs(x - 1):.0%}")
     nb = "\u00a0"  # bounds stay on one line
+    size = (lambda x: f"{100 * abs(x):.1f}{nb}points") if difference else (lambda x: f"{abs(x - 1):.0%}")
     if low <= none <= high:
-        return f"beyond −{size(low)}{nb}/{nb}+{size(high)}".replace(" points", f"{nb}points")
-    return f"none, nor one below {'+' if low > none else '−'}{size(low if low > none else high)}".replace(
-        " points", f"{nb}points")
+        return f"beyond −{size(low)}{nb}/{nb}+{size(high)}"
+    return f"none, nor one below {'+' if low > none else '−'}{size(low if low > none else high)}"
 
 
 def _interval(row: dict) -> str:
@@ -201,8 +200,9 @@ def box(table: pd.DataFrame, delta: float, link=None) -> pd.DataFrame:
     question = [link(q, s) if link and pd.notna(r) else html.escape(q)
                 for q, s, r in zip(heads["question"], heads["section"], heads["ratio"])]
     pairs = {w.rsplit(", ", 1)[1] for w in heads["what"] if ", " in w}
-    header = f"{pairs.pop()} [95%]" if len(pairs) == 1 else "ratio [95%]"
-    compared = [w.rsplit(", ", 1)[0] if header != "ratio [95%]" and ", " in w else w for w in heads["what"]]
+    single = len(pairs) == 1
+    header = f"{next(iter(pairs))} [95%]" if single else "ratio [95%]"
+    compared = [w.rsplit(", ", 1)[0] if single and ", " in w else w for w in heads["what"]]
     more = [f" (+{int(n) - 1} more)" if pd.notna(n) and n > 1 else "" for n in heads["compared_n"]]
     return pd.DataFrame({"question": question, "verdict": heads["verdict"],
                          header: [f"{r:.3f}{nb}{i.replace(' ', nb)}" if pd.notna(r) else ""

@@ -58,8 +58,8 @@ READ_PHASES = (schema.Phase.SERIAL, schema.Phase.CONCURRENT)
 # a load phase's metrics, each judged over builds: the write path, what it costs the server (peak RSS, CPU per GB
 # carried, MQ disk per byte carried) and the server at rest after the load (idle RSS and CPU share)
 LOAD_METRICS = {schema.Op.INSERT: ["rows_per_s", "server_rss_peak_mib", "server_cpu_s_per_gb"],
-                schema.Op.FLUSH: ["flushed_s", "mq_disk_per_byte", "ingest_rss_peak_mib"], schema.Op.INDEX: ["duration_s"],
-                schema.Op.LOAD: ["duration_s"], schema.Op.IDLE: ["server_rss_mib", "server_cores_busy"]}
+                schema.Op.FLUSH: ["flushed_s", "mq_disk_per_byte", "ingest_rss_peak_mib"],
+                schema.Op.INDEX: ["duration_s"], schema.Op.LOAD: ["duration_s"], schema.Op.IDLE: ["server_rss_mib", "server_cores_busy"]}
 FLUSH_POLLED = "duration_s"  # a flush timed by pymilvus's 0.5 s polls (runs before flushed_s): no ratio verdict
 TICK_REASON = ("waits for Milvus's time tick, fixed per server start: the unit is the start, not the block "
                "(see the time-tick study of freshness_recovery.ipynb)")
@@ -321,8 +321,8 @@ def findings(summary: pd.DataFrame, delta: float | None = None) -> pd.DataFrame:
     table = table.drop(columns="_errors_last")
     columns = ["run_id", "notebook", "what", "metric", "baseline", "contender", "verdict", "ratio", "ci_low", "ci_high",
                "units", "unit", "baseline_median", "contender_median", "reading", "reason", "units_needed", "primary",
-               "family", "alpha", "p_value", "p_adjusted", "p_equivalent", "p_equivalent_adjusted", "sd_log", "degenerate", "scale", "difference",
-               "sweep", "op", "phase", "shape", "point", "consistency_level", "concurrency", "batch_rows"]
+               "family", "alpha", "p_value", "p_adjusted", "p_equivalent", "p_equivalent_adjusted", "sd_log",
+               "degenerate", "scale", "difference", "sweep", "op", "phase", "shape", "point", "consistency_level", "concurrency", "batch_rows"]
     if not _runs(summary):
         columns.remove("run_id")
     return table[[c for c in columns if c in table]].reset_index(drop=True)

@@ -8,11 +8,12 @@ from mqbench.core.schema import Notebook
 from mqbench.data import datasets, pipeline
 from mqbench.measure import workload
 from mqbench.measure.workload import Spec
-from mqbench.milvus import indexes, versions
+from mqbench.milvus import indexes
+from mqbench.stats import design
 
 NOTEBOOK = Notebook.SCALE_CURVE
 # what the notebook calls after check(), in order
-STEPS = ("data_at", "measure", "line")
+STEPS = ("data_at", "variant", "measure", "line")
 COLLECTION = "mqbench_scale"
 
 
@@ -36,16 +37,19 @@ def check(p: dict) -> None:
     checks.positive_number("rps_warmup_s", p["rps_warmup_s"], allow_zero=True)
     checks.positive_number("idle_s", p["idle_s"], allow_zero=True)
     checks.integer("queries", p["queries"])
-    checks.one_of("milvus_release", p["milvus_release"], ("", *versions.RELEASES))
-    if p["milvus_release"] and p["uri"]:
-        raise ParameterError("milvus_release picks an embedded release; it does not apply with uri")
     if not isinstance(p["label"], str):
         raise ParameterError(f"label must be a string (empty: the MQ's name), got {p['label']!r}")
+    design.parse_variants(variant(p), external=bool(p["uri"]))  # the MQ, and a release only on embedded servers
     if not isinstance(p["reads"], bool):
         raise ParameterError(f"reads must be true or false, got {p['reads']!r}")
     checks.one_of("consistency", p["consistency"], workload.CONSISTENCY)
     indexes.check_index(p["index_type"], p["index_params"], p["dim"], embedded=not p["uri"])
     indexes.check_search(p["index_type"], p["search_params"], p["index_params"], p["k"])
+
+
+def variant(p: dict) -> dict:
+    """The one variant of a cell, as a ``variants`` entry: its MQ, label and Milvus release."""
+    return {"mq": p["mq"], "label": p["label"], "version": p["milvus_release"]}
 
 
 def data_at(p: dict, size: int):
