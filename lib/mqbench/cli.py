@@ -14,6 +14,7 @@ from mqbench import __version__
 from mqbench.core import paths
 from mqbench.core.errors import FormatError, GridError, MigrationError, MqbenchError
 from mqbench.core.schema import Verdict
+from mqbench.milvus import served
 from mqbench.milvus.server import TOKEN_ENV, EmbeddedMilvus, check_mq, running_in
 
 
@@ -88,6 +89,24 @@ def check_cells(cells) -> None:
                 study.check(runner.cell_parameters(cell))
             except MqbenchError as exc:
                 raise type(exc)(f"{cell.label}: {exc}") from None
+    _reach(cells)
+
+
+def _reach(cells) -> None:
+    """Every deployment a grid names answers at its URI with the token its variable holds (each asked once)."""
+    from mqbench.milvus import deployment
+    from mqbench.stats import design
+
+    asked = set()
+    for cell in cells:
+        spec = runner.cell_parameters(cell).get("variants")
+        for v in design.parse_variants(spec) if spec and not runner.cell_parameters(cell).get("uri") else []:
+            if v.kind == "deployment" and (v.options["uri"], v.options["token_env"]) not in asked:
+                asked.add((v.options["uri"], v.options["token_env"]))
+                try:
+                    deployment.probe(v.options["uri"], v.options["token_env"])
+                except MqbenchError as exc:
+                    raise type(exc)(f"{cell.label}: variant {v.label!r}: {exc}") from None
 
 
 def _print_compare(runs, shown, names, changed: bool) -> None:
@@ -203,24 +222,49 @@ def cmd_publish(args) -> int:
 def cmd_server(args) -> int:
     check_mq(args.mq)
     base = Path(args.dir) if args.dir else paths.results_root() / "servers" / results.new_run_id()
-    server = EmbeddedMilvus(args.mq, base, args.override)
-    stop = threading.Event()
+    overrides = [*args.override, *([f"proxy.port={args.port}"] if args.port else [])]
+    server = EmbeddedMilvus(args.mq, base, overrides, metrics_port=args.metrics_port)
+    stop, restart = threading.Event(), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: restart.set())  # mqbench restart <dir>
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops it even if started with SIGINT ignored
+    token = os.environ.get(args.token_env, "") if args.token_env else ""
+    if args.token_env and not token.startswith("root:"):
+        raise GridError(f"--token-env {args.token_env}: set it to root:<password> before starting the server")
     with server:
+        if token:
+            server.set_password(token.split(":", 1)[1])
+        served.write_state(server, starts=1)
         try:  # Ctrl-C may come as soon as the banner is out
             print(f"Milvus {args.mq} is up (pid {server.pid}, folder {base}).\n"
                   f"Connect from a notebook: set uri = \"{server.uri}\" and variants = [\"{args.mq}\"], and before "
                   f"starting\nJupyterLab export {TOKEN_ENV}='{server.connection.token}'\n"
-                  f"(the root password is random for this server and is not written anywhere). Ctrl-C stops it.",
-                  flush=True)
+                  f"(the root password is {'from ' + args.token_env if token else 'random for this server'} and is "
+                  "not written anywhere). Ctrl-C stops it; "
+                  f"mqbench restart {base} restarts it in place.", flush=True)
+            starts = 1
             while not stop.wait(1.0):
-                if not server.running:
+                if restart.is_set():
+                    restart.clear()
+                    server.kill(release_sessions=True)
+                    server.start()
+                    starts += 1
+                    served.write_state(server, starts)
+                    print(f"restarted (start {starts}, pid {server.pid})", flush=True)
+                elif not server.running:
                     print(f"milvus exited unexpectedly; log tail:\n{server.log_tail()}", file=sys.stderr)
                     return 1
         except KeyboardInterrupt:
             pass
+        finally:
+            served.clear_state(base)
     print(f"stopped ({server.stop_method})", file=sys.stderr)
+    return 0
+
+
+def cmd_restart(args) -> int:
+    seconds = served.restart(Path(args.dir), args.timeout)
+    print(f"{args.dir}: serving again after {seconds:.1f} s", file=sys.stderr)
     return 0
 
 
@@ -355,7 +399,17 @@ def _add_servers(sub) -> None:
     srv.add_argument("--dir", help="server folder (default results/servers/<id>)")
     srv.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
                      help="a dotted milvus.yaml override, e.g. natsmq.server.retention.maxAge=60; repeatable")
+    srv.add_argument("--port", type=int, default=0, help="the gRPC/HTTP port clients connect to (default: a free one "
+                     "per start); fixed, a restart keeps the server's URI")
+    srv.add_argument("--metrics-port", type=int, default=0, help="the Prometheus /metrics port (default: a free one)")
+    srv.add_argument("--token-env", default="", metavar="VAR", help="take the root token (root:<password>) from this "
+                     "environment variable instead of a random one: the variable a grid's deployment names")
     srv.set_defaults(func=cmd_server)
+    rst = sub.add_parser("restart", help="restart a running mqbench server in place (same folder, password and "
+                         "fixed ports); returns once it serves again")
+    rst.add_argument("dir", help="the folder given to mqbench server --dir")
+    rst.add_argument("--timeout", type=float, default=600, help="seconds to wait for it to serve again")
+    rst.set_defaults(func=cmd_restart)
     mig = sub.add_parser("migrate", help="move a server folder from mqbench server to the other MQ, verified")
     mig.add_argument("dir", help="the folder given to mqbench server --dir (the server must be stopped)")
     mig.add_argument("--to", required=True, help="the target MQ: rocksmq or natsmq")

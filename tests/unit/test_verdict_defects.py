@@ -8,7 +8,7 @@ import pytest
 from mqbench.core.paths import PROJECT_ROOT
 from mqbench.measure import lags, milvus_series
 from mqbench.run import runner
-from mqbench.stats import findings, metrics, verdicts
+from mqbench.stats import design, findings, metrics, verdicts
 from mqbench.studies import pubsub, search_query
 from scipy import stats
 
@@ -65,7 +65,7 @@ def test_2_a_flush_timed_by_half_second_polls_gets_no_ratio():
 
 # 3. the build is never drawn by chance: every build served, alternating between start pairs
 def test_3_builds_are_crossed_with_the_mqs_never_drawn():
-    variants = [type("V", (), {"label": label})() for label in ("rocksmq", "natsmq")]
+    variants = design.parse_variants(["rocksmq", "natsmq"])
     assert search_query.served_builds({"own_builds": True, "builder": ""}, variants) == [0, 1]
     assert search_query.served_builds({"own_builds": False, "builder": ""}, variants) == [0]
     assert search_query.served_builds({"own_builds": False, "builder": "natsmq"}, variants) == [1]

@@ -65,10 +65,13 @@ QUERY_TYPE = {"search": "search", "query": "query", "filter_query": "query", "co
 Samples = dict[tuple[str, str, tuple], float]  # (family, sample suffix, labels) -> value
 
 
-def scrape(port: int, timeout_s: float = 5) -> Samples:
-    """The series mqbench reads, from ``http://127.0.0.1:<port>/metrics``; empty if the server does not answer."""
+def scrape(url: str, timeout_s: float = 5) -> Samples:
+    """The series mqbench reads, from a server's Prometheus endpoint (``http://127.0.0.1:<port>/metrics`` for an
+    embedded one); empty if there is none or it does not answer."""
+    if not url:
+        return {}
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout_s) as response:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
             text = response.read().decode()
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return {}

@@ -19,11 +19,12 @@ class Probe:
         self.server, self.op, self.phase = server, op, phase
         self.scrape = scrape and server is not None
         self.sampler = Sampler(pid or (server.pid if server else None),
-                               store or (server.mq_store_dirs if server else None))
+                               store or (server.mq_store_dirs if server else None),
+                               metrics="" if pid or server is None else server.metrics)
         self.before: dict = {}
 
     def start(self) -> "Probe":
-        self.before = milvus_series.scrape(self.server.ports["metrics"]) if self.scrape else {}
+        self.before = milvus_series.scrape(self.server.metrics) if self.scrape else {}
         self.sampler.start()
         return self
 
@@ -31,15 +32,15 @@ class Probe:
         """(the phase's measured columns, its failure): a server found dead leads the failure, whatever the
         client saw, so a death is never put down to the request that met it."""
         server = self.server
-        if failure is not None and server is not None and server.running:
+        if failure is not None and server is not None and server.pid and server.running:
             _settle(server)  # a SIGKILLed server refuses connections before its process is gone
-        if server is not None and server.proc is not None and not server.running:
+        if server is not None and server.started and not server.running:
             then = f" (the client saw: {type(failure).__name__}: {failure})" if failure else ""
             failure = ServerError(f"milvus ({server.mq}) died during {self.op}/{self.phase} "
                                   f"with exit code {server.proc.returncode}{then}")
         columns = self.sampler.stop().as_row()
         if self.scrape and server.running:
-            columns.update(milvus_series.deltas(self.before, milvus_series.scrape(server.ports["metrics"]), self.op))
+            columns.update(milvus_series.deltas(self.before, milvus_series.scrape(server.metrics), self.op))
         return columns, failure
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 
 import psutil
@@ -10,6 +12,7 @@ import psutil
 from mqbench.core.room import dir_bytes
 
 MIB = 1024 * 1024
+_PROCESS = ("process_cpu_seconds_total", "process_resident_memory_bytes")
 
 
 def cpu_s(proc: psutil.Process) -> float:
@@ -42,25 +45,38 @@ class Usage:
 class Sampler:
     """Samples the server's RSS every ``interval_s`` in a thread between start() and stop().
 
-    ``pid`` None (an external server) leaves the server columns empty instead of guessing.
+    The server is process ``pid`` of this machine, or (a deployment) the Milvus process behind the Prometheus
+    endpoint ``metrics`` (its process collector's CPU seconds and RSS, sampled every ``metrics_interval_s``).
+    Neither (an external server without an endpoint) leaves the server columns empty instead of guessing.
     """
 
-    def __init__(self, pid: int | None, store_dir=None, interval_s: float = 0.1):
+    def __init__(self, pid: int | None, store_dir=None, interval_s: float = 0.1, metrics: str = "",
+                 metrics_interval_s: float = 0.25):
         self.pid = pid
+        self.metrics = "" if pid else metrics
         self.proc: psutil.Process | None = None
         self.store_dir = store_dir
-        self.interval_s = interval_s
+        self.interval_s = metrics_interval_s if self.metrics else interval_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._peak = self._last = 0
         self._server0 = 0.0
         self.error = ""
 
+    def _read(self) -> tuple[float, int]:
+        """(CPU seconds so far, RSS bytes) of the server; raises psutil.Error / OSError when unreadable."""
+        if self.metrics:
+            figures = process_figures(self.metrics)
+            if figures is None:
+                raise OSError(f"{self.metrics} gave no process figures")
+            return figures
+        return cpu_s(self.proc), self.proc.memory_info().rss
+
     def _sample(self) -> None:
         try:
-            self._last = self.proc.memory_info().rss
+            self._last = self._read()[1]
             self._peak = max(self._peak, self._last)
-        except psutil.Error:
+        except (psutil.Error, OSError):
             pass
 
     def _loop(self) -> None:
@@ -73,16 +89,15 @@ class Sampler:
         self._store0 = dir_bytes(self.store_dir)
         self._t0 = time.perf_counter()
         self._client0 = client_cpu_s()
-        if self.pid:
+        if self.pid or self.metrics:
             try:
-                self.proc = psutil.Process(self.pid)
-                self._server0 = cpu_s(self.proc)
-                self._peak = self._last = self.proc.memory_info().rss
-            except psutil.Error as exc:
-                self.proc, self.error = None, f"server process {self.pid} unreadable: {type(exc).__name__}"
-        if self.proc is not None:
-            self._thread = threading.Thread(target=self._loop, name="mqbench-sampler", daemon=True)
-            self._thread.start()
+                self.proc = psutil.Process(self.pid) if self.pid else None
+                self._server0, self._peak = self._read()
+                self._last = self._peak
+                self._thread = threading.Thread(target=self._loop, name="mqbench-sampler", daemon=True)
+                self._thread.start()
+            except (psutil.Error, OSError) as exc:
+                self.proc, self.error = None, f"server {self.pid or self.metrics} unreadable: {type(exc).__name__}"
         return self
 
     def stop(self) -> Usage:
@@ -91,10 +106,11 @@ class Sampler:
         if self._thread is not None:
             self._stop.set()
             self._thread.join()
-            self._sample()
             try:
-                server_cpu = cpu_s(self.proc) - self._server0
-            except psutil.Error:  # the server died during the phase
+                cpu, self._last = self._read()
+                self._peak = max(self._peak, self._last)
+                server_cpu = cpu - self._server0
+            except (psutil.Error, OSError):  # the server died during the phase
                 server_cpu = None
             peak, last = self._peak / MIB, self._last / MIB
         stored = dir_bytes(self.store_dir)
@@ -102,6 +118,30 @@ class Sampler:
         return Usage(wall_s=wall, server_cpu_s=server_cpu, server_rss_peak_mib=peak,
                      client_cpu_s=client_cpu_s() - self._client0, mq_storage_bytes=stored, mq_storage_growth_bytes=growth,
                      server_rss_mib=last)
+
+
+def process_figures(url: str, timeout_s: float = 5) -> tuple[float, int] | None:
+    """(CPU seconds, RSS bytes) of the process serving Prometheus text at ``url`` (its Go process collector's
+    ``process_cpu_seconds_total`` and ``process_resident_memory_bytes``), or None if it does not answer."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            lines = [line for line in response.read().decode().splitlines() if line.startswith(_PROCESS)]
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return None
+    values = {name: float(value) for name, value in (line.split(" ", 1) for line in lines)}
+    if set(_PROCESS) - set(values):
+        return None
+    return values[_PROCESS[0]], int(values[_PROCESS[1]])
+
+
+def server_cpu_s(server) -> float | None:
+    """CPU seconds used so far by a running server: its process here, else its Prometheus endpoint's figure."""
+    if server is None or not server.running:
+        return None
+    if server.pid:
+        return process_cpu_s(server.pid)
+    figures = process_figures(server.metrics) if server.metrics else None
+    return figures[0] if figures else None
 
 
 def process_cpu_s(pid: int | None) -> float | None:

@@ -117,6 +117,9 @@ class Client:
     def list_collections(self) -> list[str]:
         return self._client.list_collections()
 
+    def server_version(self) -> str:
+        return str(self._client.get_server_version())
+
     def describe(self, name: str) -> dict:
         return self._client.describe_collection(name)
 

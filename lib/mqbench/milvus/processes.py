@@ -48,6 +48,9 @@ def free_ports(count: int) -> list[int]:
 
 def check_port_free(port: int, what: str) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # as Go's listeners do: a port whose last server just died (connections in TIME_WAIT) is free, one a
+        # server listens on is not
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("", int(port)))
         except OSError as exc:

@@ -91,7 +91,7 @@ class EmbeddedMilvus:
 
     def __init__(self, mq: str, base_dir: str | Path, overrides=None,
                  start_timeout_s: float = 180, stop_grace_s: float = 30, password: str | None = None,
-                 version: str = ""):
+                 version: str = "", metrics_port: int = 0):
         self.mq = check_mq(mq)
         self.version = versions.check(version)
         self.base_dir = Path(base_dir).resolve()
@@ -108,6 +108,7 @@ class EmbeddedMilvus:
         self._password: str | None = password
         self._files: list = []
         self._log_marks: dict[Path, int] = {}
+        self.metrics_port = metrics_port  # 0: a free one picked at each start
         self.start_retries = 0  # starts launched again after a lost port or a crash while starting (see ready)
 
     # -- paths -----------------------------------------------------------------
@@ -130,6 +131,11 @@ class EmbeddedMilvus:
         return f"http://127.0.0.1:{self.ports['proxy']}"
 
     @property
+    def metrics(self) -> str:
+        """Its Prometheus endpoint."""
+        return f"http://127.0.0.1:{self.ports['metrics']}/metrics"
+
+    @property
     def connection(self) -> Connection:
         return Connection(uri=self.uri, mq=self.mq, token=f"root:{self._password}" if self._password else "")
 
@@ -138,6 +144,9 @@ class EmbeddedMilvus:
         names = ["etcd", "etcd_peer", "proxy", "proxy_internal", "root_coord", "query_coord", "query_node",
                  "index_coord", "index_node", "data_coord", "data_node", "metrics", "natsmq"]
         self.ports = dict(zip(names, free_ports(len(names))))
+        if self.metrics_port:
+            check_port_free(self.metrics_port, "metrics")
+            self.ports["metrics"] = int(self.metrics_port)
         data = self.base_dir / "data"
         values = {f"{name}_port": port for name, port in self.ports.items()}
         # embedded etcd listens on 2379/2380 unless given a config file of its own
@@ -271,9 +280,17 @@ class EmbeddedMilvus:
             raise ServerError(f"asked for mq={self.mq} but the server log says mqType={seen}")
 
     def _set_root_password(self) -> None:
-        password = secrets.token_urlsafe(24)
-        with Connection(self.uri, self.mq, f"root:{DEFAULT_ROOT_PASSWORD}").client() as client:
-            client.update_password("root", DEFAULT_ROOT_PASSWORD, password)
+        self._password = DEFAULT_ROOT_PASSWORD
+        try:
+            self.set_password(secrets.token_urlsafe(24))
+        except BaseException:
+            self._password = None  # still the default: a retried start sets it
+            raise
+
+    def set_password(self, password: str) -> None:
+        """Change the running server's root password (kept for its restarts)."""
+        with Connection(self.uri, self.mq, f"root:{self._password}").client() as client:
+            client.update_password("root", self._password, password)
         self._password = password
 
     def stop(self) -> str | None:
@@ -341,6 +358,11 @@ class EmbeddedMilvus:
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def started(self) -> bool:
+        """Launched and not yet stopped (it may have died since: see :attr:`running`)."""
+        return self.proc is not None
 
     def log_tail(self, lines: int = 20) -> str:
         out = []

@@ -25,8 +25,8 @@ from mqbench.core.paths import NOTEBOOKS
 from mqbench.core.room import check_disk, dir_bytes
 from mqbench.measure import milvus_series
 from mqbench.measure.probe import Probe
-from mqbench.measure.resources import process_cpu_s
-from mqbench.milvus.server import EmbeddedMilvus, external
+from mqbench.measure.resources import server_cpu_s
+from mqbench.milvus.server import external
 from mqbench.stats import metrics
 from mqbench.stats.derived import derived_fields
 from mqbench.stats.design import Variant, parse_variants
@@ -115,8 +115,7 @@ class Session:
         measured. Each gets a ``server_start`` row."""
         variants = parse_variants(spec, overrides)
         for v in variants:
-            v.server = EmbeddedMilvus(v.mq, self.run_dir / "servers" / self.tag / f"{v.label}-{folder}", v.overrides,
-                                      version=v.version)
+            v.server = v.make_server(self.run_dir / "servers" / self.tag / f"{v.label}-{folder}")
         self.start_pair([variants[i] for i in (order or range(len(variants)))])
         return variants
 
@@ -150,10 +149,9 @@ class Session:
             self.variants = []
 
     def start_server(self, variant: Variant, folder: str = "") -> Variant:
-        """Start (or restart after a stop) the embedded server of ``variant``, tracked as ``server_start``."""
+        """Start (or restart after a stop) the server of ``variant``, tracked as ``server_start``."""
         if variant.server is None:
-            path = self.run_dir / "servers" / self.tag / (folder or variant.label)
-            variant.server = EmbeddedMilvus(variant.mq, path, variant.overrides, version=variant.version)
+            variant.server = variant.make_server(self.run_dir / "servers" / self.tag / (folder or variant.label))
         with self.track(schema.Op.SERVER_START, schema.Phase.LIFECYCLE, variant):
             variant.server.start()
         variant.conn = variant.server.connection
@@ -166,13 +164,13 @@ class Session:
         out their TTL; the ``server_stop`` row's ``stop_method`` says which) and remove its data folder unless
         ``keep_data`` (default: ``keep_server_data``)."""
         server = variant.server
-        if server is None or server.proc is None:
+        if server is None or not server.started:
             return
         t0 = time.perf_counter()
         method = server.kill(release_sessions) if kill else server.stop()
         self._append({"op": schema.Op.SERVER_STOP, "phase": schema.Phase.LIFECYCLE, **variant.columns,
                       "duration_s": time.perf_counter() - t0, "status": "ok", "stop_method": method})
-        if not (self.keep_server_data if keep_data is None else keep_data):
+        if server.base_dir and not (self.keep_server_data if keep_data is None else keep_data):
             shutil.rmtree(server.base_dir / "data", ignore_errors=True)
 
     def client_pool(self, size: int):
@@ -228,7 +226,7 @@ class Session:
         """
         self._check_columns(fields)
         variant = variant or self._only_variant()
-        server = variant.server if variant and variant.server and variant.server.proc else None
+        server = variant.server if variant and variant.server and variant.server.started else None
         progress.phase(" · ".join(str(x) for x in (op, phase, variant.label if variant else "") if x))
         probe = Probe(server, op, phase, broker_pid, store_dir, scrape).start()
         tracker = Tracker()
@@ -274,7 +272,7 @@ class Session:
         rows = []
         for v in self.variants:
             server = v.server
-            if server is None or server.proc is None or server.running:
+            if server is None or not server.started or server.running:
                 continue
             rows.append(self._append({
                 "op": schema.Op.UNTRACKED, "phase": schema.Phase.LIFECYCLE, **v.columns, "status": "failed",
@@ -299,12 +297,11 @@ class Session:
         interleaved span's; each server's CPU is its own process's over the span (its share of the requests and its
         background work); peak memory is not sampled."""
         before = {v.label: _scrape(v) for v in ordered}
-        pids = {v.label: v.server.pid if v.server is not None and v.server.running else None for v in ordered}
-        cpu0 = {label: process_cpu_s(pid) for label, pid in pids.items()}
+        cpu0 = {v.label: server_cpu_s(v.server) for v in ordered}
         t0, results = time.perf_counter(), {}
         yield results
         seconds = time.perf_counter() - t0
-        cpu1 = {label: process_cpu_s(pid) for label, pid in pids.items()}
+        cpu1 = {v.label: server_cpu_s(v.server) for v in ordered}
         for position, v in enumerate(ordered):
             got = results[v.label]
             with self.track(op, phase, v, scrape=False, **kwargs,
@@ -392,4 +389,4 @@ def _record_errors_of(session: Session) -> None:
 
 def _scrape(v: Variant) -> dict:
     server = v.server
-    return milvus_series.scrape(server.ports["metrics"]) if server is not None and server.running else {}
+    return milvus_series.scrape(server.metrics) if server is not None and server.running else {}

@@ -1,7 +1,7 @@
 """The experimental design: the variants compared, and the seeded, balanced order they run in.
 
-A *variant* is an MQ plus optional server overrides, with a label (``rocksmq``, ``natsmq``, or
-``rocksmq-1``/``rocksmq-2`` in an A/A comparison). The first variant is the baseline; every ratio is
+A *variant* is one server of a kind in :data:`KINDS` — an embedded Milvus (an MQ, a release, overrides) or a
+deployment by URI — with a label (``rocksmq``, ``natsmq``, or ``rocksmq-1``/``rocksmq-2`` in an A/A comparison). The first variant is the baseline; every ratio is
 another variant ÷ the baseline.
 
 Variants are measured in *blocks*: in each block every variant is measured once, in an order taken
@@ -13,12 +13,15 @@ blocks in equal numbers — never A A B B — so drift of a shared host hits eve
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from mqbench.core.errors import ParameterError
-from mqbench.core.mqs import EMBEDDED
+from mqbench.core.errors import ParameterError, ServerError
+from mqbench.core.mqs import EMBEDDED, MQ
+from mqbench.milvus.deployment import Deployment, check_uri
 from mqbench.milvus.overrides import parse_overrides
+from mqbench.milvus.server import EmbeddedMilvus
 from mqbench.milvus.versions import RELEASES
 
 
@@ -33,21 +36,99 @@ class Variant:
     conn: object = field(default=None, repr=False)
     server: object = field(default=None, repr=False)
     version: str = ""   # the embedded Milvus release ("": the environment's own wheel)
+    kind: str = "embedded"  # its entry in :data:`KINDS`
+    options: dict = field(default_factory=dict)  # what else its kind keeps (a deployment's uri, token_env, …)
 
     @property
     def columns(self) -> dict:
         """What every summary row measured on this variant carries."""
         return {"variant": self.label, "mq": self.mq, "variant_index": self.index,
-                "server": "external" if self.server is None else "embedded",
+                "server": "external" if self.server is None else self.kind,
                 **({"milvus_version": self.server.version} if self.server is not None else {})}
+
+    def make_server(self, folder: Path):
+        """Its server (not started), in ``folder`` if its kind keeps one here."""
+        return KINDS[self.kind].server(self, folder)
+
+    @property
+    def restartable(self) -> bool:
+        """Whether mqbench can start its server again (the start is then the unit of run-time verdicts)."""
+        return KINDS[self.kind].restartable(self)
+
+
+class Embedded:
+    """An embedded Milvus on this machine: an ``mq`` the server runs, ``overrides`` (dotted ``milvus.yaml``
+    keys) and a ``version`` (a release of :data:`mqbench.milvus.versions.RELEASES`; default the environment's
+    own), labelled ``<mq>`` or ``<mq>-<version>`` unless given a label."""
+
+    keys = ("mq", "overrides", "version")
+
+    def parse(self, entry: dict, overrides: dict) -> Variant:
+        version = str(entry.get("version") or "")
+        if version not in ("", *RELEASES):
+            raise ParameterError(f"variants entry {entry!r}: version must be one of {', '.join(RELEASES)}")
+        if entry.get("mq") not in EMBEDDED:
+            raise ParameterError(f"unknown mq {entry.get('mq')!r}: choose one of {', '.join(EMBEDDED)}")
+        merged = {**parse_overrides(overrides), **parse_overrides(entry.get("overrides"))}
+        if merged.get("mq.type", entry["mq"]) != entry["mq"]:
+            raise ParameterError(f"override mq.type={merged['mq.type']} contradicts mq={entry['mq']}; "
+                                 "use the mq of the variant")
+        return Variant(f"{entry['mq']}-{version}" if version else entry["mq"], entry["mq"], merged, version=version)
+
+    def server(self, v: Variant, folder: Path):
+        return EmbeddedMilvus(v.mq, folder, v.overrides, version=v.version)
+
+    def restartable(self, v: Variant) -> bool:
+        return True
+
+
+class External:
+    """A deployment someone else runs (:class:`mqbench.milvus.deployment.Deployment`): its ``uri``, the
+    environment variable holding its token (``token_env``), the ``mq`` it runs (as its owner states it), an
+    optional ``restart`` command and an optional Prometheus ``metrics`` URL. Its ``label`` is required."""
+
+    keys = ("uri", "token_env", "mq", "restart", "metrics")
+
+    def parse(self, entry: dict, overrides: dict) -> Variant:
+        missing = [k for k in ("uri", "token_env", "mq", "label") if not entry.get(k)]
+        if missing:
+            raise ParameterError(f"variants entry {entry!r}: a deployment needs {', '.join(missing)}")
+        if entry["mq"] not in MQ._value2member_map_:
+            raise ParameterError(f"variants entry {entry!r}: mq must be one of {', '.join(MQ)}")
+        if overrides:
+            raise ParameterError("server_overrides apply to embedded servers only; a deployment is configured by "
+                                 "its owner")
+        try:
+            check_uri(entry["uri"])
+        except ServerError as exc:
+            raise ParameterError(f"variants entry {entry['label']!r}: {exc}") from None
+        options = {k: str(entry.get(k) or "") for k in ("uri", "token_env", "restart", "metrics")}
+        return Variant(entry["label"], entry["mq"], kind="deployment", options=options)
+
+    def server(self, v: Variant, folder: Path):
+        return Deployment(mq=v.mq, **v.options)
+
+    def restartable(self, v: Variant) -> bool:
+        return bool(v.options["restart"])
+
+
+KINDS = {"embedded": Embedded(), "deployment": External()}  # adding a variant kind is one entry here
+
+
+def kind_of(entry: dict) -> str:
+    """An entry's kind: its ``kind``, else a deployment if it has a ``uri``, else an embedded server."""
+    name = entry.get("kind") or ("deployment" if "uri" in entry else "embedded")
+    if name not in KINDS:
+        raise ParameterError(f"variants entry {entry!r}: unknown kind {name!r}; choose one of {', '.join(KINDS)}")
+    return name
 
 
 def parse_variants(spec, overrides: dict | None = None, external: bool = False) -> list[Variant]:
-    """``["rocksmq", "natsmq"]`` or entries ``{"mq": …, "overrides": {…}, "label": …, "version": …}`` (one entry
-    alone: a list of it); ``overrides`` apply to every variant (an entry's own win); ``version`` is an embedded
-    Milvus release (:data:`mqbench.milvus.versions.RELEASES`; default the environment's own), and names the
-    variant ``<mq>-<version>`` unless it has a label. Repeated labels get ``-1``, ``-2`` suffixes (A/A).
-    With ``external`` the single entry is only the label of an external server's MQ."""
+    """``["rocksmq", "natsmq"]`` or entries (mappings) of any kind in :data:`KINDS` — embedded servers
+    ``{"mq": …, "overrides": {…}, "label": …, "version": …}`` and deployments ``{"uri": …, "token_env": …,
+    "mq": …, "label": …, "restart": …}`` side by side (one entry alone: a list of it); ``overrides`` apply to
+    every embedded variant (an entry's own win). Repeated labels get ``-1``, ``-2`` suffixes (A/A). With
+    ``external`` (the ``uri`` parameter) the single entry is only the label of that external server's MQ."""
     if isinstance(spec, (str, dict)):
         spec = [spec]
     if not isinstance(spec, list) or not spec:
@@ -58,22 +139,22 @@ def parse_variants(spec, overrides: dict | None = None, external: bool = False) 
     variants = []
     for i, entry in enumerate(spec):
         entry = {"mq": entry} if isinstance(entry, str) else entry
-        unknown = set(entry) - {"mq", "overrides", "label", "version"} if isinstance(entry, dict) else {"?"}
-        if unknown or "mq" not in entry:
-            raise ParameterError(f"variants entry {entry!r}: give an MQ name or a mapping with 'mq' and optional "
-                                 "'overrides', 'label' and 'version'")
-        version = str(entry.get("version") or "")
-        if version and (external or version not in RELEASES):
-            raise ParameterError(f"variants entry {entry!r}: version applies to embedded servers and must be one "
-                                 f"of {', '.join(RELEASES)}")
-        if not external and entry["mq"] not in EMBEDDED:
-            raise ParameterError(f"unknown mq {entry['mq']!r}: choose one of {', '.join(EMBEDDED)}")
-        merged = {**parse_overrides(overrides), **parse_overrides(entry.get("overrides"))}
-        if merged.get("mq.type", entry["mq"]) != entry["mq"]:
-            raise ParameterError(f"override mq.type={merged['mq.type']} contradicts mq={entry['mq']}; "
-                                 "use the mq of the variant")
-        label = entry.get("label") or (f"{entry['mq']}-{version}" if version else entry["mq"])
-        variants.append(Variant(str(label), entry["mq"], merged, i, version=version))
+        if not isinstance(entry, dict):
+            raise ParameterError(f"variants entry {entry!r}: give an MQ name or a mapping")
+        kind = kind_of(entry)
+        unknown = set(entry) - {"kind", "label", *KINDS[kind].keys}
+        if unknown:
+            raise ParameterError(f"variants entry {entry!r}: unknown key(s) {sorted(unknown)}; {'an' if kind[0] in 'aeiou' else 'a'} "
+                                 f"{kind} variant takes {', '.join(('label', *KINDS[kind].keys))}")
+        if external:
+            if kind != "embedded" or set(entry) - {"mq", "label"}:
+                raise ParameterError(f"variants entry {entry!r}: with uri set, give only the external server's mq "
+                                     "(version, overrides and kinds apply to embedded servers and deployments)")
+            v = Variant(str(entry["mq"]), str(entry["mq"]))
+        else:
+            v = KINDS[kind].parse(entry, overrides)
+        v.index, v.label, v.kind = i, str(entry.get("label") or v.label), kind
+        variants.append(v)
     labels = [v.label for v in variants]
     for v in variants:
         if labels.count(v.label) > 1:

@@ -42,6 +42,7 @@ from mqbench.stats import design
 COLLECTION = "mqbench_search_query"
 TICK_COLLECTION = "mqbench_tick"  # a small exact collection the insert→visible samples write to
 TICK_ROWS = 100
+OWN = "own"  # the served build of a run where each variant serves its own (deployments): build_variant
 SHAPE_KEYS = ("nq", "k", "filter", "output_fields", "search_params")
 
 NOTEBOOK = Notebook.SEARCH_QUERY
@@ -75,6 +76,14 @@ def check(p: dict) -> None:
         raise ParameterError("target_recall needs search_param_sweep: the settings the operating point is chosen from")
     if p["serve_alone"] and p["uri"]:
         raise ParameterError("serve_alone restarts embedded servers; it does not apply with uri")
+    deployed = [v for v in design.parse_variants(p["variants"], p["server_overrides"], external=bool(p["uri"]))
+                if v.kind != "embedded"]
+    if deployed and p["serve_alone"]:
+        raise ParameterError("serve_alone restarts embedded servers one at a time; it does not apply to deployments")
+    fixed = [v.label for v in deployed if not v.restartable]
+    if fixed and p["start_pairs"] != 1:
+        raise ParameterError(f"deployment {fixed[0]!r} has no restart command, so it is started once: set "
+                             "start_pairs: 1 (its blocks are then the unit) or give it a restart command")
     checks.positive_number("tick_gap_s", p["tick_gap_s"])
     if p["builder"] and p["builder"] not in labels:
         raise ParameterError(f"builder {p['builder']!r} is not a variant label; choose one of {labels} or leave it "
@@ -130,10 +139,15 @@ def prepare(session, p: dict):
     return data, specs
 
 
+def own_only(variants) -> bool:
+    """Whether each variant serves only its own build: a deployment's data cannot be copied to another server."""
+    return any(v.kind != "embedded" for v in variants)
+
+
 def served_builds(p: dict, variants) -> list[int]:
-    """The variants whose builds are served: with ``own_builds`` every variant's (crossed with the MQs), else
+    """The variants whose builds are served: with ``own_builds`` (or any deployment) every variant's, else
     ``builder``'s if given, else the baseline's — never drawn by chance."""
-    if p["own_builds"]:
+    if p["own_builds"] or own_only(variants):
         return list(range(len(variants)))
     labels = [v.label for v in variants]
     return [labels.index(p["builder"]) if p["builder"] else 0]
@@ -153,8 +167,9 @@ def build(session, data, p: dict):
     served, each with its stopped server)."""
     variants = design.parse_variants(p["variants"], p["server_overrides"])
     served = served_builds(p, variants)
-    loaders = list(range(len(variants))) if p["own_builds"] else served
-    copies = len(served) * (1 if p["serve_alone"] else len(variants) + 1)
+    loaders = list(range(len(variants))) if p["own_builds"] or own_only(variants) else served
+    embedded = sum(v.kind == "embedded" for v in variants)
+    copies = embedded if own_only(variants) else len(served) * (1 if p["serve_alone"] else len(variants) + 1)
     pipeline.check_room(session, data.n, data.dim, p["index_type"], p["index_params"], servers=copies,
                         compact=p["compact"])
     order = [i for i in design.block_orders(1, len(variants), zlib.crc32(session.context["run_id"].encode()))[0]
@@ -287,7 +302,7 @@ def _one_start(session, ordered, specs, data, p: dict, start: int, first_positio
         record_segments(session, v, schema.Phase.LIFECYCLE, start=start, block_order=position)
         if p["idle_window_s"]:
             session.idle(v, p["idle_window_s"], start=start, block_order=position)
-    tags = {"start": start, "unit": "start"}
+    tags = {"start": start, "unit": "start" if all(v.restartable for v in ordered) else "block"}
     with _block_pool(session, p) as pool:
         run_blocks(session, pool, ordered, specs, data, p, [-1 - start], dict(tags, sweep=schema.Sweep.WARMUP))
         first = start * p["blocks"]
@@ -314,7 +329,11 @@ def measure(session, data, specs, p: dict) -> list:
     if p["target_recall"]:
         specs.update(operating_point(session, builds[0], specs, data, p))
         session.stop_server(builds[0], kill=True, release_sessions=True, keep_data=True)
-    servers = (serve_alone if p["serve_alone"] else serve)(session, variants, builds)
+    if own_only(variants):
+        servers = {OWN: {v.label: v.server for v in variants}}
+        session.variants = list(variants)
+    else:
+        servers = (serve_alone if p["serve_alone"] else serve)(session, variants, builds)
     run_starts(session, variants, servers, specs, data, p)
     return variants
 
