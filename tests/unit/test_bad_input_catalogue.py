@@ -11,7 +11,7 @@ from mqbench.core import room
 from mqbench.core.errors import GridError, OverrideError, ParameterError, ServerError
 from mqbench.data import datasets
 from mqbench.measure import workload
-from mqbench.milvus import indexes
+from mqbench.milvus import deployment, indexes
 from mqbench.milvus.overrides import parse_overrides
 from mqbench.milvus.server import EmbeddedMilvus, external
 from mqbench.run import runner
@@ -36,6 +36,19 @@ CASES = {
     "unknown mq for a server": (lambda: EmbeddedMilvus("pulsar", "/tmp/never"), ServerError, "'pulsar'"),
     "external uri without a scheme": (lambda: external("localhost:19530", "natsmq"), ServerError,
                                       "'localhost:19530' must start with"),
+    "unknown variant kind": (lambda: _check(variants=["rocksmq", {"kind": "teleport", "mq": "rocksmq"}]),
+                             ParameterError, "unknown kind 'teleport'; choose one of embedded, deployment"),
+    "deployment without its token variable or label": (
+        lambda: _check(variants=["rocksmq", {"uri": "http://10.0.0.5:19530", "mq": "pulsar"}]), ParameterError,
+        "a deployment needs token_env, label"),
+    "deployment whose token variable is unset": (
+        lambda: deployment.probe("http://127.0.0.1:9", "MQBENCH_TEST_NEVER_SET"), ServerError,
+        "its token variable MQBENCH_TEST_NEVER_SET is not set"),
+    "deployment without a restart command over several start pairs": (
+        lambda: _check(variants=[{"label": "a", "mq": "pulsar", "uri": "http://10.0.0.5:19530", "token_env": "T"},
+                                 {"label": "b", "mq": "kafka", "uri": "http://10.0.0.6:19530", "token_env": "T",
+                                  "restart": "true"}], start_pairs=3), ParameterError,
+        "deployment 'a' has no restart command, so it is started once: set start_pairs: 1"),
     "unknown metric": (lambda: datasets.synthetic(10, 4, metric="EUCLID"), ValueError, "'EUCLID'"),
     "unknown synthetic distribution": (lambda: datasets.synthetic(10, 4, distribution="zipf"), ValueError, "'zipf'"),
     "empty synthetic dataset": (lambda: datasets.synthetic(0, 4), ValueError, "n=0"),

@@ -213,7 +213,7 @@ COLUMNS: dict[str, Column] = {c.name: c for c in [
     _key("variant", "label of the compared server configuration (an MQ plus overrides, or a Milvus release)"),
     _key("variant_index", "0 for the baseline variant; ratios are variant ÷ baseline"),
     _key("mq", "the message queue of the variant"),
-    _key("server", "embedded or external server"),
+    _key("server", "the variant's kind: embedded, deployment (by URI, side by side), or external (the uri parameter)"),
     _key("milvus_version", "the embedded Milvus release that served the row (a variant's ``version``)"),
     _key("block", "index of the paired block (or server-start pair) the row belongs to"),
     _key("block_order", "position of the variant within its block"),

@@ -12,7 +12,7 @@ from typing import Callable
 import pandas as pd
 
 from mqbench.core import page, results, schema
-from mqbench.core.schema import Notebook, Status, Verdict
+from mqbench.core.schema import Notebook, Status, Unit, Verdict
 from mqbench.report import plots, tables
 from mqbench.stats import answers, scaling
 from mqbench.stats.findings import components, findings, interaction
@@ -103,7 +103,7 @@ def answers_section(run: Run) -> str:
         return ""
     single = run.summary["variant"].dropna().nunique() < 2
     note = (" This run measured one variant: its comparisons are with another run — `mqbench compare` (single-MQ "
-            "runs pair by everything but the variant), or the run index." if single else "")
+            "runs pair by everything but the variant), or the run index." if single else "") + deployment_note(run.summary)
     targets = {"findings": "findings", "time-tick": page.anchor(TICK.title), "load-phases": page.anchor(LOADS.title),
                "write-path": page.anchor(WRITE.title if len(tables.write_path(run.summary)) else LOADS.title),
                "recovery": page.anchor(RECOVERY.title) if len(results.rows(run.summary, op=schema.Op.RECOVERY))
@@ -117,6 +117,21 @@ def answers_section(run: Run) -> str:
                         f"below.{note}",
                         page.table(shown, "The answer, question by question", wrap=True,
                                    row_class=verdict_class))
+
+
+def deployment_note(summary: pd.DataFrame) -> str:
+    """What a verdict between deployments by URI is about: the deployments, not their MQs alone (and, without restart
+    commands, the deployments at one time)."""
+    deployed = summary[summary["server"].eq("deployment")] if "server" in summary else summary.iloc[:0]
+    if deployed.empty:
+        return ""
+    labels = ", ".join(sorted(deployed["variant"].dropna().unique()))
+    once = "unit" in deployed and deployed["unit"].eq(Unit.BLOCK).any()
+    return (f" Deployments by URI ({labels}): each serves its own build on its own configuration, so a verdict compares "
+            "the deployments — their MQs together with all else that differs between them — not their MQs alone"
+            + (". They were not restarted (no restart command): every block is on one start of each, so a run-time "
+               "verdict compares the two deployments at one time." if once else
+               "; each start pair restarted both with their restart commands."))
 
 
 def verdict_class(row: dict) -> str:

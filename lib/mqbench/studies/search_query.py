@@ -302,7 +302,7 @@ def _one_start(session, ordered, specs, data, p: dict, start: int, first_positio
         record_segments(session, v, schema.Phase.LIFECYCLE, start=start, block_order=position)
         if p["idle_window_s"]:
             session.idle(v, p["idle_window_s"], start=start, block_order=position)
-    tags = {"start": start, "unit": "start" if all(v.restartable for v in ordered) else "block"}
+    tags = {"start": start, "unit": schema.Unit.START if all(v.restartable for v in ordered) else schema.Unit.BLOCK}
     with _block_pool(session, p) as pool:
         run_blocks(session, pool, ordered, specs, data, p, [-1 - start], dict(tags, sweep=schema.Sweep.WARMUP))
         first = start * p["blocks"]
