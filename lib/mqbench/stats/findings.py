@@ -98,7 +98,10 @@ def _blocked(summary: pd.DataFrame, delta: float) -> list[pd.DataFrame]:
         rows = rows.assign(**{k: rows[k].astype(object).fillna("") for k in keys})
         per_start = rows["unit"].eq(Unit.START) if "unit" in rows else pd.Series(False, index=rows.index)
         start = rows["start"].fillna(rows["block"]) if "start" in rows else rows["block"]
-        rows = rows.assign(unit_id=np.where(per_start, "start " + start.astype(str), "block " + rows["block"].astype(str)))
+        # a repeated cell numbers its starts and blocks from 0 again: its repeat is part of the unit's key
+        cell = rows["repeat"].astype(str) + ":" if "repeat" in rows else ""
+        rows = rows.assign(unit_id=np.where(per_start, "start " + cell + start.astype(str),
+                                            "block " + cell + rows["block"].astype(str)))
         for by_start, part in ((True, rows[per_start]), (False, rows[~per_start])):
             table = _compare(part, keys, metrics)
             if table.empty:
