@@ -101,7 +101,7 @@ def _reach(cells) -> None:
     for cell in cells:
         spec = runner.cell_parameters(cell).get("variants")
         for v in design.parse_variants(spec) if spec and not runner.cell_parameters(cell).get("uri") else []:
-            if v.kind == "deployment" and (v.options["uri"], v.options["token_env"]) not in asked:
+            if not v.local and (v.options["uri"], v.options["token_env"]) not in asked:
                 asked.add((v.options["uri"], v.options["token_env"]))
                 try:
                     deployment.probe(v.options["uri"], v.options["token_env"])

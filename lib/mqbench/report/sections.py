@@ -14,7 +14,7 @@ import pandas as pd
 from mqbench.core import page, results, schema
 from mqbench.core.schema import Notebook, Status, Unit, Verdict
 from mqbench.report import plots, tables
-from mqbench.stats import answers, scaling
+from mqbench.stats import answers, design, scaling
 from mqbench.stats.findings import components, findings, interaction
 
 VERDICT_CLASS = {v: f"verdict-{v}" for v in (Verdict.DIFFERENT, Verdict.EQUIVALENT, Verdict.INCONCLUSIVE)}
@@ -122,7 +122,7 @@ def answers_section(run: Run) -> str:
 def deployment_note(summary: pd.DataFrame) -> str:
     """What a verdict between deployments by URI is about: the deployments, not their MQs alone (and, without restart
     commands, the deployments at one time)."""
-    deployed = summary[summary["server"].eq("deployment")] if "server" in summary else summary.iloc[:0]
+    deployed = summary[summary["server"].eq(design.DEPLOYMENT)] if "server" in summary else summary.iloc[:0]
     if deployed.empty:
         return ""
     labels = ", ".join(sorted(deployed["variant"].dropna().unique()))

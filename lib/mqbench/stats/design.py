@@ -25,6 +25,9 @@ from mqbench.milvus.server import EmbeddedMilvus
 from mqbench.milvus.versions import RELEASES
 
 
+EMBEDDED_KIND, DEPLOYMENT = "embedded", "deployment"  # the kinds mqbench ships (the ``server`` column's values)
+
+
 @dataclass
 class Variant:
     """One side of a comparison; ``index`` 0 is the baseline. ``conn``/``server`` are set once started."""
@@ -36,7 +39,7 @@ class Variant:
     conn: object = field(default=None, repr=False)
     server: object = field(default=None, repr=False)
     version: str = ""   # the embedded Milvus release ("": the environment's own wheel)
-    kind: str = "embedded"  # its entry in :data:`KINDS`
+    kind: str = EMBEDDED_KIND  # its entry in :data:`KINDS`
     options: dict = field(default_factory=dict)  # what else its kind keeps (a deployment's uri, token_env, …)
 
     @property
@@ -51,6 +54,11 @@ class Variant:
         return KINDS[self.kind].server(self, folder)
 
     @property
+    def local(self) -> bool:
+        """Whether its server runs on this machine from a folder mqbench owns (which can be copied)."""
+        return KINDS[self.kind].local
+
+    @property
     def restartable(self) -> bool:
         """Whether mqbench can start its server again (the start is then the unit of run-time verdicts)."""
         return KINDS[self.kind].restartable(self)
@@ -62,6 +70,7 @@ class Embedded:
     own), labelled ``<mq>`` or ``<mq>-<version>`` unless given a label."""
 
     keys = ("mq", "overrides", "version")
+    local = True
 
     def parse(self, entry: dict, overrides: dict) -> Variant:
         version = str(entry.get("version") or "")
@@ -88,6 +97,7 @@ class External:
     optional ``restart`` command and an optional Prometheus ``metrics`` URL. Its ``label`` is required."""
 
     keys = ("uri", "token_env", "mq", "restart", "metrics")
+    local = False
 
     def parse(self, entry: dict, overrides: dict) -> Variant:
         missing = [k for k in ("uri", "token_env", "mq", "label") if not entry.get(k)]
@@ -103,7 +113,7 @@ class External:
         except ServerError as exc:
             raise ParameterError(f"variants entry {entry['label']!r}: {exc}") from None
         options = {k: str(entry.get(k) or "") for k in ("uri", "token_env", "restart", "metrics")}
-        return Variant(entry["label"], entry["mq"], kind="deployment", options=options)
+        return Variant(entry["label"], entry["mq"], kind=DEPLOYMENT, options=options)
 
     def server(self, v: Variant, folder: Path):
         return Deployment(mq=v.mq, **v.options)
@@ -112,12 +122,12 @@ class External:
         return bool(v.options["restart"])
 
 
-KINDS = {"embedded": Embedded(), "deployment": External()}  # adding a variant kind is one entry here
+KINDS = {EMBEDDED_KIND: Embedded(), DEPLOYMENT: External()}  # adding a variant kind is one entry here
 
 
 def kind_of(entry: dict) -> str:
     """An entry's kind: its ``kind``, else a deployment if it has a ``uri``, else an embedded server."""
-    name = entry.get("kind") or ("deployment" if "uri" in entry else "embedded")
+    name = entry.get("kind") or (DEPLOYMENT if "uri" in entry else EMBEDDED_KIND)
     if name not in KINDS:
         raise ParameterError(f"variants entry {entry!r}: unknown kind {name!r}; choose one of {', '.join(KINDS)}")
     return name
@@ -147,7 +157,7 @@ def parse_variants(spec, overrides: dict | None = None, external: bool = False) 
             raise ParameterError(f"variants entry {entry!r}: unknown key(s) {sorted(unknown)}; {'an' if kind[0] in 'aeiou' else 'a'} "
                                  f"{kind} variant takes {', '.join(('label', *KINDS[kind].keys))}")
         if external:
-            if kind != "embedded" or set(entry) - {"mq", "label"}:
+            if kind != EMBEDDED_KIND or set(entry) - {"mq", "label"}:
                 raise ParameterError(f"variants entry {entry!r}: with uri set, give only the external server's mq "
                                      "(version, overrides and kinds apply to embedded servers and deployments)")
             v = Variant(str(entry["mq"]), str(entry["mq"]))

@@ -77,7 +77,7 @@ def check(p: dict) -> None:
     if p["serve_alone"] and p["uri"]:
         raise ParameterError("serve_alone restarts embedded servers; it does not apply with uri")
     deployed = [v for v in design.parse_variants(p["variants"], p["server_overrides"], external=bool(p["uri"]))
-                if v.kind != "embedded"]
+                if not v.local]
     if deployed and p["serve_alone"]:
         raise ParameterError("serve_alone restarts embedded servers one at a time; it does not apply to deployments")
     fixed = [v.label for v in deployed if not v.restartable]
@@ -141,7 +141,7 @@ def prepare(session, p: dict):
 
 def own_only(variants) -> bool:
     """Whether each variant serves only its own build: a deployment's data cannot be copied to another server."""
-    return any(v.kind != "embedded" for v in variants)
+    return not all(v.local for v in variants)
 
 
 def served_builds(p: dict, variants) -> list[int]:
@@ -168,8 +168,7 @@ def build(session, data, p: dict):
     variants = design.parse_variants(p["variants"], p["server_overrides"])
     served = served_builds(p, variants)
     loaders = list(range(len(variants))) if p["own_builds"] or own_only(variants) else served
-    embedded = sum(v.kind == "embedded" for v in variants)
-    copies = embedded if own_only(variants) else len(served) * (1 if p["serve_alone"] else len(variants) + 1)
+    copies = sum(v.local for v in variants) if own_only(variants) else len(served) * (1 if p["serve_alone"] else len(variants) + 1)
     pipeline.check_room(session, data.n, data.dim, p["index_type"], p["index_params"], servers=copies,
                         compact=p["compact"])
     order = [i for i in design.block_orders(1, len(variants), zlib.crc32(session.context["run_id"].encode()))[0]
