@@ -30,7 +30,10 @@ ROLE_TEXT = {"reference-1": "the main job, reference run 1", "reference-2": "the
              "verdict-100m": "the 10^8 verdict: one build served under each MQ over start pairs",
              "ingest-10m": "the ingest verdict: 5 builds of 10^7 rows per MQ",
              "versions-2.3": "Milvus 2.3.5 against 2.3.0 under NATS: 5 builds per release and pub/sub through "
-                             "Milvus over 5 start pairs"}
+                             "Milvus over 5 start pairs",
+             "deployments": "two mqbench server processes (RocksMQ and NATS) measured by URI side by side, restarted by "
+                            "their restart commands: 5 builds each, 2 start pairs per build",
+             "deployments-embedded": "the same workload on two embedded servers (its embedded counterpart)"}
 
 
 def roles(reports: Path = REPORTS) -> dict[str, str]:
