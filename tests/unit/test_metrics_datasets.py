@@ -17,12 +17,12 @@ def test_latency_stats_from_pooled_ns_show_only_supported_percentiles():
 
 def test_every_statistic_is_a_registered_column_and_the_compared_ones_have_a_direction():
     from mqbench.core import schema
-    from mqbench.stats.findings import COMPARED
 
     written = {**metrics.latency_stats([1e6] * 30), **metrics.latency_stats([1e6] * 30, "service")}
     assert all(schema.declared(name) for name in written)
-    for _keys, compared in COMPARED.values():
-        assert all(schema.COLUMNS[name].better in ("lower", "higher") for name in compared)
+    for name, rule in schema.JUDGED.items():  # every column a verdict reads, by the rules on it
+        assert schema.COLUMNS[name].better in ("lower", "higher") and schema.COLUMNS[name].judged is rule
+        assert rule.at and rule.fixed_per in ("", schema.Unit.START, schema.Unit.BUILD)
 
 
 @pytest.mark.parametrize("metric", ["L2", "IP", "COSINE"])

@@ -33,6 +33,18 @@ def test_1_pubsub_through_milvus_is_a_start_pair_comparison():
     assert "start_pair" in inspect.getsource(pubsub.milvus_level)  # both servers restart for every unit
 
 
+def test_1_a_repeated_cells_start_pairs_are_units_of_their_own():
+    """Every cell numbers its starts from 0: two repeats of three start pairs are six units, not three means."""
+    rng = np.random.default_rng(1)
+    rows = [dict(row, repeat=repeat) for repeat in (0, 1)
+            for row in _pair_rows("search_query", "search", "serial", 10 + rng.random(3), 10 + rng.random(3),
+                                  "latency_avg_ms", sweep="blocks")]
+    table = findings.findings(pd.DataFrame(rows))
+    row = table[(table["metric"] == "latency_avg_ms") & (table["unit"] == "start pair")].iloc[0]
+    assert row["units"] == 6
+    assert findings.components(pd.DataFrame(rows))["starts"].max() == 6
+
+
 # 2. whole-millisecond histograms: no ratio of truncated means; the share above the first bucket, zeros kept
 def test_2_produce_means_below_the_resolution_get_no_ratio_and_shares_keep_their_zeros():
     rows = _pair_rows("pubsub", "pubsub", "milvus", [0.035, 0.03, 0.04, 0.02, 0.05, 0.03],

@@ -10,6 +10,7 @@ under their own names (exactly as given); what a run measured or derived from th
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -143,6 +144,7 @@ class Column:
     label: str = ""
     resolution: float = 0.0
     scale: str = "ratio"
+    judged: "Judged | None" = None  # where a verdict reads it and by which rules (:data:`JUDGED`)
 
     @property
     def title(self) -> str:
@@ -355,6 +357,57 @@ COLUMNS: dict[str, Column] = {c.name: c for c in [
     _m("segment_rows_max", "", "rows of its largest loaded segment"),
     *_milvus(),
 ]}
+
+
+@dataclass(frozen=True)
+class Judged:
+    """Where a verdict reads a column and the rules it is compared by; :mod:`mqbench.stats.findings` derives its
+    comparisons from these, so a new metric with a verdict is its column and one entry of :data:`JUDGED`.
+
+    ``at``: the notebooks whose blocks or start pairs compare it, and the load ops whose builds do. ``fixed_per``:
+    ``start`` (it waits for the time tick, fixed per server start) or ``build`` (set by the index build): blocks
+    within one never judge it. ``phases``: only there (empty: in every phase). ``not_serial``: a serial phase's value
+    is another column inverted (a rate). ``milvus``: Milvus's own series (compared only where they are the point).
+    ``censored_mean``: a censored batch makes it a lower bound."""
+    at: tuple[str, ...]
+    fixed_per: str = ""
+    phases: tuple[str, ...] = ()
+    not_serial: bool = False
+    milvus: bool = False
+    censored_mean: bool = False
+
+
+_SQ, _FR, _PS = Notebook.SEARCH_QUERY, Notebook.FRESHNESS_RECOVERY, Notebook.PUBSUB
+_MILVUS_PHASES = (Phase.TICK, Phase.MILVUS)
+# in the order the Findings list them; the load ops' metrics are judged over builds
+JUDGED = {
+    "latency_avg_ms": Judged((_SQ, _FR)), "latency_p50_ms": Judged((_SQ,)), "latency_p99_ms": Judged((_SQ,)),
+    "rps": Judged((_SQ,), not_serial=True), "recall_at_k": Judged((_SQ,), fixed_per=Unit.BUILD),
+    "lag_avg_ms": Judged((_SQ, _FR), censored_mean=True), "lag_km_median_ms": Judged((_SQ, _FR)),
+    "milvus_tsafe_wait_ms": Judged((_SQ,), phases=_MILVUS_PHASES, milvus=True),
+    "milvus_qn_consume_tt_lag_ms": Judged((_SQ, _PS), fixed_per=Unit.START, phases=_MILVUS_PHASES, milvus=True),
+    "server_cpu_ms_per_request": Judged((_SQ,), phases=(Phase.SERIAL, Phase.CONCURRENT)),
+    "s_per_op": Judged((_PS,)),
+    "milvus_produce_ms": Judged((_PS,), phases=_MILVUS_PHASES, milvus=True),
+    "milvus_produce_slow_share": Judged((_PS,), phases=_MILVUS_PHASES, milvus=True),
+    # the write path, what it costs the server and the server at rest after the load
+    "rows_per_s": Judged((Op.INSERT,)), "server_rss_peak_mib": Judged((Op.INSERT,)),
+    "server_cpu_s_per_gb": Judged((Op.INSERT,)), "flushed_s": Judged((Op.FLUSH,)),
+    "mq_disk_per_byte": Judged((Op.FLUSH,)), "ingest_rss_peak_mib": Judged((Op.FLUSH,)),
+    "duration_s": Judged((Op.INDEX, Op.LOAD)), "server_rss_mib": Judged((Op.IDLE,)),
+    "server_cores_busy": Judged((Op.IDLE,)),
+}
+COLUMNS.update({name: dataclasses.replace(COLUMNS[name], judged=rule) for name, rule in JUDGED.items()})
+
+
+def judged_at(where: str) -> list[str]:
+    """The columns a verdict reads in notebook ``where`` (blocks, start pairs) or on load op ``where`` (builds)."""
+    return [name for name, rule in JUDGED.items() if where in rule.at]
+
+
+def judged_by(**rule) -> set[str]:
+    """The judged columns whose rule has every given value (``judged_by(milvus=True)``)."""
+    return {name for name, j in JUDGED.items() if all(getattr(j, k) == v for k, v in rule.items())}
 
 
 def declared(name: str) -> bool:

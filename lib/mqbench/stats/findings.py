@@ -33,38 +33,31 @@ from mqbench.core.schema import Consistency, Notebook, Unit, Verdict
 from mqbench.stats import answers, verdicts
 from mqbench.stats.derived import derive
 
-# notebook -> (grouping keys, metrics compared)
-COMPARED = {
-    Notebook.SEARCH_QUERY: (["sweep", "op", "phase", "concurrency", "point", "consistency_level"],
-                     ["latency_avg_ms", "latency_p50_ms", "latency_p99_ms", "rps", "recall_at_k", "lag_avg_ms",
-                      "lag_km_median_ms", "milvus_tsafe_wait_ms", "milvus_qn_consume_tt_lag_ms",
-                      "server_cpu_ms_per_request"]),
-    Notebook.PUBSUB: (["op", "phase", "shape"], ["s_per_op", "milvus_produce_ms", "milvus_produce_slow_share",
-                                                 "milvus_qn_consume_tt_lag_ms"]),
+# notebook -> (grouping keys, metrics compared); what is compared where, and by which rules, is the column
+# registry's (:data:`mqbench.core.schema.JUDGED`)
+GROUPS = {
+    Notebook.SEARCH_QUERY: ["sweep", "op", "phase", "concurrency", "point", "consistency_level"],
+    Notebook.PUBSUB: ["op", "phase", "shape"],
     # per start, the mean: defined for any number of samples (a start's median needs 20); with a censored batch,
     # the Kaplan–Meier median
-    Notebook.FRESHNESS_RECOVERY: (["op", "phase", "consistency_level", "batch_rows"],
-                                  ["latency_avg_ms", "lag_avg_ms", "lag_km_median_ms"]),
+    Notebook.FRESHNESS_RECOVERY: ["op", "phase", "consistency_level", "batch_rows"],
 }
-LAG_MEANS = {"lag_avg_ms"}  # a censored batch makes these lower bounds
+COMPARED = {notebook: (keys, schema.judged_at(notebook)) for notebook, keys in GROUPS.items()}
+LAG_MEANS = schema.judged_by(censored_mean=True)  # a censored batch makes these lower bounds
 CENSOR_REASON = ("{n} insert→visible batch(es) never became visible within the timeout: the mean is only a lower "
                  "bound; the Kaplan–Meier median carries the censoring")
-NOT_FOR_SERIAL = {"rps"}  # a serial phase's rate is only its latency inverted
+NOT_FOR_SERIAL = schema.judged_by(not_serial=True)  # a serial phase's rate is only its latency inverted
 SERIAL_PHASES = (schema.Phase.SERIAL, schema.Phase.TICK)
-MILVUS_SERIES = {"milvus_tsafe_wait_ms", "milvus_qn_consume_tt_lag_ms", "milvus_produce_ms", "milvus_produce_slow_share"}
-MILVUS_PHASES = (schema.Phase.TICK, schema.Phase.MILVUS)  # where Milvus's own series are compared
-READ_CPU = {"server_cpu_ms_per_request"}  # the server's CPU per read: in the read blocks, not in the tick's waits
-READ_PHASES = (schema.Phase.SERIAL, schema.Phase.CONCURRENT)
+MILVUS_SERIES = schema.judged_by(milvus=True)
 # a load phase's metrics, each judged over builds: the write path, what it costs the server (peak RSS, CPU per GB
 # carried, MQ disk per byte carried) and the server at rest after the load (idle RSS and CPU share)
-LOAD_METRICS = {schema.Op.INSERT: ["rows_per_s", "server_rss_peak_mib", "server_cpu_s_per_gb"],
-                schema.Op.FLUSH: ["flushed_s", "mq_disk_per_byte", "ingest_rss_peak_mib"],
-                schema.Op.INDEX: ["duration_s"], schema.Op.LOAD: ["duration_s"], schema.Op.IDLE: ["server_rss_mib", "server_cores_busy"]}
+LOAD_METRICS = {op: schema.judged_at(op) for op in (schema.Op.INSERT, schema.Op.FLUSH, schema.Op.INDEX, schema.Op.LOAD,
+                                                    schema.Op.IDLE)}
 FLUSH_POLLED = "duration_s"  # a flush timed by pymilvus's 0.5 s polls (runs before flushed_s): no ratio verdict
 TICK_REASON = ("waits for Milvus's time tick, fixed per server start: the unit is the start, not the block "
                "(see the time-tick study of freshness_recovery.ipynb)")
-BUILD_METRICS = {"recall_at_k"}
-TICK_METRICS = {"milvus_qn_consume_tt_lag_ms"}  # Milvus's time-tick lag: fixed per start like a Strong read
+BUILD_METRICS = schema.judged_by(fixed_per=Unit.BUILD)
+TICK_METRICS = schema.judged_by(fixed_per=Unit.START)  # Milvus's time-tick lag: fixed per start like a Strong read
 BUILD_REASON = ("fixed per index build: every block searches the same graph, so one build per variant is one "
                 "unit (two RocksMQ servers fed the same rows in the same order built graphs 4.5% apart in recall)")
 ORDER = {verdict: i for i, verdict in enumerate(verdicts.VERDICTS)}  # different first
@@ -97,11 +90,9 @@ def _blocked(summary: pd.DataFrame, delta: float) -> list[pd.DataFrame]:
         keys = _runs(summary) + [k for k in keys if k in rows]
         rows = rows.assign(**{k: rows[k].astype(object).fillna("") for k in keys})
         per_start = rows["unit"].eq(Unit.START) if "unit" in rows else pd.Series(False, index=rows.index)
+        rows = _per_cell(rows)
         start = rows["start"].fillna(rows["block"]) if "start" in rows else rows["block"]
-        # a repeated cell numbers its starts and blocks from 0 again: its repeat is part of the unit's key
-        cell = rows["repeat"].astype(str) + ":" if "repeat" in rows else ""
-        rows = rows.assign(unit_id=np.where(per_start, "start " + cell + start.astype(str),
-                                            "block " + cell + rows["block"].astype(str)))
+        rows = rows.assign(unit_id=np.where(per_start, "start " + start.astype(str), "block " + rows["block"]))
         for by_start, part in ((True, rows[per_start]), (False, rows[~per_start])):
             table = _compare(part, keys, metrics)
             if table.empty:
@@ -121,14 +112,22 @@ def _blocked(summary: pd.DataFrame, delta: float) -> list[pd.DataFrame]:
     return out
 
 
+def _per_cell(rows: pd.DataFrame) -> pd.DataFrame:
+    """``start`` and ``block`` as keys unique in the run: a repeated cell numbers its starts and blocks from 0
+    again, so its repeat is part of them (``2:0``)."""
+    cell = rows["repeat"].astype(str) + ":" if "repeat" in rows else ""
+    keyed = {c: (cell + rows[c].astype(str)).where(rows[c].notna()) for c in ("start", "block") if c in rows}
+    return rows.assign(**keyed)
+
+
 def _compare(rows: pd.DataFrame, keys: list[str], metrics: list[str]) -> pd.DataFrame:
     """Phase by phase: a serial phase's rate is only its latency inverted (no ``rps``), and Milvus's own series are
     compared only where they are the point: reads waiting for the time tick, and pub/sub through Milvus."""
     tables = []
     for phase, part in rows.groupby("phase", sort=False):
-        wanted = [m for m in metrics if not (phase in SERIAL_PHASES and m in NOT_FOR_SERIAL)
-                  and not (m in MILVUS_SERIES and phase not in MILVUS_PHASES)
-                  and not (m in READ_CPU and phase not in READ_PHASES)]
+        rules = {m: schema.COLUMNS[m].judged for m in metrics}
+        wanted = [m for m in metrics if not (phase in SERIAL_PHASES and rules[m].not_serial)
+                  and not (rules[m].phases and phase not in rules[m].phases)]
         tables.append(verdicts.compare(part, wanted, keys, unit="unit_id", correct_family=False, aggfunc="mean"))
     tables = [t for t in tables if len(t)]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
@@ -422,7 +421,7 @@ def components(summary: pd.DataFrame, delta: float = verdicts.DELTA) -> pd.DataF
 def _start_log_ratios(rows: pd.DataFrame, index: list[str]):
     """For each run-time comparison of ``search_query``'s start rows (its keys, with the baseline): (keys,
     contender, metric, log ratios contender ÷ baseline indexed by ``index``, each cell a mean)."""
-    rows = rows[rows["start"].notna() & rows["block"].notna()]
+    rows = _per_cell(rows[rows["start"].notna() & rows["block"].notna()])
     if rows.empty or rows["variant"].nunique() < 2:
         return
     keys, metrics = COMPARED[Notebook.SEARCH_QUERY]
