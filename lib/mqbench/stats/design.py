@@ -24,7 +24,6 @@ from mqbench.milvus.overrides import parse_overrides
 from mqbench.milvus.server import EmbeddedMilvus
 from mqbench.milvus.versions import RELEASES
 
-
 EMBEDDED_KIND, DEPLOYMENT = "embedded", "deployment"  # the kinds mqbench ships (the ``server`` column's values)
 
 
