@@ -49,6 +49,10 @@ CASES = {
                                  {"label": "b", "mq": "kafka", "uri": "http://10.0.0.6:19530", "token_env": "T",
                                   "restart": "true"}], start_pairs=3), ParameterError,
         "deployment 'a' has no restart command, so it is started once: set start_pairs: 1"),
+    "deployment variant in a study that starts its own servers": (
+        lambda: pubsub.check({**PUBSUB_DEFAULTS, "variants": ["rocksmq", {"label": "far", "mq": "pulsar", "uri":
+                                                                           "http://10.0.0.5:19530", "token_env": "T"}]}),
+        ParameterError, "pubsub starts and kills its own servers: deployment variant 'far' applies to search_query"),
     "unknown metric": (lambda: datasets.synthetic(10, 4, metric="EUCLID"), ValueError, "'EUCLID'"),
     "unknown synthetic distribution": (lambda: datasets.synthetic(10, 4, distribution="zipf"), ValueError, "'zipf'"),
     "empty synthetic dataset": (lambda: datasets.synthetic(0, 4), ValueError, "n=0"),

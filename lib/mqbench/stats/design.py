@@ -132,12 +132,14 @@ def kind_of(entry: dict) -> str:
     return name
 
 
-def parse_variants(spec, overrides: dict | None = None, external: bool = False) -> list[Variant]:
+def parse_variants(spec, overrides: dict | None = None, external: bool = False, local_only: str = "") -> list[Variant]:
     """``["rocksmq", "natsmq"]`` or entries (mappings) of any kind in :data:`KINDS` — embedded servers
     ``{"mq": …, "overrides": {…}, "label": …, "version": …}`` and deployments ``{"uri": …, "token_env": …,
     "mq": …, "label": …, "restart": …}`` side by side (one entry alone: a list of it); ``overrides`` apply to
     every embedded variant (an entry's own win). Repeated labels get ``-1``, ``-2`` suffixes (A/A). With
-    ``external`` (the ``uri`` parameter) the single entry is only the label of that external server's MQ."""
+    ``external`` (the ``uri`` parameter) the single entry is only the label of that external server's MQ. A study
+    that starts and kills its own servers names itself in ``local_only``: a variant of a kind it cannot run there
+    is refused."""
     if isinstance(spec, (str, dict)):
         spec = [spec]
     if not isinstance(spec, list) or not spec:
@@ -162,6 +164,9 @@ def parse_variants(spec, overrides: dict | None = None, external: bool = False) 
             v = Variant(str(entry["mq"]), str(entry["mq"]))
         else:
             v = KINDS[kind].parse(entry, overrides)
+            if local_only and not KINDS[kind].local:
+                raise ParameterError(f"{local_only} starts and kills its own servers: {kind} variant "
+                                     f"{entry.get('label')!r} applies to search_query (or give this notebook uri)")
         v.index, v.label, v.kind = i, str(entry.get("label") or v.label), kind
         variants.append(v)
     labels = [v.label for v in variants]

@@ -37,7 +37,7 @@ TICK_COLLECTION = "tick"
 
 
 def check(p: dict) -> None:
-    design.parse_variants(p["variants"], p["server_overrides"], external=bool(p["uri"]))
+    design.parse_variants(p["variants"], p["server_overrides"], external=bool(p["uri"]), local_only=NOTEBOOK)
 
     if p["uri"] and (p["server_overrides"] or p["tick_starts"]):
         raise ParameterError("with uri set, server_overrides and the time-tick study (tick_starts) do not apply; "

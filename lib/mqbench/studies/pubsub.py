@@ -45,7 +45,7 @@ MODES = ("strict", "async")
 
 
 def check(p: dict) -> list[Shape]:
-    design.parse_variants(p["variants"])
+    design.parse_variants(p["variants"], local_only=NOTEBOOK)
     shapes = [parse_shape(s) for s in p["shapes"]]
     checks.subset("levels", p["levels"], LEVELS)
     checks.subset("nats_servers", p["nats_servers"], tuple(NATS_BROKERS))
