@@ -88,6 +88,7 @@ def test_two_deployments_by_uri_are_measured_side_by_side_and_restarted(tmp_path
     session.close()
     rows = session.rows
     starts = [r for r in rows if r["op"] == schema.Op.SERVER_START and r.get("start") == 1]
+    assert {r["milvus_version"] for r in rows if r["op"] == schema.Op.SERVER_START} == {"v2.3.5-lite"}
     assert [(r["variant"], r["launch_order"], r["status"]) for r in starts] == [("natsmq-deployed", 0, "ok"),
                                                                               ("rocksmq-deployed", 1, "ok")]
     searches = [r for r in rows if r["op"] == schema.Op.SEARCH]

@@ -130,7 +130,7 @@ class Session:
             with self.track(schema.Op.SERVER_START, schema.Phase.LIFECYCLE, v, together=len(ordered),
                             launch_order=position, scrape=False, **tags) as t:
                 v.server.ready()
-                t.extra["start_retries"] = v.server.start_retries
+                t.extra.update(start_retries=v.server.start_retries, milvus_version=v.server.version)
             v.conn = v.server.connection
 
     def close_variants(self, kill: bool | None = None, release_sessions: bool = False, forget: bool = True) -> None:
@@ -152,8 +152,9 @@ class Session:
         """Start (or restart after a stop) the server of ``variant``, tracked as ``server_start``."""
         if variant.server is None:
             variant.server = variant.make_server(self.run_dir / "servers" / self.tag / (folder or variant.label))
-        with self.track(schema.Op.SERVER_START, schema.Phase.LIFECYCLE, variant):
+        with self.track(schema.Op.SERVER_START, schema.Phase.LIFECYCLE, variant) as t:
             variant.server.start()
+            t.extra["milvus_version"] = variant.server.version  # a deployment's, as it answers once up
         variant.conn = variant.server.connection
         return variant
 
