@@ -99,8 +99,8 @@ def _reach(cells) -> None:
 
     asked = set()
     for cell in cells:
-        spec = runner.cell_parameters(cell).get("variants")
-        for v in design.parse_variants(spec) if spec and not runner.cell_parameters(cell).get("uri") else []:
+        params = runner.cell_parameters(cell)
+        for v in design.parse_variants(params["variants"]) if params.get("variants") and not params.get("uri") else []:
             if not v.local and (v.options["uri"], v.options["token_env"]) not in asked:
                 asked.add((v.options["uri"], v.options["token_env"]))
                 try:

@@ -65,17 +65,22 @@ QUERY_TYPE = {"search": "search", "query": "query", "filter_query": "query", "co
 Samples = dict[tuple[str, str, tuple], float]  # (family, sample suffix, labels) -> value
 
 
-def scrape(url: str, timeout_s: float = 5) -> Samples:
-    """The series mqbench reads, from a server's Prometheus endpoint (``http://127.0.0.1:<port>/metrics`` for an
-    embedded one); empty if there is none or it does not answer."""
+def fetch(url: str, timeout_s: float = 5) -> str:
+    """The Prometheus text of a server's endpoint (``http://127.0.0.1:<port>/metrics`` for an embedded one); ""
+    if there is none or it does not answer."""
     if not url:
-        return {}
+        return ""
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as response:
-            text = response.read().decode()
+            return response.read().decode()
     except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return {}
-    return parse(text)
+        return ""
+
+
+def scrape(url: str, timeout_s: float = 5) -> Samples:
+    """The series mqbench reads, from a server's Prometheus endpoint; empty if it does not answer."""
+    text = fetch(url, timeout_s)
+    return parse(text) if text else {}
 
 
 def _family(line: str) -> str:

@@ -20,7 +20,7 @@ class Probe:
         self.scrape = scrape and server is not None
         self.sampler = Sampler(pid or (server.pid if server else None),
                                store or (server.mq_store_dirs if server else None),
-                               metrics="" if pid or server is None else server.metrics)
+                               metrics=server.metrics if server else "")  # read when there is no pid
         self.before: dict = {}
 
     def start(self) -> "Probe":

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 
 import psutil
 
 from mqbench.core.room import dir_bytes
+from mqbench.measure.milvus_series import fetch
 
 MIB = 1024 * 1024
 _PROCESS = ("process_cpu_seconds_total", "process_resident_memory_bytes")
@@ -123,11 +122,7 @@ class Sampler:
 def process_figures(url: str, timeout_s: float = 5) -> tuple[float, int] | None:
     """(CPU seconds, RSS bytes) of the process serving Prometheus text at ``url`` (its Go process collector's
     ``process_cpu_seconds_total`` and ``process_resident_memory_bytes``), or None if it does not answer."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
-            lines = [line for line in response.read().decode().splitlines() if line.startswith(_PROCESS)]
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return None
+    lines = [line for line in fetch(url, timeout_s).splitlines() if line.startswith(_PROCESS)]
     values = {name: float(value) for name, value in (line.split(" ", 1) for line in lines)}
     if set(_PROCESS) - set(values):
         return None

@@ -145,12 +145,9 @@ class Deployment:
 
 def probe(uri: str, token_env: str, timeout_s: float = 10) -> None:
     """Fail with one line if the deployment's token is unset or its URI does not answer (checked before a run)."""
-    deployment = Deployment(uri, token_env, "")
-    token = deployment.token
-    from mqbench.milvus.client import Client
-
+    connection = Deployment(uri, token_env, "").connection  # an unset token fails here, before any call
     try:
-        with Client(uri, token, timeout=timeout_s) as client:
+        with connection.client(timeout=timeout_s) as client:
             client.list_collections()
     except Exception as exc:  # noqa: BLE001
         raise ServerError(f"deployment {uri} does not answer: {type(exc).__name__}: "

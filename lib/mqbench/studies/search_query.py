@@ -53,8 +53,8 @@ STEPS = ("prepare", "measure", "pool_size", "run_sweeps")
 def check(p: dict) -> None:
     """Raise a ParameterError naming the first bad parameter (what depends on the dataset's dimension is checked
     again by :func:`prepare`, once the data is loaded)."""
-    labels = [v.label for v in design.parse_variants(p["variants"], p["server_overrides"],
-                                                     external=bool(p["uri"]))]
+    variants = design.parse_variants(p["variants"], p["server_overrides"], external=bool(p["uri"]))
+    labels = [v.label for v in variants]
     if p["uri"] and p["server_overrides"]:
         raise ParameterError("server_overrides apply to embedded servers only; unset them or unset uri")
     checks.int_list("concurrency_levels", p["concurrency_levels"])
@@ -76,8 +76,7 @@ def check(p: dict) -> None:
         raise ParameterError("target_recall needs search_param_sweep: the settings the operating point is chosen from")
     if p["serve_alone"] and p["uri"]:
         raise ParameterError("serve_alone restarts embedded servers; it does not apply with uri")
-    deployed = [v for v in design.parse_variants(p["variants"], p["server_overrides"], external=bool(p["uri"]))
-                if not v.local]
+    deployed = [v for v in variants if not v.local]
     if deployed and p["serve_alone"]:
         raise ParameterError("serve_alone restarts embedded servers one at a time; it does not apply to deployments")
     fixed = [v.label for v in deployed if not v.restartable]
@@ -166,13 +165,13 @@ def build(session, data, p: dict):
     is flushed, the server killed with its sessions released. Returns (variants, the variants whose builds are
     served, each with its stopped server)."""
     variants = design.parse_variants(p["variants"], p["server_overrides"])
-    served = served_builds(p, variants)
-    loaders = list(range(len(variants))) if p["own_builds"] or own_only(variants) else served
-    copies = sum(v.local for v in variants) if own_only(variants) else len(served) * (1 if p["serve_alone"] else len(variants) + 1)
+    served = served_builds(p, variants)  # the builds loaded: every one of them is served
+    copies = (sum(v.local for v in variants) if own_only(variants)
+              else len(served) * (1 if p["serve_alone"] else len(variants) + 1))
     pipeline.check_room(session, data.n, data.dim, p["index_type"], p["index_params"], servers=copies,
                         compact=p["compact"])
     order = [i for i in design.block_orders(1, len(variants), zlib.crc32(session.context["run_id"].encode()))[0]
-             if i in loaders]
+             if i in served]
     for i in order:
         v = variants[i]
         session.context["build_variant"] = v.label
@@ -180,16 +179,13 @@ def build(session, data, p: dict):
         pipeline.load(session, v, COLLECTION, data, p["index_type"], p["index_params"], batch_mb=p["batch_mb"],
                       workers=p["insert_workers"], compact=p["compact"])
         record_segments(session, v, schema.Phase.LOAD)
-        if i in served:
-            with v.conn.client(timeout=600) as client:
-                ingest.flat_collection(client, TICK_COLLECTION, data.dim)
-                client.insert(TICK_COLLECTION, np.arange(TICK_ROWS), _tick_rows(data.dim))
-                for name in (COLLECTION, TICK_COLLECTION):
-                    client.flush(name)
-            if not (p["target_recall"] and i == served[0]):  # that one stays up for the operating point
-                session.stop_server(v, kill=True, release_sessions=True, keep_data=True)
-        else:
-            session.stop_server(v, kill=True)
+        with v.conn.client(timeout=600) as client:
+            ingest.flat_collection(client, TICK_COLLECTION, data.dim)
+            client.insert(TICK_COLLECTION, np.arange(TICK_ROWS), _tick_rows(data.dim))
+            for name in (COLLECTION, TICK_COLLECTION):
+                client.flush(name)
+        if not (p["target_recall"] and i == served[0]):  # that one stays up for the operating point
+            session.stop_server(v, kill=True, release_sessions=True, keep_data=True)
     return variants, [variants[i] for i in served]
 
 
@@ -236,6 +232,13 @@ def serve_alone(session, variants, builds) -> dict:
                                                     version=v.version) for v in variants}
     session.variants = list(variants)
     return servers
+
+
+def serve_own(session, variants, builds) -> dict:
+    """Each variant's own build on its own server, started again at every start (deployments cannot share their
+    data). Returns {:data:`OWN`: {variant label: server}}."""
+    session.variants = list(variants)
+    return {OWN: {v.label: v.server for v in variants}}
 
 
 def serve(session, variants, builds) -> dict:
@@ -328,11 +331,8 @@ def measure(session, data, specs, p: dict) -> list:
     if p["target_recall"]:
         specs.update(operating_point(session, builds[0], specs, data, p))
         session.stop_server(builds[0], kill=True, release_sessions=True, keep_data=True)
-    if own_only(variants):
-        servers = {OWN: {v.label: v.server for v in variants}}
-        session.variants = list(variants)
-    else:
-        servers = (serve_alone if p["serve_alone"] else serve)(session, variants, builds)
+    serving = serve_own if own_only(variants) else serve_alone if p["serve_alone"] else serve
+    servers = serving(session, variants, builds)
     run_starts(session, variants, servers, specs, data, p)
     return variants
 
