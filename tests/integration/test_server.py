@@ -66,6 +66,31 @@ def test_explicit_port_already_taken(tmp_path, live_pids):
     assert live_pids() == before
 
 
+def test_a_proxy_port_taken_between_pick_and_bind_is_picked_again(tmp_path, live_pids, monkeypatch):
+    """Another process binds the picked proxy port first (here: this one): the start goes again on new ports,
+    never talking to the port's holder (a gRPC UNIMPLEMENTED when another Milvus held it)."""
+    before = live_pids()
+    from mqbench.milvus import server as server_module
+    picks = []
+
+    def pick(count):
+        picks.append(server_module.processes.free_ports(count))
+        if len(picks) == 1:
+            picks[0][2] = port  # "proxy", the third name of the config's ports
+        return picks[-1]
+
+    with socket.socket() as sock:
+        sock.bind(("", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        monkeypatch.setattr(server_module, "free_ports", pick)
+        with EmbeddedMilvus("rocksmq", tmp_path / "s") as server:
+            assert server.start_retries == 1 and server.ports["proxy"] != port
+            with server.connection.client() as client:
+                assert client.list_collections() == []
+    assert live_pids() == before
+
+
 def test_server_dies_with_its_owner(tmp_path):
     """SIGKILL the Python process that started Milvus: the server must not outlive it."""
     script = textwrap.dedent(f"""

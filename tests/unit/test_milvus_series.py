@@ -63,6 +63,17 @@ def test_ports_are_picked_outside_the_ephemeral_range():
     low, high = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
     ports = processes.free_ports(13)
     assert len(set(ports)) == 13 and all(p < low or p > high for p in ports)
+    processes.release_ports(ports)
+
+
+def test_a_port_is_not_handed_out_again_until_released():
+    """Servers launched together pick their ports before any of them binds: the picks must not overlap."""
+    picks = [processes.free_ports(13) for _ in range(40)]
+    flat = [port for pick in picks for port in pick]
+    assert len(set(flat)) == len(flat) and set(flat) <= processes._HANDED
+    for pick in picks:
+        processes.release_ports(pick)
+    assert not set(flat) & processes._HANDED
 
 
 def test_a_lag_that_timed_out_is_censored_not_dropped():

@@ -35,6 +35,10 @@ class ServerError(MqbenchError):
     """A server could not be configured, started, verified or stopped, or died."""
 
 
+class PortLostError(ServerError):
+    """A starting server found a port it was given held by another process (its start is retried)."""
+
+
 class ClientError(MqbenchError):
     """The installed pymilvus lacks what mqbench's client adapter relies on."""
 

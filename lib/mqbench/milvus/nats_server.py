@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -64,9 +63,8 @@ class NatsServer:
                 self.stop()
                 raise ServerError(f"nats-server exited with code {self.proc.returncode if self.proc else '?'}"
                                         f"; see {self.base_dir / 'nats-server.log'}")
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return self
+            if self.port in processes.listening(self.proc.pid):  # its own: not a process that took the port first
+                return self
             time.sleep(0.05)
         self.stop()
         raise ServerError(f"nats-server not listening after {self.start_timeout_s:.0f} s")
@@ -77,6 +75,7 @@ class NatsServer:
         self.stop_method = processes.stop(self.proc, grace_s)
         self._log.close()
         self.proc = None
+        processes.release_ports([self.port])
         return self.stop_method
 
     def __enter__(self) -> "NatsServer":

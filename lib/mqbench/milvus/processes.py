@@ -1,4 +1,5 @@
-"""Child processes and ports: parent-death signal, free ports, stop (terminate, grace, kill)."""
+"""Child processes and ports: parent-death signal, free ports (never handed out twice at once in this process),
+the ports a process listens on, stop (terminate, grace, kill)."""
 from __future__ import annotations
 
 import ctypes
@@ -8,9 +9,15 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import psutil
+
 from mqbench.core.errors import ServerError
+
+_HANDED: set[int] = set()  # ports free_ports gave out in this process and nobody released yet
+_HANDING = threading.Lock()
 
 
 def set_pdeathsig() -> None:
@@ -31,19 +38,38 @@ def _port_pool() -> range:
 
 
 def free_ports(count: int) -> list[int]:
-    """``count`` distinct ports, outside the ephemeral range, free on all interfaces right now (a start that
-    still loses one to a race retries with new ones: :meth:`mqbench.milvus.server.EmbeddedMilvus.ready`)."""
+    """``count`` distinct ports, outside the ephemeral range, free on all interfaces right now and not handed out
+    by an earlier call that nobody released (servers launched together bind later than they pick). Another
+    process can still take one first: :meth:`mqbench.milvus.server.EmbeddedMilvus.ready` retries on new ones."""
     pool, picked = _port_pool(), []
-    for port in random.Random().sample(pool, min(len(pool), 40 * count)):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("", port))
-            except OSError:
+    with _HANDING:
+        for port in random.Random().sample(pool, min(len(pool), 40 * count)):
+            if port in _HANDED:
                 continue
-        picked.append(port)
-        if len(picked) == count:
-            return picked
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind(("", port))
+                except OSError:
+                    continue
+            picked.append(port)
+            if len(picked) == count:
+                _HANDED.update(picked)
+                return picked
     raise ServerError(f"could not find {count} free ports in {pool.start}-{pool.stop - 1}")
+
+
+def release_ports(ports) -> None:
+    """Let :func:`free_ports` hand these out again (their server has stopped)."""
+    with _HANDING:
+        _HANDED.difference_update(ports)
+
+
+def listening(pid: int) -> set[int]:
+    """The TCP ports process ``pid`` listens on (empty once it has gone)."""
+    try:
+        return {c.laddr.port for c in psutil.Process(pid).net_connections("inet") if c.status == psutil.CONN_LISTEN}
+    except psutil.Error:
+        return set()
 
 
 def check_port_free(port: int, what: str) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from mqbench.core import mqs
-from mqbench.core.errors import ServerError
+from mqbench.core.errors import PortLostError, ServerError
 from mqbench.core.paths import TOKEN_ENV
 from mqbench.milvus import processes, versions
 from mqbench.milvus.overrides import parse_overrides, set_dotted
@@ -220,13 +220,15 @@ class EmbeddedMilvus:
         for attempt in range(1, attempts + 1):
             try:
                 self._wait_healthy()
+                self._check_own_ports()
                 self._verify_mq()
                 if self._password is None:
                     self._set_root_password()
                 return self
             except BaseException as exc:
                 died = self.proc is not None and (self.proc.poll() or 0) < 0
-                retry = isinstance(exc, ServerError) and (self._bind_failed() or died)
+                lost = isinstance(exc, PortLostError) or self._bind_failed()
+                retry = isinstance(exc, ServerError) and (lost or died)
                 self.stop()
                 if not retry or attempt == attempts:
                     raise
@@ -235,6 +237,15 @@ class EmbeddedMilvus:
                     shutil.rmtree(self.base_dir / "data", ignore_errors=True)
                 self.launch()
         return self
+
+    def _check_own_ports(self) -> None:
+        """Fail (a lost port: retried) unless this process listens on the ports mqbench talks to. A port another
+        process bound first makes ``/healthz`` or a client call reach that process instead: seen as a gRPC
+        UNIMPLEMENTED when four servers started at once."""
+        held = processes.listening(self.proc.pid)
+        lost = {name: self.ports[name] for name in ("proxy", "metrics", "etcd") if self.ports[name] not in held}
+        if lost:
+            raise PortLostError(f"milvus ({self.mq}) does not hold its ports {lost}: another process bound them first")
 
     def _bind_failed(self) -> bool:
         """Whether this start's log lines (those written since :meth:`launch`) report a port already in use."""
@@ -353,6 +364,7 @@ class EmbeddedMilvus:
             fh.close()
         self._files = []
         self.proc = None
+        processes.release_ports(self.ports.values())
         _LIVE.discard(self)
 
     @property
