@@ -1,5 +1,5 @@
-"""Studies of one shape: each measuring notebook has a study module of its name with ``NOTEBOOK``,
-``check(params)`` and its ``STEPS``, and the notebook opens its session by the study's name, checks its
+"""Studies of one shape: each declared study (the built-in ones are the ``Notebook`` members) has a study module
+of its name with ``NOTEBOOK``, its declaration ``STUDY``, ``check(params)`` and its ``STEPS``, and the notebook opens its session by the study's name, checks its
 parameters first and calls exactly those steps."""
 import importlib
 import inspect
@@ -7,15 +7,20 @@ import json
 from pathlib import Path
 
 import pytest
+from mqbench.core import studies
 from mqbench.core.schema import Notebook
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("notebook", list(Notebook), ids=str)
+def test_every_notebook_member_is_a_declared_study():
+    assert set(Notebook) <= set(studies.declared())
+
+
+@pytest.mark.parametrize("notebook", list(studies.declared()), ids=str)
 def test_a_study_per_notebook_with_one_interface(notebook):
     study = importlib.import_module(f"mqbench.studies.{notebook}")
-    assert study.NOTEBOOK == notebook
+    assert study.NOTEBOOK == notebook and study.STUDY is studies.declared()[notebook]
     assert list(inspect.signature(study.check).parameters) == ["p"]
     assert all(inspect.isfunction(getattr(study, step)) for step in study.STEPS)
     cells = json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text())["cells"]

@@ -87,7 +87,7 @@ def decisions(runs: dict[str, Path], findings_of, link=_html_link) -> pd.DataFra
     answer has an interval, else the first that answers it at all, with its run (``link(run folder, role)``)."""
     heads: dict[str, pd.DataFrame] = {}
     rows = []
-    for q in answers.QUESTIONS:
+    for q in answers.questions():
         found = []
         for role in (r for r in EVIDENCE.get(q.key, MAIN) if r in runs):
             if role not in heads:

@@ -11,7 +11,7 @@ from typing import Callable
 
 import pandas as pd
 
-from mqbench.core import page, results, schema
+from mqbench.core import page, results, schema, studies
 from mqbench.core.schema import Notebook, Status, Unit, Verdict
 from mqbench.report import plots, tables
 from mqbench.stats import answers, design, scaling
@@ -478,3 +478,8 @@ HEAD = [header, answers_section, findings_section, parameters_section, failures_
 SEARCH = [TABLE2, NOISE, BUILDS, OPERATING_POINT, SERVED, LOADS, CONCURRENCY, OPEN_LOOP, RECALL, CONSISTENCY, SHAPES]
 TICK_AND_FRESHNESS = [TICK, MILVUS, FRESHNESS, MIXED, GROWTH, RECOVERY]
 PUBSUB_MIGRATION_SCALE = [WRITE, TABLE1, TABLE1_INSIDE, MIGRATION, SCALE]
+
+
+def of_studies() -> list[Section]:
+    """The sections the studies declare (:mod:`mqbench.core.studies`), study by study, after the ones above."""
+    return [section for study in studies.declared().values() for section in study.sections]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from mqbench.core import mqs, results, schema
+from mqbench.core import mqs, results, schema, studies
 from mqbench.core.paths import PROJECT_ROOT
 from mqbench.core.schema import LOAD_OPS, Op, Phase, Sweep, Unit, Verdict
 from mqbench.report import tables
@@ -328,7 +328,9 @@ def block_table1(pub: Published) -> str:
 
 
 def block_columns(pub: Published) -> str:
-    """The declared summary columns, from the registry in ``mqbench.core.schema`` (not about a run: about the code)."""
+    """The declared summary columns, from the registry in ``mqbench.core.schema`` and the studies' own
+    (``mqbench.core.studies``): not about a run, about the code."""
+    studies.declared()
     rows = [f"| `{c.name}` | {c.kind} | {c.unit or '—'} | {c.better or '—'} | {c.meaning} |"
             for c in schema.COLUMNS.values()]
     return ("| column | kind | unit | better | meaning |\n|---|---|---|---|---|\n" + "\n".join(rows)

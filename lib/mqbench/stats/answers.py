@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from mqbench.core import schema
+from mqbench.core import schema, studies
 from mqbench.core.schema import Unit, Verdict
 
 
@@ -71,6 +71,11 @@ QUESTIONS = (
 )
 
 
+def questions() -> tuple[Question, ...]:
+    """The decision table's questions: the ones above, then those the studies declare (:mod:`mqbench.core.studies`)."""
+    return (*QUESTIONS, *(q for study in studies.declared().values() for q in study.questions))
+
+
 def _matches(table: pd.DataFrame, pick: dict) -> pd.Series:
     mask = pd.Series(True, index=table.index)
     for column, wanted in pick.items():
@@ -98,7 +103,7 @@ def primaries(table: pd.DataFrame) -> pd.Series:
     runs = table["run_id"].astype(str) if "run_id" in table else pd.Series("", index=table.index)
     rank = pd.DataFrame({"_run": runs, "_units": -table["units"].fillna(0) if "units" in table else 0,
                          "_size": -table["shape"].map(_message_bytes) if "shape" in table else 0.0})
-    for q in QUESTIONS:
+    for q in questions():
         answered = pd.Series(False, index=table.index)
         for pick in q.picks:
             found = rank[_matches(table, {**pick, **q.primary}) & ~answered]
@@ -113,7 +118,7 @@ def primaries(table: pd.DataFrame) -> pd.Series:
 def answers(table: pd.DataFrame, delta: float) -> pd.DataFrame:
     """One row per question and headline comparison: what, ratio, interval, verdict in words, units."""
     rows = []
-    for q in QUESTIONS:
+    for q in questions():
         picked = _pick(table, q)
         if picked.empty:
             rows.append({"question": q.text, "section": q.section, "what": "not measured in this run", "ratio": np.nan,

@@ -28,39 +28,38 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mqbench.core import results, schema
+from mqbench.core import results, schema, studies
 from mqbench.core.schema import Consistency, Notebook, Unit, Verdict
 from mqbench.stats import answers, verdicts
 from mqbench.stats.derived import derive
 
-# notebook -> (grouping keys, metrics compared); what is compared where, and by which rules, is the column
-# registry's (:data:`mqbench.core.schema.JUDGED`)
-GROUPS = {
-    Notebook.SEARCH_QUERY: ["sweep", "op", "phase", "concurrency", "point", "consistency_level"],
-    Notebook.PUBSUB: ["op", "phase", "shape"],
-    # per start, the mean: defined for any number of samples (a start's median needs 20); with a censored batch,
-    # the Kaplan–Meier median
-    Notebook.FRESHNESS_RECOVERY: ["op", "phase", "consistency_level", "batch_rows"],
-}
-COMPARED = {notebook: (keys, schema.judged_at(notebook)) for notebook, keys in GROUPS.items()}
-LAG_MEANS = schema.judged_by(censored_mean=True)  # a censored batch makes these lower bounds
 CENSOR_REASON = ("{n} insert→visible batch(es) never became visible within the timeout: the mean is only a lower "
                  "bound; the Kaplan–Meier median carries the censoring")
-NOT_FOR_SERIAL = schema.judged_by(not_serial=True)  # a serial phase's rate is only its latency inverted
 SERIAL_PHASES = (schema.Phase.SERIAL, schema.Phase.TICK)
-MILVUS_SERIES = schema.judged_by(milvus=True)
-# a load phase's metrics, each judged over builds: the write path, what it costs the server (peak RSS, CPU per GB
-# carried, MQ disk per byte carried) and the server at rest after the load (idle RSS and CPU share)
-LOAD_METRICS = {op: schema.judged_at(op) for op in (schema.Op.INSERT, schema.Op.FLUSH, schema.Op.INDEX, schema.Op.LOAD,
-                                                    schema.Op.IDLE)}
+# the load ops whose metrics are each judged over builds: the write path, what it costs the server (peak RSS, CPU
+# per GB carried, MQ disk per byte carried) and the server at rest after the load (idle RSS and CPU share)
+LOAD_OPS = (schema.Op.INSERT, schema.Op.FLUSH, schema.Op.INDEX, schema.Op.LOAD, schema.Op.IDLE)
 FLUSH_POLLED = "duration_s"  # a flush timed by pymilvus's 0.5 s polls (runs before flushed_s): no ratio verdict
 TICK_REASON = ("waits for Milvus's time tick, fixed per server start: the unit is the start, not the block "
                "(see the time-tick study of freshness_recovery.ipynb)")
-BUILD_METRICS = schema.judged_by(fixed_per=Unit.BUILD)
-TICK_METRICS = schema.judged_by(fixed_per=Unit.START)  # Milvus's time-tick lag: fixed per start like a Strong read
 BUILD_REASON = ("fixed per index build: every block searches the same graph, so one build per variant is one "
                 "unit (two RocksMQ servers fed the same rows in the same order built graphs 4.5% apart in recall)")
 ORDER = {verdict: i for i, verdict in enumerate(verdicts.VERDICTS)}  # different first
+
+
+def compared() -> dict[str, tuple[list[str], list[str]]]:
+    """notebook -> (the keys grouping its block rows, the metrics compared): each study's ``compare``
+    (:mod:`mqbench.core.studies`) and the columns whose rule names it (:data:`mqbench.core.schema.JUDGED`)."""
+    return {name: (list(s.compare), schema.judged_at(name)) for name, s in studies.declared().items() if s.compare}
+
+
+def _judged(**rule) -> set[str]:
+    """The judged columns whose rule has every given value, every study's columns registered first.
+    ``censored_mean``: a censored batch makes them lower bounds; ``not_serial``: a serial phase's rate is only its
+    latency inverted; ``milvus``: Milvus's own series; ``fixed_per``: set per build, or per start (a time-tick lag,
+    like a Strong read)."""
+    studies.declared()
+    return schema.judged_by(**rule)
 
 
 def _tick_bound(rows: pd.DataFrame) -> pd.Series:
@@ -83,7 +82,7 @@ def _blocked(summary: pd.DataFrame, delta: float) -> list[pd.DataFrame]:
     if "sweep" in ok:
         ok = ok[ok["sweep"].ne(schema.Sweep.WARMUP)]
     out = []
-    for notebook, (keys, metrics) in COMPARED.items():
+    for notebook, (keys, metrics) in compared().items():
         rows = ok[ok["notebook"] == notebook]
         if rows.empty:
             continue
@@ -101,9 +100,9 @@ def _blocked(summary: pd.DataFrame, delta: float) -> list[pd.DataFrame]:
             if not by_start:
                 held_keys = part.loc[_tick_bound(part), keys].drop_duplicates()
                 held = table.merge(held_keys, on=keys, how="left", indicator=True)["_merge"].eq("both").to_numpy()
-                held = held | table["metric"].isin(TICK_METRICS).to_numpy()  # a tick lag is set per start, too
+                held = held | table["metric"].isin(_judged(fixed_per=Unit.START)).to_numpy()  # a tick lag is set per start, too
                 table = _withhold(table, held, TICK_REASON)
-                built = table["metric"].isin(BUILD_METRICS).to_numpy() & ~held
+                built = table["metric"].isin(_judged(fixed_per=Unit.BUILD)).to_numpy() & ~held
                 table = _withhold(table, built, BUILD_REASON, units=1)
             out.append(table.assign(notebook=notebook, unit=Unit.START_PAIR if by_start else Unit.BLOCK))
         errors = _error_rates(rows, keys)
@@ -221,7 +220,7 @@ def _resolved(table: pd.DataFrame, delta: float, poll_s: float | None = None) ->
 def _censored(table: pd.DataFrame, rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Lag means withheld where a batch was censored (a lower bound); Kaplan–Meier medians withheld where a unit's
     median lies above the timeout (half or more of its batches censored) — counted in the reason either way."""
-    counts = {"lags_censored": (LAG_MEANS, CENSOR_REASON),
+    counts = {"lags_censored": (_judged(censored_mean=True), CENSOR_REASON),
               "lag_median_censored": ({"lag_km_median_ms"}, "{n} unit(s) whose median lag lies above the timeout "
                                       "(half or more batches never visible): no ratio exists; the censoring is the "
                                       "finding")}
@@ -254,7 +253,7 @@ def _loads(summary: pd.DataFrame, delta: float) -> pd.DataFrame:
     instead of shifting every later pair; loads of different sizes never pair; a grid's warm-up cell (repeat −1,
     ``warmup: true``) is left out. Idle windows of a served build's starts pair by start instead (a start pair); a
     start's collection load is recorded but not compared (the pair's launch position sets it)."""
-    ok = results.rows(summary, op=list(LOAD_METRICS))
+    ok = results.rows(summary, op=list(LOAD_OPS))
     if "repeat" in ok:  # a grid's warm-up cell (repeat -1) is recorded, never a unit
         ok = ok[~(pd.to_numeric(ok["repeat"], errors="coerce") < 0)]
     if "start" in ok:  # a start pair's servers launch together and are waited for in turn: the second one's
@@ -270,7 +269,7 @@ def _loads(summary: pd.DataFrame, delta: float) -> pd.DataFrame:
     ok = _ingest_peak(ok)
     frames = []
     for (notebook, op, _, by_start), rows in ok.groupby(["notebook", "op", "rows", "_started"]):
-        metrics = LOAD_METRICS[op]
+        metrics = schema.judged_at(op)
         if op == schema.Op.FLUSH and not ("flushed_s" in rows and rows["flushed_s"].notna().any()):
             metrics = [FLUSH_POLLED, *metrics[1:]]
         table = verdicts.compare(rows, metrics, _runs(summary) + ["op", "phase"], unit="unit", correct_family=False,
@@ -301,6 +300,7 @@ def findings(summary: pd.DataFrame, delta: float | None = None) -> pd.DataFrame:
     if delta is None:
         delta = float(summary["delta"].dropna().iloc[0]) if "delta" in summary and summary["delta"].notna().any() \
             else verdicts.DELTA
+    studies.declared()  # every study's columns, rules and keys
     summary = derive(summary)  # rows recorded before a derived column existed get it too
     frames = [f for f in [*_blocked(summary, delta), _loads(summary, delta)] if len(f)]
     if not frames:
@@ -401,7 +401,7 @@ def components(summary: pd.DataFrame, delta: float = verdicts.DELTA) -> pd.DataF
                         sweep=schema.Sweep.BLOCKS if "sweep" in summary else None)
     out = []
     for group, contender, metric, d in _start_log_ratios(rows, ["start", "block"]):
-        if metric in MILVUS_SERIES or (group["phase"] in SERIAL_PHASES and metric in NOT_FOR_SERIAL):
+        if metric in _judged(milvus=True) or (group["phase"] in SERIAL_PHASES and metric in _judged(not_serial=True)):
             continue
         fit = _split(d.reset_index(name="d"))
         if fit is None:
@@ -424,7 +424,7 @@ def _start_log_ratios(rows: pd.DataFrame, index: list[str]):
     rows = _per_cell(rows[rows["start"].notna() & rows["block"].notna()])
     if rows.empty or rows["variant"].nunique() < 2:
         return
-    keys, metrics = COMPARED[Notebook.SEARCH_QUERY]
+    keys, metrics = compared()[Notebook.SEARCH_QUERY]
     keys = [k for k in keys if k in rows]
     rows = rows.assign(**{k: rows[k].astype(object).fillna("") for k in keys})
     for group, part in rows.groupby(keys, sort=False):
@@ -474,7 +474,7 @@ def interaction(summary: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     out = []
     for group, contender, metric, d in _start_log_ratios(rows, ["start", "build_variant"]):
-        if group["phase"] in SERIAL_PHASES and metric in NOT_FOR_SERIAL:
+        if group["phase"] in SERIAL_PHASES and metric in _judged(not_serial=True):
             continue
         by_build = {b: g.to_numpy() for b, g in d.groupby(level="build_variant")}
         if len(by_build) != 2 or min(len(g) for g in by_build.values()) < 2:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mqbench.core import checks, schema
+from mqbench.core import checks, schema, studies
 from mqbench.core.errors import ParameterError
 from mqbench.core.schema import Notebook
 from mqbench.data import ingest
@@ -31,6 +31,9 @@ from mqbench.measure.workload import CONSISTENCY, Spec
 from mqbench.stats import design
 
 NOTEBOOK = Notebook.FRESHNESS_RECOVERY
+# per start, the mean: defined for any number of samples (a start's median needs 20); with a censored batch, the
+# Kaplan–Meier median
+STUDY = studies.declare(studies.Study(NOTEBOOK, compare=("op", "phase", "consistency_level", "batch_rows")))
 # what the notebook calls after check(), in order
 STEPS = ("tick_study", "lags", "mixed", "growth", "recovery")
 TICK_COLLECTION = "tick"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mqbench.core import checks, schema
+from mqbench.core import checks, schema, studies
 from mqbench.core.errors import ParameterError
 from mqbench.core.schema import Notebook
 from mqbench.data import ingest
@@ -13,6 +13,7 @@ from mqbench.measure.remount import migrate_and_verify
 from mqbench.milvus.server import check_mq
 
 NOTEBOOK = Notebook.MIGRATION
+STUDY = studies.declare(studies.Study(NOTEBOOK))
 # what the notebook calls after check(), in order
 STEPS = ("run_case",)
 

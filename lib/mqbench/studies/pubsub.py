@@ -14,7 +14,7 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from mqbench.core import checks, mqs, schema
+from mqbench.core import checks, mqs, schema, studies
 from mqbench.core.errors import PubSubError
 from mqbench.core.mqs import MQ
 from mqbench.core.room import check_disk
@@ -39,6 +39,7 @@ from mqbench.stats.design import Variant
 LEVELS = (Phase.BROKER, Phase.MILVUS)
 
 NOTEBOOK = Notebook.PUBSUB
+STUDY = studies.declare(studies.Study(NOTEBOOK, compare=("op", "phase", "shape")))
 # what the notebook calls after check(), in order
 STEPS = ("brokers_for", "check_disk_for", "broker_level", "milvus_level")
 MODES = ("strict", "async")

@@ -2,7 +2,7 @@
 and query latency, search and query RPS) with percentiles and recall — so each cost is measured at N."""
 from __future__ import annotations
 
-from mqbench.core import checks, schema
+from mqbench.core import checks, schema, studies
 from mqbench.core.errors import ParameterError
 from mqbench.core.schema import Notebook
 from mqbench.data import datasets, pipeline
@@ -12,6 +12,7 @@ from mqbench.milvus import indexes
 from mqbench.stats import design
 
 NOTEBOOK = Notebook.SCALE_CURVE
+STUDY = studies.declare(studies.Study(NOTEBOOK))  # its loads are compared over builds, by their ops
 # what the notebook calls after check(), in order
 STEPS = ("data_at", "variant", "measure", "line")
 COLLECTION = "mqbench_scale"

@@ -28,7 +28,7 @@ import zlib
 
 import numpy as np
 
-from mqbench.core import checks, schema
+from mqbench.core import checks, schema, studies
 from mqbench.core.errors import ParameterError
 from mqbench.core.schema import Notebook
 from mqbench.data import datasets, ingest, pipeline
@@ -46,6 +46,8 @@ OWN = "own"  # the served build of a run where each variant serves its own (depl
 SHAPE_KEYS = ("nq", "k", "filter", "output_fields", "search_params")
 
 NOTEBOOK = Notebook.SEARCH_QUERY
+STUDY = studies.declare(studies.Study(NOTEBOOK, compare=("sweep", "op", "phase", "concurrency", "point",
+                                                             "consistency_level")))
 # what the notebook calls after check(), in order
 STEPS = ("prepare", "measure", "pool_size", "run_sweeps")
 
