@@ -61,8 +61,13 @@ def declare(study: Study) -> Study:
 
 
 def declared() -> dict[str, Study]:
-    """Every study, by name (sorted), after importing each module of ``mqbench.studies``."""
-    package = importlib.import_module("mqbench.studies")
-    for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{package.__name__}.{module.name}")
+    """Every study, by name (sorted); the first call imports each module of ``mqbench.studies``."""
+    if not _found:
+        package = importlib.import_module("mqbench.studies")
+        for module in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{package.__name__}.{module.name}")
+        _found.append(package.__name__)
     return dict(sorted(STUDIES.items()))
+
+
+_found: list[str] = []  # the packages whose modules were imported (once per process)

@@ -82,6 +82,7 @@ def _blocked(summary: pd.DataFrame, delta: float) -> list[pd.DataFrame]:
     if "sweep" in ok:
         ok = ok[ok["sweep"].ne(schema.Sweep.WARMUP)]
     out = []
+    fixed_per_start, fixed_per_build = _judged(fixed_per=Unit.START), _judged(fixed_per=Unit.BUILD)
     for notebook, (keys, metrics) in compared().items():
         rows = ok[ok["notebook"] == notebook]
         if rows.empty:
@@ -100,9 +101,9 @@ def _blocked(summary: pd.DataFrame, delta: float) -> list[pd.DataFrame]:
             if not by_start:
                 held_keys = part.loc[_tick_bound(part), keys].drop_duplicates()
                 held = table.merge(held_keys, on=keys, how="left", indicator=True)["_merge"].eq("both").to_numpy()
-                held = held | table["metric"].isin(_judged(fixed_per=Unit.START)).to_numpy()  # a tick lag is set per start, too
+                held = held | table["metric"].isin(fixed_per_start).to_numpy()  # a tick lag is set per start, too
                 table = _withhold(table, held, TICK_REASON)
-                built = table["metric"].isin(_judged(fixed_per=Unit.BUILD)).to_numpy() & ~held
+                built = table["metric"].isin(fixed_per_build).to_numpy() & ~held
                 table = _withhold(table, built, BUILD_REASON, units=1)
             out.append(table.assign(notebook=notebook, unit=Unit.START_PAIR if by_start else Unit.BLOCK))
         errors = _error_rates(rows, keys)
@@ -400,8 +401,9 @@ def components(summary: pd.DataFrame, delta: float = verdicts.DELTA) -> pd.DataF
     rows = results.rows(summary, unit=Unit.START, notebook=Notebook.SEARCH_QUERY,
                         sweep=schema.Sweep.BLOCKS if "sweep" in summary else None)
     out = []
+    milvus, not_serial = _judged(milvus=True), _judged(not_serial=True)
     for group, contender, metric, d in _start_log_ratios(rows, ["start", "block"]):
-        if metric in _judged(milvus=True) or (group["phase"] in SERIAL_PHASES and metric in _judged(not_serial=True)):
+        if metric in milvus or (group["phase"] in SERIAL_PHASES and metric in not_serial):
             continue
         fit = _split(d.reset_index(name="d"))
         if fit is None:
@@ -473,8 +475,9 @@ def interaction(summary: pd.DataFrame) -> pd.DataFrame:
     if rows["build_variant"].nunique() < 2:
         return pd.DataFrame()
     out = []
+    not_serial = _judged(not_serial=True)
     for group, contender, metric, d in _start_log_ratios(rows, ["start", "build_variant"]):
-        if group["phase"] in SERIAL_PHASES and metric in _judged(not_serial=True):
+        if group["phase"] in SERIAL_PHASES and metric in not_serial:
             continue
         by_build = {b: g.to_numpy() for b, g in d.groupby(level="build_variant")}
         if len(by_build) != 2 or min(len(g) for g in by_build.values()) < 2:
