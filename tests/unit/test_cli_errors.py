@@ -12,6 +12,11 @@ ROOT = Path(__file__).resolve().parents[2]
     (["server", "--mq", "natsmq", "-o", "natsmq.server.port"], "'natsmq.server.port' is not of the form a.b.c=value"),
     (["run", str(ROOT / "notebooks/search_query.ipynb"), "-p", "colour", "red"], "no parameter 'colour'"),
     (["run", str(ROOT / "notebooks/missing.ipynb")], "missing.ipynb does not exist"),
+    (["run", "search_query", "-p", "n", "many"], "search_query.ipynb: n must be an integer (its default is 20000), "
+                                                 "got 'many'"),
+    (["run", "search_query", "-p", "blocks", "true"], "blocks must be an integer (its default is 2), got True"),
+    (["run", "pubsub", "-p", "shapes", "1KB*5"], "shapes must be a list (its default is ['5MB*100'"),
+    (["run", "freshness_recovery", "-p", "growth_rows", "1e5"], "growth_rows must be an integer"),
     (["run", str(ROOT / "notebooks/search_query.ipynb"), "-p", "run_dir", "/x"], "run_dir is set by mqbench run"),
     (["run"], "exactly one of: a notebook, --grid FILE, --resume RUN_DIR"),
     (["run", "--resume", "/nonexistent/run"], "not a run folder"),
@@ -73,6 +78,11 @@ def test_dry_run_lists_the_cells_and_starts_nothing(tmp_path, capsys, live_pids)
 def test_a_notebook_is_found_by_name_under_notebooks(capsys):
     assert cli.main(["run", "search_query", "-p", "n", "100", "--dry-run"]) == 0
     assert "search_query.ipynb" in capsys.readouterr().out
+
+
+def test_a_number_parameter_takes_an_integer(capsys):
+    """Parameters are typed by their notebook's literals; a number (``target_recall = 0.0``) takes ``1`` too."""
+    assert cli.main(["run", "search_query", "-p", "target_recall", "1", "--dry-run"]) == 0
 
 
 def test_run_help_describes_and_gives_examples(capsys):

@@ -1,5 +1,5 @@
-"""Parameter checks shared by the notebooks' ``check(params)``: each raises a ParameterError naming
-the parameter and the value."""
+"""Parameter checks shared by the notebooks' ``check(params)``, and the type every parameter has (its literal in
+the notebook's ``parameters`` cell): each raises a ParameterError naming the parameter and the value."""
 from __future__ import annotations
 
 from mqbench.core.errors import ParameterError
@@ -32,3 +32,20 @@ def subset(name: str, values, choices) -> None:
     bad = [v for v in values if v not in choices] if isinstance(values, list) else values
     if bad or not isinstance(values, list):
         raise ParameterError(f"{name} entries must be among {', '.join(map(str, choices))}; bad: {bad!r}")
+
+
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list",
+               dict: "a mapping"}
+
+
+def typed(defaults: dict, given: dict) -> None:
+    """Each of ``given``'s values has the type of its default in ``defaults`` (the notebook's literals): a number
+    parameter takes an integer too; a number or an integer never takes true or false."""
+    for name, value in given.items():
+        if name not in defaults:
+            continue
+        kind = type(defaults[name])
+        allowed = (int, float) if kind is float else kind
+        if not isinstance(value, allowed) or (isinstance(value, bool) and kind is not bool):
+            raise ParameterError(f"{name} must be {_TYPE_NAMES.get(kind, kind.__name__)} (its default is "
+                                 f"{defaults[name]!r}), got {value!r}")

@@ -25,8 +25,8 @@ import yaml
 from jupyter_client.manager import AsyncKernelManager
 from tqdm import tqdm
 
-from mqbench.core import progress, results
-from mqbench.core.errors import GridError
+from mqbench.core import checks, progress, results
+from mqbench.core.errors import GridError, ParameterError
 from mqbench.core.paths import NOTEBOOKS, PROJECT_ROOT
 from mqbench.core.results import column_value
 from mqbench.stats import design
@@ -85,6 +85,10 @@ def check_parameters(notebook: Path, params: dict) -> None:
     missing = [name for name in INJECTED if name not in declared]
     if missing:
         raise GridError(f"{notebook.name} must declare parameter {missing[0]!r} for headless runs")
+    try:
+        checks.typed(notebook_defaults(notebook), params)
+    except ParameterError as exc:
+        raise GridError(f"{notebook.name}: {exc}") from None
 
 
 def parse_cli_params(pairs: list[list[str]] | None) -> dict:

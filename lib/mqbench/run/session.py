@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import psutil
 
-from mqbench.core import mqs, progress, results, schema
+from mqbench.core import checks, mqs, progress, results, schema
 from mqbench.core.errors import ContractError, ParameterError, StorageError
 from mqbench.core.paths import NOTEBOOKS
 from mqbench.core.room import check_disk, dir_bytes
@@ -39,8 +39,10 @@ def notebook_params(notebook: str, namespace: dict) -> dict:
     ``globals()``), so a notebook never types its parameter list twice."""
     nb = json.loads((NOTEBOOKS / f"{notebook}.ipynb").read_text())
     cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
-    declared = [stmt.targets[0].id for stmt in ast.parse("".join(cell["source"])).body]
-    return {name: namespace[name] for name in declared}
+    defaults = {stmt.targets[0].id: ast.literal_eval(stmt.value) for stmt in ast.parse("".join(cell["source"])).body}
+    params = {name: namespace[name] for name in defaults}
+    checks.typed(defaults, params)  # a value set in the notebook by hand, typed as the cell's literal
+    return params
 
 
 class Tracker:
