@@ -3,6 +3,7 @@ turns a run's recorded results into figures and tables (nothing when the run has
 ``notebooks/report.ipynb`` displays them in order; the head comes first (title, Findings, parameters)."""
 from __future__ import annotations
 
+import functools
 import html
 import re
 from dataclasses import dataclass, field
@@ -39,6 +40,11 @@ class Run:
     def rows(self, **where) -> pd.DataFrame:
         """Summary rows whose columns hold the given values, failed ones too (:func:`mqbench.core.results.rows`)."""
         return results.rows(self.summary, ok=False, **where)
+
+    @functools.cached_property
+    def findings(self) -> pd.DataFrame:
+        """The run's Findings (:func:`mqbench.stats.findings.findings`), made once for the answer box and the table."""
+        return findings(self.summary)
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,7 @@ def header(run: Run) -> str:
 
 def answers_section(run: Run) -> str:
     """The answer box: one line per question, from the Findings, with a link to the section behind it."""
-    table = findings(run.summary)
+    table = run.findings
     delta = _delta(run)
     if run.summary.empty:
         return ""
@@ -150,7 +156,7 @@ def _delta(run: Run) -> float:
 
 
 def findings_section(run: Run) -> str:
-    table = findings(run.summary)
+    table = run.findings
     counts = table["verdict"].value_counts().to_dict() if len(table) else {}
     same_mq = len(table) and (table["baseline"].str.split("-").str[0] == table["contender"].str.split("-").str[0]).all()
     text = ("Each line compares one metric between a variant and the baseline (`variant ÷ baseline`) over independent "
