@@ -4,7 +4,7 @@ from there. The study here is declared inside the test alone (``echo``: a round 
 import numpy as np
 import pandas as pd
 import pytest
-from mqbench.core import results, schema, studies
+from mqbench.core import page, results, schema, studies
 from mqbench.core.errors import MqbenchError
 from mqbench.report import sections, statements
 from mqbench.stats import answers, findings
@@ -16,7 +16,7 @@ def echo(monkeypatch):
     studies.declared()  # the built-in studies first, so the copies hold them
     for module, name in ((schema, "COLUMNS"), (schema, "JUDGED"), (studies, "STUDIES")):
         monkeypatch.setattr(module, name, dict(getattr(module, name)))
-    section = sections.Section("Echo round trips", "Each MQ's echo round trip, per block.",
+    section = page.Section("Echo round trips", "Each MQ's echo round trip, per block.",
                                lambda run: [f"<p>{len(run.rows(notebook='echo'))} echo rows</p>"])
     question = answers.Question("echo", "Does an echo come back sooner?", "echo-round-trips", "block",
                                 ({"notebook": "echo", "metric": "echo_ms"},))

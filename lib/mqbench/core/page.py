@@ -12,6 +12,8 @@ import hashlib
 import html
 import io
 import re
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import pandas as pd
 from nbconvert.filters import markdown2html
@@ -57,6 +59,40 @@ def paragraph(markdown: str) -> str:
 def section(title: str, text: str, *parts: str) -> str:
     """A section: its heading (with an anchor), what it shows (Markdown), then its figures and tables."""
     return heading(title) + paragraph(text) + "".join(parts)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A part of a page: its title, what it shows (Markdown, naming the code that made it) and ``build``, which
+    turns a run (the report's ``Run``) into figures and tables as HTML, or None when there is nothing to show. It
+    lives here, below every layer, so a study module can declare its own (:mod:`mqbench.core.studies`)."""
+    title: str
+    text: str
+    build: Callable[[Any], list | None]
+
+    def __call__(self, run) -> str:
+        parts = self.build(run)
+        if not parts:
+            return ""
+        text, made_by = reader_text(self.text)
+        return section(self.title, text, *parts, made_by)
+
+
+_REF = re.compile(r"`(mqbench\.[\w.]+)`")
+
+
+def reader_text(text: str) -> tuple[str, str]:
+    """``text`` without module paths (a parenthesis that names one goes, so does a "Made by …" sentence), and a
+    footnote naming them: a reader gets the prose, and from the footnote to the code in one hop."""
+    refs = list(dict.fromkeys(_REF.findall(text)))
+    if not refs:
+        return text, ""
+    masked = _REF.sub(lambda m: f"\x00{refs.index(m.group(1))}\x00", text)  # no dots inside a reference
+    masked = re.sub(r"\s*\([^()]*\x00[^()]*\)", "", masked)
+    masked = re.sub(r"\s*(?:Made by|How this was made:)[^.]*\x00[^.]*\.", "", masked)
+    prose = re.sub(r"\x00(\d+)\x00", lambda m: refs[int(m.group(1))].rsplit(".", 1)[-1].replace("_", " "), masked)
+    return prose.strip(), paragraph("<span class=\"meta\">How this was made: " + ", ".join(
+        f"`{r}`" for r in refs) + ".</span>")
 
 
 def table(frame, caption: str, anchor_id: str | None = None, row_class=None, precision: int = 3,

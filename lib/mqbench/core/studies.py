@@ -25,7 +25,7 @@ class Study:
     ``columns``: the columns its rows add (:class:`mqbench.core.schema.Column`; a judged one carries its
     :class:`mqbench.core.schema.Judged` rule, where ``at`` may leave out the study itself).
     ``questions``: its lines of the decision table (:class:`mqbench.stats.answers.Question`).
-    ``sections``: its parts of the report page (:class:`mqbench.report.sections.Section`), after the built-in ones."""
+    ``sections``: its parts of the report page (:class:`mqbench.core.page.Section`), after the built-in ones."""
     name: str
     compare: tuple[str, ...] = ()
     judges: tuple[str, ...] = ()

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import functools
 import html
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
 from mqbench.core import page, results, schema, studies
+from mqbench.core.page import Section, reader_text
 from mqbench.core.schema import Notebook, Status, Unit, Verdict
 from mqbench.report import plots, tables
 from mqbench.stats import answers, design, scaling
@@ -45,37 +44,6 @@ class Run:
     def findings(self) -> pd.DataFrame:
         """The run's Findings (:func:`mqbench.stats.findings.findings`), made once for the answer box and the table."""
         return findings(self.summary)
-
-
-@dataclass(frozen=True)
-class Section:
-    title: str
-    text: str                                   # Markdown: what it shows and the code that made it
-    build: Callable[[Run], list | None]         # figures and tables as HTML, None when there is nothing to show
-
-    def __call__(self, run: Run) -> str:
-        parts = self.build(run)
-        if not parts:
-            return ""
-        text, made_by = reader_text(self.text)
-        return page.section(self.title, text, *parts, made_by)
-
-
-_REF = re.compile(r"`(mqbench\.[\w.]+)`")
-
-
-def reader_text(text: str) -> tuple[str, str]:
-    """``text`` without module paths (a parenthesis that names one goes, so does a "Made by …" sentence), and a
-    footnote naming them: a reader gets the prose, and from the footnote to the code in one hop."""
-    refs = list(dict.fromkeys(_REF.findall(text)))
-    if not refs:
-        return text, ""
-    masked = _REF.sub(lambda m: f"\x00{refs.index(m.group(1))}\x00", text)  # no dots inside a reference
-    masked = re.sub(r"\s*\([^()]*\x00[^()]*\)", "", masked)
-    masked = re.sub(r"\s*(?:Made by|How this was made:)[^.]*\x00[^.]*\.", "", masked)
-    prose = re.sub(r"\x00(\d+)\x00", lambda m: refs[int(m.group(1))].rsplit(".", 1)[-1].replace("_", " "), masked)
-    return prose.strip(), page.paragraph("<span class=\"meta\">How this was made: " + ", ".join(
-        f"`{r}`" for r in refs) + ".</span>")
 
 
 def _table_of(make, caption: str):
