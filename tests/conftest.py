@@ -12,8 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_collection_modifyitems(items):
-    """Tier marks. (Two pytest-xdist workers take whole files, ``--dist loadfile``: a file's run fixture is made
-    once, on one worker, while the other runs other files.)"""
+    """Tier marks. (Three pytest-xdist workers take whole files, ``--dist loadfile``: a file's run fixture is made
+    once, on one worker, while the others run other files; three, because the servers wait on time ticks and I/O
+    and leave two cores idle part of the time.)"""
     for item in items:
         tier = Path(str(item.fspath)).relative_to(ROOT / "tests").parts[0]
         if tier in ("integration", "notebooks"):
