@@ -11,10 +11,20 @@ from mqbench.milvus.server import milvus_processes
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# files handed to the workers first: the long ones, so none is left to run alone at the end (the smoke run first)
+FIRST = ("notebooks/test_search_query.py", "notebooks/", "unit/test_calibration.py", "integration/")
+
+
+def _rank(item) -> int:
+    path = Path(str(item.fspath)).relative_to(ROOT / "tests").as_posix()
+    return next((i for i, prefix in enumerate(FIRST) if path.startswith(prefix)), len(FIRST))
+
+
 def pytest_collection_modifyitems(items):
-    """Tier marks. (Three pytest-xdist workers take whole files, ``--dist loadfile``: a file's run fixture is made
-    once, on one worker, while the others run other files; three, because the servers wait on time ticks and I/O
-    and leave two cores idle part of the time.)"""
+    """Tier marks, and the long files first. (Three pytest-xdist workers take whole files, ``--dist loadfile``: a
+    file's run fixture is made once, on one worker, while the others run other files; three, because the servers
+    wait on time ticks and I/O and leave two cores idle part of the time.)"""
+    items.sort(key=_rank)  # stable: a file's tests keep their order
     for item in items:
         tier = Path(str(item.fspath)).relative_to(ROOT / "tests").parts[0]
         if tier in ("integration", "notebooks"):
