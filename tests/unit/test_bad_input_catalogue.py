@@ -14,7 +14,7 @@ from mqbench.measure import workload
 from mqbench.milvus import deployment, indexes
 from mqbench.milvus.overrides import parse_overrides
 from mqbench.milvus.server import EmbeddedMilvus, external
-from mqbench.run import runner
+from mqbench.run import parameters, runner
 from mqbench.run.session import Session
 from mqbench.studies import freshness_recovery, pubsub, search_query
 
@@ -121,9 +121,9 @@ CASES = {
                              "publish_modes entries must be among strict, async"),
 }
 
-SEARCH_QUERY_DEFAULTS = runner.notebook_defaults(ROOT / "notebooks" / "search_query.ipynb")
-FRESHNESS_DEFAULTS = runner.notebook_defaults(ROOT / "notebooks" / "freshness_recovery.ipynb")
-PUBSUB_DEFAULTS = runner.notebook_defaults(ROOT / "notebooks" / "pubsub.ipynb")
+SEARCH_QUERY_DEFAULTS = parameters.defaults(ROOT / "notebooks" / "search_query.ipynb")
+FRESHNESS_DEFAULTS = parameters.defaults(ROOT / "notebooks" / "freshness_recovery.ipynb")
+PUBSUB_DEFAULTS = parameters.defaults(ROOT / "notebooks" / "pubsub.ipynb")
 
 
 def _check(**changes):

@@ -9,6 +9,7 @@ lives here, at the bottom, and is filled from the top, the way a plugin registry
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import pkgutil
 from dataclasses import dataclass
@@ -61,13 +62,14 @@ def declare(study: Study) -> Study:
 
 
 def declared() -> dict[str, Study]:
-    """Every study, by name (sorted); the first call imports each module of ``mqbench.studies``."""
-    if not _found:
-        package = importlib.import_module("mqbench.studies")
-        for module in pkgutil.iter_modules(package.__path__):
-            importlib.import_module(f"{package.__name__}.{module.name}")
-        _found.append(package.__name__)
+    """Every study, by name (sorted), each module of ``mqbench.studies`` imported first."""
+    _import_studies()
     return dict(sorted(STUDIES.items()))
 
 
-_found: list[str] = []  # the packages whose modules were imported (once per process)
+@functools.cache
+def _import_studies() -> None:
+    """Import every module of ``mqbench.studies`` (once per process: each declares itself)."""
+    package = importlib.import_module("mqbench.studies")
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")

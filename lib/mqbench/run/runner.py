@@ -29,6 +29,7 @@ from mqbench.core import checks, progress, results
 from mqbench.core.errors import GridError, ParameterError
 from mqbench.core.paths import NOTEBOOKS, PROJECT_ROOT
 from mqbench.core.results import column_value
+from mqbench.run import parameters
 from mqbench.stats import design
 
 INJECTED = ("run_dir", "repeat")  # set by the runner, declared by every notebook
@@ -65,19 +66,10 @@ def declared_parameters(notebook: Path) -> dict:
     return {name: spec["default"] for name, spec in pm.inspect_notebook(str(notebook)).items()}
 
 
-def notebook_defaults(notebook: Path) -> dict:
-    """The values of the notebook's ``parameters`` cell (literals, as the cell must hold)."""
-    import ast
-
-    import nbformat
-
-    nb = nbformat.read(notebook, as_version=4)
-    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    return {stmt.targets[0].id: ast.literal_eval(stmt.value) for stmt in ast.parse(cell.source).body}
-
-
 def check_parameters(notebook: Path, params: dict) -> None:
-    declared = declared_parameters(notebook)
+    """The cell's values against the notebook's ``parameters`` cell: every name declared there, each of the
+    type of its literal, and the names the runner injects declared."""
+    declared = parameters.defaults(notebook)
     unknown = [name for name in params if name not in declared]
     if unknown:
         raise GridError(f"{notebook.name} has no parameter {unknown[0]!r} "
@@ -86,7 +78,7 @@ def check_parameters(notebook: Path, params: dict) -> None:
     if missing:
         raise GridError(f"{notebook.name} must declare parameter {missing[0]!r} for headless runs")
     try:
-        checks.typed(notebook_defaults(notebook), params)
+        checks.typed(declared, params)
     except ParameterError as exc:
         raise GridError(f"{notebook.name}: {exc}") from None
 
@@ -174,7 +166,7 @@ def notebook_path(notebook: str | Path) -> Path:
 
 def cell_parameters(cell: Cell) -> dict:
     """The parameters a cell's notebook will run with: its ``parameters`` cell, then the cell's own."""
-    return {**notebook_defaults(cell.notebook), **cell.params}
+    return {**parameters.defaults(cell.notebook), **cell.params}
 
 
 def single_cell(notebook: str | Path, params: dict) -> list[Cell]:

@@ -7,9 +7,7 @@ once, so an interruption keeps everything measured before it.
 """
 from __future__ import annotations
 
-import ast
 import contextlib
-import json
 import shutil
 import sys
 import time
@@ -27,6 +25,7 @@ from mqbench.measure import milvus_series
 from mqbench.measure.probe import Probe
 from mqbench.measure.resources import server_cpu_s
 from mqbench.milvus.server import external
+from mqbench.run import parameters
 from mqbench.stats import metrics
 from mqbench.stats.derived import derived_fields
 from mqbench.stats.design import Variant, parse_variants
@@ -37,9 +36,7 @@ HIDDEN_PARAMS = ("run_dir", "uri")  # where, not what: never columns, never in f
 def notebook_params(notebook: str, namespace: dict) -> dict:
     """The values of ``notebook``'s declared parameters, read from ``namespace`` (a notebook's
     ``globals()``), so a notebook never types its parameter list twice."""
-    nb = json.loads((NOTEBOOKS / f"{notebook}.ipynb").read_text())
-    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
-    defaults = {stmt.targets[0].id: ast.literal_eval(stmt.value) for stmt in ast.parse("".join(cell["source"])).body}
+    defaults = parameters.defaults(NOTEBOOKS / f"{notebook}.ipynb")
     params = {name: namespace[name] for name in defaults}
     checks.typed(defaults, params)  # a value set in the notebook by hand, typed as the cell's literal
     return params
